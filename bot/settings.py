@@ -1,0 +1,112 @@
+"""All configuration, in one pydantic-settings class read from the environment and `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/dondoc.db"
+SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
+class SettingsError(Exception):
+    """A setting has a bad value. The message names the setting, never a secret."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, alias="DATABASE_URL")
+    timezone: str = Field(default="Asia/Ho_Chi_Minh", alias="TIMEZONE")
+    evidence_dir: Path = Field(default=Path("./data/evidence"), alias="EVIDENCE_DIR")
+    telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
+    telegram_api_base_url: str = Field(
+        default="https://api.telegram.org/bot", alias="TELEGRAM_API_BASE_URL"
+    )
+    telegram_file_base_url: str = Field(
+        default="https://api.telegram.org/file/bot", alias="TELEGRAM_FILE_BASE_URL"
+    )
+    admin_telegram_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, alias="ADMIN_TELEGRAM_IDS"
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if not value.startswith(tuple(f"{driver}://" for driver in SUPPORTED_DRIVERS)):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _real_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("telegram_api_base_url", "telegram_file_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("telegram_bot_token", mode="before")
+    @classmethod
+    def _blank_token_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("admin_telegram_ids", mode="before")
+    @classmethod
+    def _comma_separated_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            try:
+                return [int(part) for part in parts]
+            except ValueError as exc:
+                raise ValueError("must be Telegram user ids separated by commas") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _setting_name(loc: tuple[int | str, ...]) -> str:
+    field_name = str(loc[0]) if loc else "?"
+    field = Settings.model_fields.get(field_name)
+    return (field.alias if field and field.alias else field_name).upper()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning pydantic's error into one that names each bad setting.
+
+    Input values are left out of the message on purpose: one of them may be the token.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{_setting_name(error['loc'])}: {error['msg']}" for error in exc.errors()
+        )
+        raise SettingsError(f"Cấu hình không hợp lệ / invalid setting — {problems}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,137 @@
+"""Vietnamese text helpers shared by every part of dondoc.
+
+Everything that enters the system is normalised to NFC first; names, aliases
+and header words are compared on a *folded key* that ignores case, spacing,
+dashes and diacritics. Folding away every diacritic (not only tone marks) is
+deliberate: real plans misplace tones ("hoá"/"hóa") and drop marks ("Thông kê"
+for "Thống kê"), and those must still match.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+_BLOCK_TAG = re.compile(r"<\s*/?\s*(p|li|ul|ol|br|div|tr)\b[^>]*>", re.IGNORECASE)
+_ANY_TAG = re.compile(r"<[^>]{0,200}>")
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b]+")
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def strip_diacritics(text: str) -> str:
+    """Remove every combining mark and map đ/Đ to d/D."""
+    decomposed = unicodedata.normalize("NFD", text)
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return bare.replace("đ", "d").replace("Đ", "D")
+
+
+def fold_words(text: str) -> list[str]:
+    """Lower-case ASCII words of ``text``, with diacritics and punctuation gone."""
+    folded = strip_diacritics(text).lower()
+    return [word for word in _NON_WORD.split(folded) if word]
+
+
+def fold(text: str) -> str:
+    """Folded key: words joined by single spaces ("Văn phòng- Thống kê" -> "van phong thong ke")."""
+    return " ".join(fold_words(text))
+
+
+def fold_compact(text: str) -> str:
+    """Folded key without any separators ("VP-TK" and "VPTK" both -> "vptk")."""
+    return "".join(fold_words(text))
+
+
+def clean_cell(raw: str) -> str:
+    """Turn a table cell (possibly with HTML left over from conversion) into clean text.
+
+    Block-level tags become line breaks so that bullet lists stay readable;
+    inline tags (<b>, <i>) vanish; entities are unescaped; runs of spaces
+    collapse. The result is NFC.
+    """
+    text = nfc(raw)
+    if "<" in text:
+        text = _BLOCK_TAG.sub("\n", text)
+        text = _ANY_TAG.sub("", text)
+    if "&" in text:
+        text = html.unescape(text)
+    lines = (_SPACES.sub(" ", line).strip() for line in text.replace("\r", "\n").split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def one_line(text: str) -> str:
+    """Collapse a cleaned multi-line text into one line."""
+    return _SPACES.sub(" ", text.replace("\n", " ")).strip()
+
+
+def join_text(first: str | None, more: str | None) -> str:
+    """Join a cell with the rest of its text carried over from a page break."""
+    if not first:
+        return more or ""
+    if not more:
+        return first
+    return f"{first} {more}"
+
+
+def is_all_caps(text: str) -> bool:
+    letters = [ch for ch in text if ch.isalpha()]
+    return bool(letters) and all(ch.isupper() for ch in letters)
+
+
+def starts_lowercase(text: str) -> bool:
+    """True when the first letter of ``text`` is lower case (a sign of carried-over text)."""
+    for ch in text:
+        if ch.isalpha():
+            return ch.islower()
+        if ch.isdigit():
+            return False
+    return False
+
+
+def parse_decimal(text: str) -> float | None:
+    """Parse a Vietnamese number: decimal comma, optional thousands dots ("16,50" -> 16.5)."""
+    cleaned = one_line(text).replace(" ", "")
+    if not cleaned:
+        return None
+    if re.fullmatch(r"\d{1,3}(\.\d{3})+(,\d+)?", cleaned):
+        cleaned = cleaned.replace(".", "")
+    cleaned = cleaned.replace(",", ".")
+    try:
+        return float(cleaned)
+    except ValueError:
+        return None
+
+
+_ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
+ROMAN_CODE = re.compile(r"^[IVXLC]+$")
+
+
+def roman_to_int(code: str) -> int | None:
+    """Value of a Roman numeral, or None if ``code`` is not a well-formed one."""
+    if not ROMAN_CODE.match(code):
+        return None
+    total = 0
+    previous = 0
+    for ch in reversed(code):
+        value = _ROMAN_VALUES[ch]
+        if value < previous:
+            total -= value
+        else:
+            total += value
+            previous = value
+    return total if int_to_roman(total) == code else None
+
+
+def int_to_roman(number: int) -> str:
+    parts = []
+    for value, letters in (
+        (100, "C"), (90, "XC"), (50, "L"), (40, "XL"), (10, "X"), (9, "IX"),
+        (5, "V"), (4, "IV"), (1, "I"),
+    ):  # fmt: skip
+        count, number = divmod(number, value)
+        parts.append(letters * count)
+    return "".join(parts)
