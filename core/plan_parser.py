@@ -129,18 +129,20 @@ class _PlanBuilder:
         if item is not None and item.code:
             prefix += f", mục {item.index} {item.code}"
         self.warnings.append(
-            ParseWarning(code=item.code if item else None, message=f"{prefix}: {message}",
-                         line_no=line)
-        )  # fmt: skip
+            ParseWarning(
+                code=item.code if item else None, message=f"{prefix}: {message}", line_no=line
+            )
+        )
 
     # -- reading rows ------------------------------------------------------
 
     def add_table(self, table: PlanTable) -> None:
         index = detect_index(table.context, fallback_lines=self.meta.title_lines)
         items = (
-            _ActivityReader(self, table, index) if table.is_activity_table
+            _ActivityReader(self, table, index)
+            if table.is_activity_table
             else _CriteriaReader(self, table, index)
-        ).read()  # fmt: skip
+        ).read()
         _Hierarchy(self, index).link(items)
         _fill_down(items, activity_table=table.is_activity_table)
         for item in items:
@@ -170,9 +172,11 @@ def _cells_by_role(table: PlanTable, row: DataRow, roles: Iterable[str]) -> dict
     return values
 
 
-def _is_total_row(row: DataRow) -> bool:
+def _is_total_row(table: PlanTable, row: DataRow) -> bool:
+    """ "TỔNG ĐIỂM | | 100 | 97,90": a total, recognised by its label and its number."""
     first = next((cell for cell in row.cells if cell), "")
-    return fold(first).startswith(("tong diem", "tong cong", "tong so diem", "cong"))
+    labelled = fold(first).startswith(("tong diem", "tong cong", "tong so diem", "cong diem"))
+    return labelled and parse_decimal(row.get(table.column("max_points"))) is not None
 
 
 def _strip_bullet(text: str) -> str:
@@ -192,7 +196,7 @@ class _CriteriaReader:
         for row in self.table.rows:
             code_cell = row.get(self.table.column("code"))
             code = normalize_code(code_cell)
-            if code is None and _is_total_row(row):
+            if code is None and _is_total_row(self.table, row):
                 self._check_total(items, row)
                 continue
             if code_cell and code is None:
@@ -226,9 +230,10 @@ class _CriteriaReader:
             return True
         # An all-caps area name broken by a page break ("CẢI CÁCH TỔ CHỨC BỘ" / "MÁY HÀNH CHÍNH").
         return (
-            row.after_page_break and is_all_caps(title)
+            row.after_page_break
+            and is_all_caps(title)
             and is_all_caps(previous.fields.get("title", ""))
-        )  # fmt: skip
+        )
 
     def _new_item(self, row: DataRow, code: str | None) -> _Item:
         values = _cells_by_role(self.table, row, _TEXT_ROLES + _POINT_ROLES)
@@ -504,8 +509,11 @@ class _Finisher:
             criterion.milestones.extend(
                 Milestone(due_date=day, label=label, leads=list(codes)) for day in result.due_dates
             )
-            for texts, text in ((lead_texts, lead_text), (support_texts, support_text),
-                                (deadline_texts, deadline_text)):  # fmt: skip
+            for texts, text in (
+                (lead_texts, lead_text),
+                (support_texts, support_text),
+                (deadline_texts, deadline_text),
+            ):
                 if text and text not in texts:
                     texts.append(text)
         criterion.supports = [c for c in criterion.supports if c not in criterion.leads]
@@ -518,9 +526,12 @@ class _Finisher:
             self.builder.warn(item, "không có đơn vị chủ trì; việc này sẽ giao cho đầu mối.")
 
     def _positions(
-        self, item: _Item, text: str | None, what: str,
+        self,
+        item: _Item,
+        text: str | None,
+        what: str,
         criterion: ParsedCriterion | None = None,
-    ) -> list[str]:  # fmt: skip
+    ) -> list[str]:
         match = self.builder.catalogue.match(text)
         for written in match.unmapped:
             self.builder.warn(item, f"không nhận ra đơn vị {what} {written!r}; cần ánh xạ.")

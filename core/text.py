@@ -97,7 +97,10 @@ def parse_decimal(text: str) -> float | None:
     cleaned = one_line(text).replace(" ", "")
     if not cleaned:
         return None
-    if re.fullmatch(r"\d{1,3}(\.\d{3})+(,\d+)?", cleaned):
+    # Dots are thousands separators only beside a decimal comma or in several
+    # groups ("1.000,5", "1.000.000"); a lone "0.125" from a spreadsheet is a
+    # decimal point, and points in a plan never reach a thousand.
+    if re.fullmatch(r"\d{1,3}(\.\d{3})+,\d+|\d{1,3}(\.\d{3}){2,}", cleaned):
         cleaned = cleaned.replace(".", "")
     cleaned = cleaned.replace(",", ".")
     try:
@@ -129,9 +132,16 @@ def roman_to_int(code: str) -> int | None:
 def int_to_roman(number: int) -> str:
     parts = []
     for value, letters in (
-        (100, "C"), (90, "XC"), (50, "L"), (40, "XL"), (10, "X"), (9, "IX"),
-        (5, "V"), (4, "IV"), (1, "I"),
-    ):  # fmt: skip
+        (100, "C"),
+        (90, "XC"),
+        (50, "L"),
+        (40, "XL"),
+        (10, "X"),
+        (9, "IX"),
+        (5, "V"),
+        (4, "IV"),
+        (1, "I"),
+    ):
         count, number = divmod(number, value)
         parts.append(letters * count)
     return "".join(parts)
