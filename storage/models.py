@@ -1,0 +1,325 @@
+"""The database schema, as SQLAlchemy 2 typed declarative models.
+
+Portable between SQLite and PostgreSQL: no dialect-specific types, lists and
+dicts in ``sqlalchemy.JSON``, timestamps in :class:`~storage.types.UTCDateTime`.
+Every table but ``units`` carries ``unit_id`` so the same database can serve
+many communes; deleting a unit deletes everything it owns (ON DELETE CASCADE).
+
+The schema is created by the Alembic migrations in ``storage/migrations``,
+never by ``metadata.create_all`` in production; a test checks that the two
+agree.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+    true,
+)
+from sqlalchemy.ext.asyncio import AsyncAttrs
+from sqlalchemy.ext.mutable import MutableDict, MutableList
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.types import UTCDateTime, utcnow
+
+# Deterministic constraint names: Alembic needs a name to drop or alter a
+# constraint, and SQLite (batch mode) and PostgreSQL must agree on it.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ROLES = ("officer", "coordinator", "leader", "admin")
+PROGRESS_STATUSES = ("not_started", "in_progress", "done", "blocked")
+PROGRESS_SOURCES = ("telegram", "cli", "zalo")
+DELIVERY_STATUSES = ("claimed", "sent", "failed")
+
+# JSON columns edited in place (a role appended, a setting changed) are
+# wrapped so that the change is noticed and flushed; plain JSON columns are
+# only ever replaced whole.
+_JSON_DICT = MutableDict.as_mutable(JSON())
+_JSON_LIST = MutableList.as_mutable(JSON())
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{value}'" for value in values)
+    return f"{column} IN ({quoted})"
+
+
+class Base(AsyncAttrs, DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        date: Date(),
+        str: String(),
+    }
+
+
+class _Id:
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, sort_order=-10)
+
+
+class _UnitScoped(_Id):
+    unit_id: Mapped[int] = mapped_column(
+        ForeignKey("units.id", ondelete="CASCADE"), index=True, sort_order=-9
+    )
+
+
+class Unit(_Id, Base):
+    """A commune (or ward) People's Committee: the tenant of everything else."""
+
+    __tablename__ = "units"
+
+    name: Mapped[str]
+    name_key: Mapped[str] = mapped_column(unique=True)
+    # None means "use the TIMEZONE setting".
+    timezone: Mapped[str | None] = mapped_column(default=None)
+    settings: Mapped[dict[str, Any]] = mapped_column(_JSON_DICT, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Officer(_UnitScoped, Base):
+    __tablename__ = "officers"
+    __table_args__ = (UniqueConstraint("unit_id", "name_key"),)
+
+    name: Mapped[str]
+    name_key: Mapped[str]
+    positions: Mapped[list[str]] = mapped_column(_JSON_LIST, default=list)
+    roles: Mapped[list[str]] = mapped_column(_JSON_LIST, default=list)
+    # Unique across units: one Telegram account is one person in one commune.
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    zalo_id: Mapped[str | None]
+    phone: Mapped[str | None]
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    reachable: Mapped[bool] = mapped_column(default=True, server_default=true())
+    last_activity_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PositionAlias(_UnitScoped, Base):
+    """An admin's mapping of a lead text the parser did not know, reused on later imports."""
+
+    __tablename__ = "position_aliases"
+    __table_args__ = (UniqueConstraint("unit_id", "alias_key"),)
+
+    alias_text: Mapped[str] = mapped_column(Text)
+    alias_key: Mapped[str]  # core.text.fold_compact(alias_text)
+    position_code: Mapped[str]
+    created_by_officer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("officers.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Plan(_UnitScoped, Base):
+    __tablename__ = "plans"
+
+    title: Mapped[str | None] = mapped_column(Text)
+    year: Mapped[int | None]
+    period_start: Mapped[int | None]
+    period_end: Mapped[int | None]
+    indexes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    source_name: Mapped[str | None]
+    source_format: Mapped[str | None]
+    source_sha256: Mapped[str | None] = mapped_column(String(64))
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
+
+    criteria: Mapped[list[Criterion]] = relationship(
+        back_populates="plan",
+        order_by="Criterion.ordinal",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+
+class Criterion(_UnitScoped, Base):
+    """One numbered item of a plan (a criterion, sub-criterion or task)."""
+
+    __tablename__ = "criteria"
+    __table_args__ = (
+        UniqueConstraint("plan_id", "index_name", "code", "occurrence"),
+        Index("ix_criteria_unit_id_index_name_code", "unit_id", "index_name", "code"),
+    )
+
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
+    index_name: Mapped[str] = mapped_column(String(16))
+    code: Mapped[str] = mapped_column(String(32))
+    occurrence: Mapped[int] = mapped_column(default=1, server_default=text("1"))
+    parent_code: Mapped[str | None] = mapped_column(String(32))
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("criteria.id", ondelete="SET NULL"), index=True
+    )
+    ordinal: Mapped[int]  # position in the source document
+    title: Mapped[str] = mapped_column(Text)
+    requirement: Mapped[str | None] = mapped_column(Text)
+    max_points: Mapped[float | None] = mapped_column(Float)
+    target_points: Mapped[float | None] = mapped_column(Float)
+    leads: Mapped[list[str]] = mapped_column(JSON, default=list)
+    supports: Mapped[list[str]] = mapped_column(JSON, default=list)
+    lead_text: Mapped[str | None] = mapped_column(Text)
+    support_text: Mapped[str | None] = mapped_column(Text)
+    deadline_text: Mapped[str | None] = mapped_column(Text)
+    recurrence: Mapped[str | None]
+    is_leaf: Mapped[bool] = mapped_column(default=True)  # the importer clears it on parents
+    synthetic_code: Mapped[bool] = mapped_column(default=False)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    removed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    plan: Mapped[Plan] = relationship(back_populates="criteria")
+    # Milestones are few and nearly always wanted with their criterion.
+    milestones: Mapped[list[Milestone]] = relationship(
+        back_populates="criterion",
+        order_by="Milestone.ordinal",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="selectin",
+    )
+
+
+class Milestone(_UnitScoped, Base):
+    __tablename__ = "milestones"
+
+    criterion_id: Mapped[int] = mapped_column(
+        ForeignKey("criteria.id", ondelete="CASCADE"), index=True
+    )
+    due_date: Mapped[date]
+    label: Mapped[str | None] = mapped_column(Text)
+    leads: Mapped[list[str]] = mapped_column(JSON, default=list)
+    ordinal: Mapped[int] = mapped_column(default=0)
+
+    criterion: Mapped[Criterion] = relationship(back_populates="milestones")
+
+
+class AssignmentOverride(_UnitScoped, Base):
+    """An admin's choice of owner for one item; replace the row to reassign."""
+
+    __tablename__ = "assignment_overrides"
+
+    criterion_id: Mapped[int] = mapped_column(
+        ForeignKey("criteria.id", ondelete="CASCADE"), unique=True
+    )
+    officer_id: Mapped[int] = mapped_column(
+        ForeignKey("officers.id", ondelete="CASCADE"), index=True
+    )
+    assigned_by_officer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("officers.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProgressUpdate(_UnitScoped, Base):
+    """One report of progress. Never updated in place: the history is the rows."""
+
+    __tablename__ = "progress_updates"
+    __table_args__ = (
+        # NULL source_update_id (e.g. a CLI entry) may repeat; both dialects
+        # treat NULLs as distinct in a unique constraint.
+        UniqueConstraint("source", "source_update_id"),
+        CheckConstraint("percent >= 0 AND percent <= 100", name="percent_range"),
+        CheckConstraint(_in("status", PROGRESS_STATUSES), name="status"),
+        Index("ix_progress_updates_criterion_id_created_at", "criterion_id", "created_at"),
+    )
+
+    criterion_id: Mapped[int] = mapped_column(ForeignKey("criteria.id", ondelete="CASCADE"))
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id", ondelete="SET NULL"))
+    percent: Mapped[int]
+    status: Mapped[str]
+    note: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str]
+    source_update_id: Mapped[str | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Evidence(_UnitScoped, Base):
+    """A file proving work on an item, stored on disk under its content hash."""
+
+    __tablename__ = "evidence"
+    __table_args__ = (UniqueConstraint("criterion_id", "sha256"),)
+
+    criterion_id: Mapped[int] = mapped_column(ForeignKey("criteria.id", ondelete="CASCADE"))
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id", ondelete="SET NULL"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    file_unique_id: Mapped[str | None]
+    mime: Mapped[str | None]
+    size_bytes: Mapped[int]
+    original_name: Mapped[str | None] = mapped_column(Text)
+    caption: Mapped[str | None] = mapped_column(Text)
+    storage_path: Mapped[str] = mapped_column(Text)
+    source_update_id: Mapped[str | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Delivery(_UnitScoped, Base):
+    """An outbound message, claimed under ``dedupe_key`` before it is sent."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (CheckConstraint(_in("status", DELIVERY_STATUSES), name="status"),)
+
+    officer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("officers.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str]
+    key_date: Mapped[date]
+    dedupe_key: Mapped[str] = mapped_column(unique=True)
+    status: Mapped[str] = mapped_column(default="claimed")
+    attempts: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditLog(_UnitScoped, Base):
+    __tablename__ = "audit_log"
+
+    actor_officer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("officers.id", ondelete="SET NULL")
+    )
+    actor: Mapped[str]  # "cli", "telegram:<user id>", …
+    action: Mapped[str]
+    entity: Mapped[str]
+    entity_id: Mapped[int | None]
+    # none_as_null: a missing old/new value is SQL NULL, not the JSON text 'null'.
+    old: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    new: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProcessedUpdate(_Id, Base):
+    """Inbound updates already handled, so a redelivered update is a no-op."""
+
+    __tablename__ = "processed_updates"
+    __table_args__ = (UniqueConstraint("channel", "update_id"),)
+
+    # Nullable, unlike everywhere else: strangers who belong to no unit send
+    # updates too, and those must be deduplicated as well.
+    unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("units.id", ondelete="CASCADE"), index=True, sort_order=-9
+    )
+    channel: Mapped[str]  # "telegram", "zalo"
+    update_id: Mapped[int] = mapped_column(BigInteger)
+    processed_at: Mapped[datetime] = mapped_column(default=utcnow)
