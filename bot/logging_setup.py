@@ -1,0 +1,71 @@
+"""Logging for every entry point, with secrets scrubbed from each record.
+
+The bot token travels inside Bot API URLs (``…/bot<token>/getUpdates``), so
+httpx request logs and network tracebacks would leak it. A filter on every
+root handler replaces the configured token, and anything shaped like a
+Telegram token, before the record is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Iterable
+
+TOKEN_PATTERN = re.compile(r"\d{6,}:[A-Za-z0-9_-]{30,}")
+REDACTED = "[REDACTED]"
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+class SecretRedactingFilter(logging.Filter):
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self._secrets: set[str] = set()
+        self.add_secrets(secrets)
+
+    def add_secrets(self, secrets: Iterable[str | None]) -> None:
+        # Short strings would blank out ordinary words; real secrets are long.
+        self._secrets.update(s for s in secrets if s and len(s) >= 8)
+
+    def redact(self, text: str) -> str:
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, REDACTED)
+        return TOKEN_PATTERN.sub(REDACTED, text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = self.redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        return True
+
+
+_FILTER = SecretRedactingFilter()
+
+
+def redacting_filter() -> SecretRedactingFilter:
+    """The process-wide filter; attach it to any handler added after setup_logging()."""
+    return _FILTER
+
+
+def setup_logging(level: int | str = logging.INFO, secrets: Iterable[str | None] = ()) -> None:
+    """Configure the root logger once and put the redacting filter on all its handlers."""
+    root = logging.getLogger()
+    if not root.handlers:
+        console = logging.StreamHandler(sys.stderr)
+        console.setFormatter(logging.Formatter(LOG_FORMAT))
+        root.addHandler(console)
+    root.setLevel(level)
+    for handler in root.handlers:
+        if _FILTER not in handler.filters:
+            handler.addFilter(_FILTER)
+    _FILTER.add_secrets(secrets)
+    # httpx logs every request URL at INFO, token included; WARNING is enough.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
