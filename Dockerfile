@@ -1,0 +1,27 @@
+# dondoc: the Telegram bot, in one small image.
+# Build: docker build -t dondoc .   Run: see docker-compose.yml (PostgreSQL) or
+#   docker run -e TELEGRAM_BOT_TOKEN=… -v dondoc-data:/data dondoc   (SQLite on the volume)
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+RUN groupadd --system dondoc \
+    && useradd --system --gid dondoc --no-create-home --shell /usr/sbin/nologin dondoc
+
+# Installed as a regular (non-editable) package; the sources are not kept, so
+# nothing in the image shadows site-packages. Migrations ship as package data.
+COPY . /src
+RUN pip install /src && rm -rf /src
+
+RUN mkdir -p /data/evidence && chown -R dondoc:dondoc /data
+ENV DATABASE_URL=sqlite+aiosqlite:////data/dondoc.db \
+    EVIDENCE_DIR=/data/evidence
+VOLUME /data
+WORKDIR /data
+
+USER dondoc
+# The bot migrates the database itself before it starts polling.
+CMD ["python", "-m", "bot", "run"]
