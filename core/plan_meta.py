@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from core.plan_model import ParseWarning
 from core.plan_tables import PlanTable
-from core.text import fold, fold_words, is_all_caps
+from core.text import fold, is_all_caps, strip_diacritics
 
 # Which index an appendix is about, judged by its title. The earliest mention
 # wins: "Chỉ số cải cách hành chính, Chỉ số hài lòng …" is a PAR appendix that
@@ -29,12 +29,15 @@ PLAIN_REFORM_INDEX = "CCHC"
 _PERIOD = re.compile(r"giai doan (20\d\d) (?:den )?(?:nam )?(20\d\d)")
 _YEAR = re.compile(r"\bnam (20\d\d)\b")
 _FOLLOWING_YEARS = re.compile(r"va cac nam tiep theo")
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+_UNIT_WORD = re.compile(r"\b(?:xa|phuong|thi tran)\b", re.ASCII)
 _UNIT_KINDS = {"xa": "Xã", "phuong": "Phường", "thi tran": "Thị trấn"}
 # Capitalised words that follow a unit's name in titles but are not part of it.
 _NOT_NAME_WORDS = frozenset(
     "giai nam ve theo tai cua trong ngay thang nhiem ke hoach ban thuc xay quyet dieu chu".split()
 )
 _TITLE_LINES = 12
+_UNIT_LINES = 40
 
 
 @dataclass
@@ -80,7 +83,8 @@ def read_plan_meta(tables: Sequence[PlanTable], text_lines: Sequence[str]) -> Pl
                 f"hạn được tính cho năm {year}, hãy nhập lại kế hoạch cho năm sau.",
             )
         )
-    unit = _unit_name(text_lines)
+    # The unit names itself in the heading, the opening lines and the appendix titles.
+    unit = _unit_name([*text_lines[:_UNIT_LINES], *(line for t in tables for line in t.context)])
     if unit is None:
         warnings.append(ParseWarning(None, "Không đọc được tên đơn vị (xã/phường) từ tài liệu."))
     return PlanMeta(
@@ -130,8 +134,14 @@ def _unit_name(text_lines: Sequence[str]) -> str | None:
 
 
 def _unit_mentions(line: str) -> list[tuple[str, str]]:
+    bare_line = strip_diacritics(line).lower()
+    if not _UNIT_WORD.search(bare_line):
+        return []
     words = line.replace("(", " ").replace(")", " ").split()
-    folded = [" ".join(fold_words(word)) for word in words]
+    # The bare line keeps every space, so its words line up with ``words``.
+    bare_words = bare_line.replace("(", " ").replace(")", " ").split()
+    # Most words are plain ASCII letters already; only the rest need their punctuation split.
+    folded = [word if word.isalnum() else _bare_word(word) for word in bare_words]
     found = []
     for position, key in enumerate(folded):
         kind_key = key
@@ -149,6 +159,10 @@ def _unit_mentions(line: str) -> list[tuple[str, str]]:
                 name = name.title()
             found.append((fold(name), f"{_UNIT_KINDS[kind_key]} {name}"))
     return found
+
+
+def _bare_word(word: str) -> str:
+    return " ".join(_NON_WORD.split(word)).strip()
 
 
 def _name_after(words: list[str], folded: list[str], start: int) -> list[str]:

@@ -122,6 +122,7 @@ class _PlanBuilder:
     meta: PlanMeta
     items: list[_Item] = field(default_factory=list)
     warnings: list[ParseWarning] = field(default_factory=list)
+    hierarchies: dict[str, _Hierarchy] = field(default_factory=dict)
 
     def warn(self, item: _Item | None, message: str, line_no: int | None = None) -> None:
         line = line_no if line_no is not None else (item.line_no if item else None)
@@ -143,7 +144,9 @@ class _PlanBuilder:
             if table.is_activity_table
             else _CriteriaReader(self, table, index)
         ).read()
-        _Hierarchy(self, index).link(items)
+        # One hierarchy per index across tables: an index split over two tables
+        # must still see a code repeated between them.
+        self.hierarchies.setdefault(index, _Hierarchy(self, index)).link(items)
         _fill_down(items, activity_table=table.is_activity_table)
         for item in items:
             item.deadline_column = "deadline" in table.columns
@@ -340,7 +343,8 @@ class _Hierarchy:
     used_codes: set[str] = field(default_factory=set)
 
     def link(self, items: list[_Item]) -> None:
-        self.used_codes = {item.code for item in items if item.code}
+        self.used_codes |= {item.code for item in items if item.code}
+        self.section = None  # a new table starts outside any Roman section
         previous: _Item | None = None
         for item in items:
             if item.code is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -71,9 +72,21 @@ def detect_format(data: bytes, filename: str | None = None) -> str:
 
 def read_document(data: bytes, *, filename: str | None = None) -> Document:
     """Read a .docx/.xlsx/.csv/TAB-text plan into blocks in reading order (all text NFC)."""
+    source = read_source(data, filename=filename)
+    if isinstance(source, str):
+        raise PlanParseError(_MSG_YAML)
+    return source
+
+
+def read_source(data: bytes, *, filename: str | None = None) -> Document | str:
+    """A Document for the table formats, or the decoded text of a dondoc YAML plan.
+
+    Lets a caller that accepts both formats detect and decode the file once.
+    """
     fmt, text = _classify(data, filename)
     if fmt == "yaml":
-        raise PlanParseError(_MSG_YAML)
+        assert text is not None
+        return text
     if text is None:
         reader = _read_docx if fmt == "docx" else _read_xlsx
         blocks = _guard(_MSG_DOCX if fmt == "docx" else _MSG_XLSX, reader, data)
@@ -202,10 +215,12 @@ def _looks_binary(data: bytes) -> bool:
     return controls > len(sample) * 0.01
 
 
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f]")
+
+
 def _control_ratio(text: str) -> float:
     sample = text[:8192]
-    controls = sum(1 for ch in sample if ch < " " and ch not in _TEXT_CONTROLS)
-    return controls / max(len(sample), 1)
+    return len(_CONTROL_CHARS.findall(sample)) / max(len(sample), 1)
 
 
 def _text_kind(text: str, ext: str) -> str:
@@ -259,6 +274,7 @@ def _consistent_columns(sample: str, delimiter: str, *, lenient: bool) -> bool:
 
 
 def _read_text(text: str) -> list[Block]:
+    text = nfc(text)  # once for the whole file, not once per cell
     blocks: list[Block] = []
     table_no = 0
     in_table = False
@@ -269,11 +285,11 @@ def _read_text(text: str) -> list[Block]:
             if not in_table:
                 table_no += 1
                 in_table = True
-            cells = tuple(nfc(cell) for cell in line.split("\t"))
+            cells = tuple(line.split("\t"))
             blocks.append(TableRow(cells=cells, line_no=line_no, table_no=table_no))
         else:
             in_table = False
-            blocks.append(TextLine(text=nfc(line.strip()), line_no=line_no))
+            blocks.append(TextLine(text=line.strip(), line_no=line_no))
     return blocks
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from core.plan_model import Document, TableRow, TextLine
 from core.text import clean_cell, fold, one_line
@@ -25,7 +26,7 @@ from core.text import clean_cell, fold, one_line
 _ROLE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (role, re.compile(pattern))
     for role, pattern in (
-        ("code", r"^(?:s?tt|so tt|so thu tu|ma so|ma)$"),
+        ("code", r"^(?:s?tt|so tt|so thu tu|ma so|ma)$"),  # the same words as _CODE_HEADERS
         ("max_points", r"diem toi da|thang diem"),
         ("target_points", r"diem phan dau|diem du kien|diem muc tieu|diem dat duoc|tu cham"),
         ("deadline", r"thoi gian|thoi han|han hoan thanh|tien do"),
@@ -45,6 +46,7 @@ _ROLE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("note", r"ghi chu"),
     )
 )
+_CODE_HEADERS = frozenset({"stt", "tt", "so tt", "so thu tu", "ma so", "ma"})
 _NUMBERING_CELL = re.compile(r"^\(?\d{1,2}\)?$")
 _APPENDIX_LINE = re.compile(r"^phu luc\b")
 _MAX_HEADER_CELL = 120
@@ -87,9 +89,12 @@ class PlanTable:
         return self.columns.get("title", self.columns.get("task"))
 
 
+@lru_cache(maxsize=2048)
 def header_role(cell: str) -> str | None:
+    if not cell or len(cell) > _MAX_HEADER_CELL:
+        return None  # cheap test first: every data cell of every row comes through here
     key = fold(cell)
-    if not key or len(cell) > _MAX_HEADER_CELL:
+    if not key:
         return None
     for role, pattern in _ROLE_PATTERNS:
         if pattern.search(key):
@@ -98,6 +103,8 @@ def header_role(cell: str) -> str | None:
 
 
 def _is_header(cells: list[str]) -> bool:
+    if any(len(cell) > _MAX_HEADER_CELL for cell in cells):
+        return False
     roles = [header_role(cell) for cell in cells if cell]
     has_title = any(role in ("title", "task") for role in roles)
     if not has_title:
@@ -173,7 +180,7 @@ class _TableFinder:
             return
         self.all_text.append(text)
         self.context.append(text)
-        if _APPENDIX_LINE.match(fold(text)):
+        if _APPENDIX_LINE.match(fold(text[:20])):
             self.new_appendix = True
             self.context = [text]
 
@@ -184,7 +191,7 @@ class _TableFinder:
         if self.header_rows and _is_header_continuation(cells):
             self.header_rows.append(cells)
             return
-        if _is_header(cells):
+        if self._may_be_header(cells) and _is_header(cells):
             self._close_header()
             self.header_rows = [cells]
             self.header_line = row.line_no
@@ -196,6 +203,13 @@ class _TableFinder:
         if self.current is not None:
             self.current.rows.append(DataRow(cells, row.line_no, self.after_page_break))
             self.after_page_break = False
+
+    def _may_be_header(self, cells: list[str]) -> bool:
+        """Cheap pre-check: a header starts with an STT/TT cell, except a first table's header."""
+        if not self.tables:
+            return True
+        first = next((cell for cell in cells if cell), "")
+        return len(first) <= 12 and fold(first) in _CODE_HEADERS
 
     def _close_header(self) -> None:
         if not self.header_rows:

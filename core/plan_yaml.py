@@ -209,9 +209,21 @@ def dump_yaml_plan(plan: ParsedPlan) -> str:
         "# Kế hoạch dondoc (định dạng YAML, phiên bản 1). Xem README.md, mục\n"
         "# 'The YAML plan format'. Mã (code) luôn đặt trong dấu nháy: \"2.10\".\n"
     )
-    return header + yaml.safe_dump(
-        document, allow_unicode=True, sort_keys=False, width=100, default_flow_style=False
+    return header + yaml.dump(
+        document, Dumper=_PlanDumper, allow_unicode=True, sort_keys=False, width=100
     )
+
+
+class _PlanDumper(yaml.SafeDumper):
+    """Short lists of plain values inline (``leads: [VPTK, TPHT]``), the rest as blocks."""
+
+
+def _represent_list(dumper: yaml.SafeDumper, items: list[Any]) -> yaml.Node:
+    inline = all(not isinstance(item, dict | list) for item in items)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", items, flow_style=inline)
+
+
+_PlanDumper.add_representer(list, _represent_list)
 
 
 def _criterion_yaml(criterion: ParsedCriterion) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.plan_model import ParsedPlan, PlanParseError
 from core.plan_parser import parse_document
-from core.plan_reader import detect_format, read_document
+from core.plan_reader import read_source
 from core.plan_yaml import load_yaml_plan
 from core.positions import PositionCatalogue
 
@@ -21,11 +21,7 @@ def parse_plan_file(
     """
     if len(data) > MAX_PLAN_BYTES:
         raise PlanParseError("Tệp quá lớn (trên 20 MB); kế hoạch thường chỉ vài trăm KB.")
-    if detect_format(data, filename) == "yaml":
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise PlanParseError("Tệp YAML phải được lưu ở bảng mã UTF-8.") from None
-        return load_yaml_plan(text, catalogue=catalogue)
-    document = read_document(data, filename=filename)
-    return parse_document(document, catalogue=catalogue)
+    source = read_source(data, filename=filename)
+    if isinstance(source, str):
+        return load_yaml_plan(source, catalogue=catalogue)
+    return parse_document(source, catalogue=catalogue)

@@ -17,17 +17,42 @@ _BLOCK_TAG = re.compile(r"<\s*/?\s*(p|li|ul|ol|br|div|tr)\b[^>]*>", re.IGNORECAS
 _ANY_TAG = re.compile(r"<[^>]{0,200}>")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b]+")
 _NON_WORD = re.compile(r"[^0-9a-z]+")
+_NEEDS_CLEANING = re.compile(r"[<&\r\n\t\u00a0\u2000-\u200b]|  ")
 
 
 def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+def _build_ascii_table() -> dict[int, int | None]:
+    """Latin letters with marks -> bare letters; lone combining marks -> removed.
+
+    A translate table is C-speed; decomposing every string is not, and the
+    parser folds every cell of every row.
+    """
+    table: dict[int, int | None] = {ord("đ"): ord("d"), ord("Đ"): ord("D")}
+    for code in (*range(0x00C0, 0x0250), *range(0x1E00, 0x1F00)):
+        bare = "".join(
+            ch for ch in unicodedata.normalize("NFD", chr(code)) if not unicodedata.combining(ch)
+        )
+        if len(bare) == 1 and bare != chr(code) and bare.isascii():
+            table[code] = ord(bare)
+    for code in range(0x0300, 0x0370):
+        table[code] = None
+    return table
+
+
+_ASCII_TABLE = _build_ascii_table()
+
+
 def strip_diacritics(text: str) -> str:
-    """Remove every combining mark and map đ/Đ to d/D."""
-    decomposed = unicodedata.normalize("NFD", text)
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return bare.replace("đ", "d").replace("Đ", "D")
+    """Remove every diacritic and map đ/Đ to d/D ("Đổi mới" -> "Doi moi"), NFC or NFD alike."""
+    bare = text.translate(_ASCII_TABLE)
+    if bare.isascii():
+        return bare
+    # Rare letters outside the table (other scripts, odd compositions): the slow, exact way.
+    decomposed = unicodedata.normalize("NFD", bare)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def fold_words(text: str) -> list[str]:
@@ -54,6 +79,8 @@ def clean_cell(raw: str) -> str:
     collapse. The result is NFC.
     """
     text = nfc(raw)
+    if not _NEEDS_CLEANING.search(text):
+        return text.strip()  # most cells: plain text on one line
     if "<" in text:
         text = _BLOCK_TAG.sub("\n", text)
         text = _ANY_TAG.sub("", text)
@@ -65,6 +92,8 @@ def clean_cell(raw: str) -> str:
 
 def one_line(text: str) -> str:
     """Collapse a cleaned multi-line text into one line."""
+    if not _NEEDS_CLEANING.search(text):
+        return text.strip()
     return _SPACES.sub(" ", text.replace("\n", " ")).strip()
 
 
