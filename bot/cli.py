@@ -37,6 +37,7 @@ from core.plan_model import PlanParseError
 COMMAND_MODULES: list[str] = [
     "bot.cli_db",
     "bot.cli_plan",
+    "bot.cli_run",
 ]
 
 EXIT_OK = 0

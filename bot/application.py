@@ -1,0 +1,111 @@
+"""Wiring the Telegram application: settings, database, handlers, menus, scheduler.
+
+``build_application`` is used by ``python -m bot run`` and by the end-to-end
+tests, which point ``TELEGRAM_API_BASE_URL`` at a fake Bot API server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram import Update
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
+
+from bot.menu import set_chat_menu, set_default_menu
+from bot.settings import Settings
+from handlers import register_handlers
+from handlers.base import STATE_KEY, AppState, Clock, on_error, utc_clock
+from storage.models import Officer
+
+log = logging.getLogger(__name__)
+
+# Updates from different users are handled side by side; one user's updates
+# still arrive in order because PTB hands them out in sequence.
+CONCURRENT_UPDATES = 32
+STARTUP_KEY = "dondoc_startup"
+StartupHook = Callable[[Application], Awaitable[None]]  # type: ignore[type-arg]
+
+
+def build_application(
+    settings: Settings,
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock = utc_clock,
+    extra_startup: StartupHook | None = None,
+) -> Application:  # type: ignore[type-arg]
+    if settings.telegram_bot_token is None:
+        raise ValueError("TELEGRAM_BOT_TOKEN is required to build the application")
+    app = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(settings.telegram_api_base_url)
+        .base_file_url(settings.telegram_file_base_url)
+        .defaults(Defaults(tzinfo=settings.tz))
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .concurrent_updates(CONCURRENT_UPDATES)
+        .build()
+    )
+    app.bot_data[STATE_KEY] = AppState(settings=settings, sessions=sessions, clock=clock)
+    app.bot_data[STARTUP_KEY] = extra_startup
+    register_handlers(app)
+    app.add_error_handler(on_error)
+    return app
+
+
+async def start_bot(app: Application) -> None:  # type: ignore[type-arg]
+    """Start processing updates, then do the start-up chores (menus, catch-up).
+
+    Not PTB's post_init: that hook runs only inside run_polling/run_webhook,
+    and we drive the lifecycle ourselves so tests and the CLI share it.
+    """
+    await app.start()
+    state = app.bot_data[STATE_KEY]
+    await _set_menus(app, state.sessions)
+    extra: StartupHook | None = app.bot_data.get(STARTUP_KEY)
+    if extra is not None:
+        await extra(app)
+
+
+async def _set_menus(app: Application, sessions: async_sessionmaker[AsyncSession]) -> None:  # type: ignore[type-arg]
+    await set_default_menu(app.bot)
+    async with sessions() as session:
+        officers = await session.scalars(
+            select(Officer).where(Officer.telegram_id.is_not(None), Officer.active.is_(True))
+        )
+        managers = [o for o in officers if set(o.roles or ()) - {"officer"}]
+    for officer in managers:
+        assert officer.telegram_id is not None
+        await set_chat_menu(app.bot, chat_id=officer.telegram_id, roles=officer.roles)
+
+
+async def run_until_stopped(app: Application, settings: Settings) -> None:  # type: ignore[type-arg]
+    """Long polling, or a webhook when WEBHOOK_URL is set, until SIGINT/SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with app:
+        await start_bot(app)
+        assert app.updater is not None
+        if settings.webhook_url:
+            assert settings.webhook_secret is not None
+            await app.updater.start_webhook(
+                listen=settings.webhook_listen,
+                port=settings.port,
+                url_path="telegram",
+                webhook_url=settings.webhook_url,
+                secret_token=settings.webhook_secret.get_secret_value(),
+                allowed_updates=Update.ALL_TYPES,
+            )
+            log.warning("dondoc is running (webhook on port %s)", settings.port)
+        else:
+            await app.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+            log.warning("dondoc is running (long polling)")
+        await stop.wait()
+        await app.updater.stop()
+        await app.stop()
