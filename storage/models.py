@@ -323,3 +323,22 @@ class ProcessedUpdate(_Id, Base):
     channel: Mapped[str]  # "telegram", "zalo"
     update_id: Mapped[int] = mapped_column(BigInteger)
     processed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Invite(_UnitScoped, Base):
+    """A single-use link that ties a chat account to an officer (``t.me/<bot>?start=<code>``)."""
+
+    __tablename__ = "invites"
+
+    officer_id: Mapped[int] = mapped_column(
+        ForeignKey("officers.id", ondelete="CASCADE"), index=True
+    )
+    # secrets.token_urlsafe: A-Z, a-z, 0-9, "_" and "-", the alphabet of a start payload.
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_officer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("officers.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by_telegram_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -22,6 +22,7 @@ from storage.models import (
     Criterion,
     Delivery,
     Evidence,
+    Invite,
     Milestone,
     Officer,
     Plan,
@@ -80,6 +81,12 @@ async def add_unit_with_everything(session: AsyncSession, name: str, update_id: 
                 dedupe_key=f"{name}:due_7",
             ),
             AuditLog(unit_id=unit.id, actor="cli", action="import", entity="plan"),
+            Invite(
+                unit_id=unit.id,
+                officer_id=officer.id,
+                code=f"code-{update_id}",
+                expires_at=datetime(2025, 3, 31, tzinfo=UTC),
+            ),
             ProcessedUpdate(unit_id=unit.id, channel="telegram", update_id=update_id),
         ]
     )
