@@ -342,3 +342,28 @@ class Invite(_UnitScoped, Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     used_by_telegram_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Snooze(_UnitScoped, Base):
+    """An officer's pause of reminders about one item (/hoanlai), up to and including ``until``."""
+
+    __tablename__ = "snoozes"
+    __table_args__ = (UniqueConstraint("officer_id", "criterion_id"),)
+
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id", ondelete="CASCADE"))
+    criterion_id: Mapped[int] = mapped_column(ForeignKey("criteria.id", ondelete="CASCADE"))
+    until: Mapped[date]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Absence(_UnitScoped, Base):
+    """An officer away (leave, illness) up to and including ``until`` (/nghi): no digests;
+    their overdue items go to the coordinators meanwhile."""
+
+    __tablename__ = "absences"
+
+    officer_id: Mapped[int] = mapped_column(
+        ForeignKey("officers.id", ondelete="CASCADE"), unique=True
+    )
+    until: Mapped[date]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

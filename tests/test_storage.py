@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from storage.db import make_engine, session_scope
 from storage.migrate import head_revision, upgrade_database
 from storage.models import (
+    Absence,
     AssignmentOverride,
     AuditLog,
     Base,
@@ -29,6 +30,7 @@ from storage.models import (
     PositionAlias,
     ProcessedUpdate,
     ProgressUpdate,
+    Snooze,
     Unit,
 )
 from storage.types import UTCDateTime, utcnow
@@ -81,6 +83,13 @@ async def add_unit_with_everything(session: AsyncSession, name: str, update_id: 
                 dedupe_key=f"{name}:due_7",
             ),
             AuditLog(unit_id=unit.id, actor="cli", action="import", entity="plan"),
+            Snooze(
+                unit_id=unit.id,
+                officer_id=officer.id,
+                criterion_id=criterion.id,
+                until=date(2025, 3, 20),
+            ),
+            Absence(unit_id=unit.id, officer_id=officer.id, until=date(2025, 3, 28)),
             Invite(
                 unit_id=unit.id,
                 officer_id=officer.id,
