@@ -1,0 +1,534 @@
+"""Officers of a unit: adding them, rosters, invites, and configured admins.
+
+Every function writes into the caller's transaction and never commits; every
+change adds an audit row. Messages of the exceptions are Vietnamese and short
+enough to send to a chat as they are.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.audit import audit
+from core.roles import ROLES, RoleError, parse_role
+from core.roster import (
+    PositionError,
+    RosterError,
+    RosterRow,
+    position_codes,
+    read_roster,
+    valid_codes_hint,
+)
+from core.text import fold, nfc, one_line
+from storage.models import Invite, Officer, Unit
+
+__all__ = [
+    "INVITE_TTL",
+    "InviteError",
+    "OfficerError",
+    "RosterError",
+    "RosterReport",
+    "RosterRow",
+    "add_officer",
+    "attach_admin_to_unit",
+    "create_invite",
+    "deep_link",
+    "ensure_configured_admin",
+    "import_roster",
+    "mark_unreachable",
+    "officer_by_name",
+    "officer_by_telegram_id",
+    "read_roster",
+    "redeem_invite",
+    "set_positions",
+    "set_roles",
+    "touch_activity",
+    "unit_officers",
+]
+
+INVITE_TTL = timedelta(days=7)
+INVITE_CODE_BYTES = 16  # token_urlsafe(16): 22 characters
+DEFAULT_ADMIN_NAME = "Quản trị viên"
+
+InviteReason = Literal["unknown", "used", "expired", "telegram_in_use"]
+_INVITE_MESSAGES: dict[str, str] = {
+    "unknown": "Mã mời không đúng. Hãy xin quản trị viên một đường dẫn mới.",
+    "used": "Mã mời này đã được dùng. Hãy xin quản trị viên một đường dẫn mới.",
+    "expired": "Mã mời đã hết hạn. Hãy xin quản trị viên một đường dẫn mới.",
+    "telegram_in_use": "Tài khoản Telegram này đã gắn với một cán bộ khác.",
+}
+
+
+class OfficerError(ValueError):
+    """Bad officer data (unknown position, role, or a Telegram account taken)."""
+
+
+class InviteError(ValueError):
+    def __init__(self, reason: InviteReason) -> None:
+        self.reason = reason
+        super().__init__(_INVITE_MESSAGES[reason])
+
+
+@dataclass
+class RosterReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+
+
+def _snapshot(officer: Officer) -> dict[str, Any]:
+    return {
+        "name": officer.name,
+        "positions": list(officer.positions or []),
+        "roles": list(officer.roles or []),
+        "telegram_id": officer.telegram_id,
+        "phone": officer.phone,
+        "active": officer.active,
+    }
+
+
+def clean_name(name: str) -> str:
+    cleaned = one_line(nfc(name))
+    if not fold(cleaned):
+        raise OfficerError("Họ tên không được để trống.")
+    return cleaned
+
+
+def checked_positions(positions: Sequence[str]) -> list[str]:
+    try:
+        return position_codes(positions)
+    except PositionError as exc:
+        raise OfficerError(f"{exc} {valid_codes_hint()}") from None
+
+
+def checked_roles(roles: Sequence[str]) -> list[str]:
+    try:
+        found = {parse_role(role) for role in roles}
+    except RoleError as exc:
+        raise OfficerError(str(exc)) from None
+    return [role for role in ROLES if role in found] or ["officer"]
+
+
+async def officer_by_name(session: AsyncSession, *, unit: Unit, name: str) -> Officer | None:
+    return await session.scalar(
+        select(Officer).where(Officer.unit_id == unit.id, Officer.name_key == fold(name))
+    )
+
+
+async def _check_telegram_free(
+    session: AsyncSession, *, telegram_id: int, unit_id: int, officer_id: int | None
+) -> None:
+    holder = await session.scalar(select(Officer).where(Officer.telegram_id == telegram_id))
+    if holder is None or holder.id == officer_id:
+        return
+    if holder.unit_id == unit_id:
+        raise OfficerError(f"Telegram ID {telegram_id} đã gắn với cán bộ {holder.name}.")
+    raise OfficerError(f"Telegram ID {telegram_id} đã gắn với một cán bộ khác.")
+
+
+async def add_officer(
+    session: AsyncSession,
+    *,
+    unit: Unit,
+    name: str,
+    positions: Sequence[str],
+    roles: Sequence[str] = ("officer",),
+    telegram_id: int | None = None,
+    phone: str | None = None,
+    actor: str,
+    actor_officer_id: int | None = None,
+) -> tuple[Officer, bool]:
+    """Add an officer, or update the one with the same folded name; True when created.
+
+    Positions and roles are replaced; a Telegram ID or phone left out is kept.
+    """
+    cleaned = clean_name(name)
+    codes, role_list = checked_positions(positions), checked_roles(roles)
+    officer = await officer_by_name(session, unit=unit, name=cleaned)
+    if telegram_id is not None:
+        await _check_telegram_free(
+            session,
+            telegram_id=telegram_id,
+            unit_id=unit.id,
+            officer_id=officer.id if officer else None,
+        )
+    created = officer is None
+    if officer is None:
+        officer = Officer(unit_id=unit.id, name_key=fold(cleaned), active=True, reachable=True)
+        session.add(officer)
+    old = None if created else _snapshot(officer)
+    officer.name, officer.positions, officer.roles = cleaned, codes, role_list
+    officer.telegram_id = telegram_id if telegram_id is not None else officer.telegram_id
+    officer.phone = one_line(phone) if phone else officer.phone
+    officer.active = True
+    await session.flush()
+    new = _snapshot(officer)
+    if new != old:
+        audit(
+            session,
+            unit_id=unit.id,
+            actor=actor,
+            actor_officer_id=actor_officer_id,
+            action="officer.add" if created else "officer.update",
+            entity="officer",
+            entity_id=officer.id,
+            old=old,
+            new=new,
+        )
+    return officer, created
+
+
+async def import_roster(
+    session: AsyncSession,
+    *,
+    unit: Unit,
+    rows: Sequence[RosterRow],
+    actor: str,
+    actor_officer_id: int | None = None,
+) -> RosterReport:
+    """Add or update every row. On RosterError the caller must roll back (all or nothing)."""
+    report = RosterReport()
+    problems: list[str] = []
+    for row in rows:
+        try:
+            officer, created = await add_officer(
+                session,
+                unit=unit,
+                name=row.name,
+                positions=row.positions,
+                roles=row.roles,
+                telegram_id=row.telegram_id,
+                phone=row.phone,
+                actor=actor,
+                actor_officer_id=actor_officer_id,
+            )
+        except OfficerError as exc:
+            problems.append(f"Dòng {row.line}: {exc}")
+            continue
+        (report.added if created else report.updated).append(officer.name)
+    if problems:
+        raise RosterError(problems)
+    return report
+
+
+async def set_positions(
+    session: AsyncSession,
+    *,
+    officer: Officer,
+    positions: Sequence[str],
+    actor: str,
+    actor_officer_id: int | None,
+) -> None:
+    codes = checked_positions(positions)
+    old = list(officer.positions or [])
+    if codes == old:
+        return
+    officer.positions = codes
+    audit(
+        session,
+        unit_id=officer.unit_id,
+        actor=actor,
+        actor_officer_id=actor_officer_id,
+        action="officer.positions",
+        entity="officer",
+        entity_id=officer.id,
+        old={"positions": old},
+        new={"positions": codes},
+    )
+    await session.flush()
+
+
+async def set_roles(
+    session: AsyncSession,
+    *,
+    officer: Officer,
+    roles: Sequence[str],
+    actor: str,
+    actor_officer_id: int | None,
+) -> None:
+    role_list = checked_roles(roles)
+    old = list(officer.roles or [])
+    if role_list == old:
+        return
+    officer.roles = role_list
+    audit(
+        session,
+        unit_id=officer.unit_id,
+        actor=actor,
+        actor_officer_id=actor_officer_id,
+        action="officer.roles",
+        entity="officer",
+        entity_id=officer.id,
+        old={"roles": old},
+        new={"roles": role_list},
+    )
+    await session.flush()
+
+
+# --- invites -------------------------------------------------------------------------------
+
+
+def deep_link(bot_username: str, code: str) -> str:
+    return f"https://t.me/{bot_username.lstrip('@')}?start={code}"
+
+
+async def create_invite(
+    session: AsyncSession,
+    *,
+    unit: Unit,
+    officer: Officer,
+    actor: str,
+    actor_officer_id: int | None = None,
+    now: datetime,
+) -> Invite:
+    """A fresh single-use code for ``officer``; their older unused codes stop working."""
+    if officer.unit_id != unit.id:
+        raise OfficerError("Cán bộ không thuộc đơn vị này.")
+    await session.execute(
+        update(Invite)
+        .where(Invite.officer_id == officer.id, Invite.used_at.is_(None), Invite.expires_at > now)
+        .values(expires_at=now)
+    )
+    invite = Invite(
+        unit_id=unit.id,
+        officer_id=officer.id,
+        code=secrets.token_urlsafe(INVITE_CODE_BYTES),
+        created_by_officer_id=actor_officer_id,
+        created_at=now,
+        expires_at=now + INVITE_TTL,
+    )
+    session.add(invite)
+    await session.flush()
+    audit(
+        session,
+        unit_id=unit.id,
+        actor=actor,
+        actor_officer_id=actor_officer_id,
+        action="invite.create",
+        entity="officer",
+        entity_id=officer.id,
+        old=None,
+        new={"invite_id": invite.id, "expires_at": invite.expires_at.isoformat()},
+        at=now,
+    )
+    return invite
+
+
+async def redeem_invite(
+    session: AsyncSession, *, code: str, telegram_id: int, display_name: str, now: datetime
+) -> Officer:
+    """Link the Telegram account to the invited officer, or raise InviteError(reason).
+
+    Opening the same link twice from the same account returns the officer again
+    (a double tap, a redelivered /start), instead of "already used".
+    """
+    invite = await session.scalar(select(Invite).where(Invite.code == code.strip()))
+    if invite is None:
+        raise InviteError("unknown")
+    officer = await session.get_one(Officer, invite.officer_id)
+    if invite.used_at is not None:
+        if invite.used_by_telegram_id == telegram_id and officer.telegram_id == telegram_id:
+            return officer
+        raise InviteError("used")
+    if now >= invite.expires_at:
+        raise InviteError("expired")
+    holder = await session.scalar(select(Officer).where(Officer.telegram_id == telegram_id))
+    if holder is not None and holder.id != officer.id:
+        raise InviteError("telegram_in_use")
+    old = {"telegram_id": officer.telegram_id}
+    invite.used_at, invite.used_by_telegram_id = now, telegram_id
+    officer.telegram_id, officer.reachable, officer.last_activity_at = telegram_id, True, now
+    await session.flush()
+    audit(
+        session,
+        unit_id=officer.unit_id,
+        actor=f"telegram:{telegram_id}",
+        actor_officer_id=officer.id,
+        action="invite.redeem",
+        entity="officer",
+        entity_id=officer.id,
+        old=old,
+        new={"telegram_id": telegram_id, "invite_id": invite.id, "display_name": display_name},
+        at=now,
+    )
+    return officer
+
+
+# --- lookups ------------------------------------------------------------------------------
+
+
+async def officer_by_telegram_id(session: AsyncSession, *, telegram_id: int) -> Officer | None:
+    return await session.scalar(
+        select(Officer).where(Officer.telegram_id == telegram_id, Officer.active.is_(True))
+    )
+
+
+async def unit_officers(
+    session: AsyncSession, *, unit: Unit, include_inactive: bool = False
+) -> list[Officer]:
+    query = select(Officer).where(Officer.unit_id == unit.id)
+    if not include_inactive:
+        query = query.where(Officer.active.is_(True))
+    return list((await session.scalars(query.order_by(Officer.name_key, Officer.id))).all())
+
+
+async def mark_unreachable(session: AsyncSession, *, officer: Officer, reachable: bool) -> None:
+    """Record whether messages reach the officer (False after a 403: they blocked the bot)."""
+    if officer.reachable == reachable:
+        return
+    audit(
+        session,
+        unit_id=officer.unit_id,
+        actor="system",
+        actor_officer_id=None,
+        action="officer.reachable",
+        entity="officer",
+        entity_id=officer.id,
+        old={"reachable": officer.reachable},
+        new={"reachable": reachable},
+    )
+    officer.reachable = reachable
+    await session.flush()
+
+
+async def touch_activity(session: AsyncSession, *, officer: Officer, now: datetime) -> None:
+    # Not audited: it changes on every message and carries no decision.
+    officer.last_activity_at = now
+    if not officer.reachable:
+        officer.reachable = True  # they just wrote to us, so they can be reached
+    await session.flush()
+
+
+# --- configured admins ----------------------------------------------------------------------
+
+
+async def ensure_configured_admin(
+    session: AsyncSession,
+    *,
+    telegram_id: int,
+    display_name: str,
+    admin_ids: Sequence[int],
+    actor: str,
+) -> Officer | None:
+    """Make a user listed in ADMIN_TELEGRAM_IDS an admin on their first /start.
+
+    None when they are not listed, or when there is no single unit to put them
+    in (no plan imported yet, or several units): the caller then asks them to
+    import a plan (/kehoach), which calls :func:`attach_admin_to_unit`.
+    """
+    if telegram_id not in admin_ids:
+        return None
+    officer = await session.scalar(select(Officer).where(Officer.telegram_id == telegram_id))
+    if officer is not None:
+        await _make_admin(session, officer=officer, actor=actor)
+        return officer
+    units = list((await session.scalars(select(Unit).limit(2))).all())
+    if len(units) != 1:
+        return None
+    return await attach_admin_to_unit(
+        session, unit=units[0], telegram_id=telegram_id, display_name=display_name, actor=actor
+    )
+
+
+async def attach_admin_to_unit(
+    session: AsyncSession, *, unit: Unit, telegram_id: int, display_name: str, actor: str
+) -> Officer:
+    """Make this Telegram account an admin officer of ``unit``.
+
+    An unlinked officer with the same name is taken to be them (the roster was
+    imported before they wrote to the bot). An account already linked in another
+    unit raises OfficerError: one account is one person in one unit.
+    """
+    officer = await session.scalar(select(Officer).where(Officer.telegram_id == telegram_id))
+    if officer is not None and officer.unit_id != unit.id:
+        other = await session.get_one(Unit, officer.unit_id)
+        raise OfficerError(f"Tài khoản này đã thuộc đơn vị {other.name}.")
+    if officer is None:
+        officer = await _link_or_create_admin(
+            session, unit=unit, telegram_id=telegram_id, display_name=display_name, actor=actor
+        )
+    await _make_admin(session, officer=officer, actor=actor)
+    return officer
+
+
+async def _link_or_create_admin(
+    session: AsyncSession, *, unit: Unit, telegram_id: int, display_name: str, actor: str
+) -> Officer:
+    name = one_line(nfc(display_name)) if fold(display_name) else DEFAULT_ADMIN_NAME
+    namesake = await officer_by_name(session, unit=unit, name=name)
+    if namesake is not None and namesake.telegram_id is None:
+        old = _snapshot(namesake)
+        namesake.telegram_id, namesake.active = telegram_id, True
+        await session.flush()
+        audit(
+            session,
+            unit_id=unit.id,
+            actor=actor,
+            actor_officer_id=namesake.id,
+            action="officer.link",
+            entity="officer",
+            entity_id=namesake.id,
+            old=old,
+            new=_snapshot(namesake),
+        )
+        return namesake
+    if namesake is not None:
+        name = await _free_name(session, unit=unit, name=name)
+    officer, _ = await add_officer(
+        session,
+        unit=unit,
+        name=name,
+        positions=(),
+        roles=("admin",),
+        telegram_id=telegram_id,
+        actor=actor,
+    )
+    return officer
+
+
+async def _free_name(session: AsyncSession, *, unit: Unit, name: str) -> str:
+    """ "Tên (2)", "Tên (3)", …: the first that no officer of the unit has."""
+    taken = set(
+        (
+            await session.scalars(
+                select(Officer.name_key).where(
+                    Officer.unit_id == unit.id,
+                    Officer.name_key.startswith(fold(name), autoescape=True),
+                )
+            )
+        ).all()
+    )
+    number = 2
+    while fold(f"{name} ({number})") in taken:
+        number += 1
+    return f"{name} ({number})"
+
+
+async def _make_admin(session: AsyncSession, *, officer: Officer, actor: str) -> None:
+    if not officer.active:
+        officer.active = True
+        audit(
+            session,
+            unit_id=officer.unit_id,
+            actor=actor,
+            actor_officer_id=officer.id,
+            action="officer.activate",
+            entity="officer",
+            entity_id=officer.id,
+            old={"active": False},
+            new={"active": True},
+        )
+    if "admin" not in (officer.roles or []):
+        await set_roles(
+            session,
+            officer=officer,
+            roles=[*(officer.roles or []), "admin"],
+            actor=actor,
+            actor_officer_id=officer.id,
+        )
