@@ -7,23 +7,11 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from core.indexes import earliest_index
 from core.plan_model import ParseWarning
 from core.plan_tables import PlanTable
 from core.text import fold, is_all_caps, strip_diacritics
 
-# Which index an appendix is about, judged by its title. The earliest mention
-# wins: "Chỉ số cải cách hành chính, Chỉ số hài lòng …" is a PAR appendix that
-# also covers SIPAS items. "Cải cách hành chính" without "chỉ số" is a plain
-# reform plan (CCHC), not the PAR index.
-_INDEX_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (name, re.compile(pattern))
-    for name, pattern in (
-        ("PCI", r"\bpci\b|nang luc canh tranh"),
-        ("PAPI", r"\bpapi\b|hieu qua quan tri"),
-        ("SIPAS", r"\bsipas\b|chi so hai long|muc do hai long"),
-        ("PAR", r"\bpar\b|\bparindex\b|chi so (?:cai )?cach hanh chinh|chi so cchc"),
-    )
-)
 PLAIN_REFORM_INDEX = "CCHC"
 
 _PERIOD = re.compile(r"giai doan (20\d\d) (?:den )?(?:nam )?(20\d\d)")
@@ -53,19 +41,10 @@ class PlanMeta:
 def detect_index(context: Sequence[str], *, fallback_lines: Sequence[str] = ()) -> str:
     """The index an appendix covers, from the text just above its table."""
     for lines in (context, () if context else fallback_lines):
-        found = _earliest_index(" ".join(fold(line) for line in lines))
+        found = earliest_index(" ".join(fold(line) for line in lines))
         if found:
             return found
     return PLAIN_REFORM_INDEX
-
-
-def _earliest_index(folded: str) -> str | None:
-    best: tuple[int, str] | None = None
-    for name, pattern in _INDEX_PATTERNS:
-        match = pattern.search(folded)
-        if match and (best is None or match.start() < best[0]):
-            best = (match.start(), name)
-    return best[1] if best else None
 
 
 def read_plan_meta(tables: Sequence[PlanTable], text_lines: Sequence[str]) -> PlanMeta:

@@ -414,7 +414,9 @@ def _fill_down(items: list[_Item], *, activity_table: bool) -> None:
     last: dict[str, str] = {}
     last_goal = ""
     for item in items:
-        if (item.code and ROMAN_CODE.match(item.code)) or (item.is_area and not activity_table):
+        # A new area heading starts fresh; in a flat list (no headings) a merged
+        # cell can span several top-level items.
+        if (item.code and ROMAN_CODE.match(item.code)) or (item.is_area and bool(item.children)):
             last, last_goal = {}, ""
         if activity_table:
             if item.fields.get("goal"):

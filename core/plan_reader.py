@@ -226,7 +226,7 @@ def _control_ratio(text: str) -> float:
 def _text_kind(text: str, ext: str) -> str:
     for line in text.splitlines():
         stripped = line.strip()
-        if stripped and not stripped.startswith("#"):
+        if stripped and not stripped.startswith("#") and stripped != "---":
             if stripped.startswith("dondoc_plan:"):
                 return "yaml"
             break

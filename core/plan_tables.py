@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from core.indexes import earliest_index
 from core.plan_model import Document, TableRow, TextLine
 from core.text import clean_cell, fold, one_line
 
@@ -87,6 +88,11 @@ class PlanTable:
         if self.is_activity_table:
             return self.columns.get("task")
         return self.columns.get("title", self.columns.get("task"))
+
+
+def names_an_index(text: str) -> bool:
+    """Does this title line name one of the indexes (PAR, SIPAS, PAPI, PCI)?"""
+    return earliest_index(fold(text)) is not None
 
 
 @lru_cache(maxsize=2048)
@@ -183,6 +189,9 @@ class _TableFinder:
         if _APPENDIX_LINE.match(fold(text[:20])):
             self.new_appendix = True
             self.context = [text]
+        elif self.current is not None and names_an_index(text):
+            # A sheet or section titled only "… Chỉ số hài lòng …" is a new appendix too.
+            self.new_appendix = True
 
     def add_row(self, row: TableRow) -> None:
         cells = [clean_cell(cell) for cell in row.cells]

@@ -40,6 +40,9 @@ def load_yaml_plan(text: str, *, catalogue: PositionCatalogue | None = None) -> 
         mark = getattr(exc, "problem_mark", None)
         where = f" (dòng {mark.line + 1})" if mark is not None else ""
         raise PlanParseError(f"Tệp YAML bị lỗi cú pháp{where}.") from None
+    except ValueError as exc:
+        # PyYAML builds dates itself and raises ValueError for 2024-13-01.
+        raise PlanParseError(f"Tệp YAML có ngày không hợp lệ: {exc}.") from None
     if not isinstance(data, dict) or "dondoc_plan" not in data:
         raise PlanParseError("Tệp YAML không phải kế hoạch dondoc: thiếu khóa 'dondoc_plan'.")
     if data["dondoc_plan"] != FORMAT_VERSION:
@@ -109,16 +112,18 @@ class _YamlReader:
             ("leads", criterion.lead_text),
             ("supports", criterion.support_text),
         ):
-            explicit = entry.get(field_name)
-            if explicit is not None:
-                setattr(criterion, field_name, self._codes(explicit, number, field_name))
-                continue
             match = self.catalogue.match(text)
+            # Unmapped pieces are reported from the text even when codes are given,
+            # so a converted plan still asks the admin to map "Truyền thanh".
             for written in match.unmapped:
                 self.warn(criterion.code, f"mục {number}: không nhận ra đơn vị {written!r}.")
                 if field_name == "leads":
                     criterion.unmapped_leads.append(written)
-            setattr(criterion, field_name, list(match.codes))
+            explicit = entry.get(field_name)
+            if explicit is not None:
+                setattr(criterion, field_name, self._codes(explicit, number, field_name))
+            else:
+                setattr(criterion, field_name, list(match.codes))
         criterion.supports = [c for c in criterion.supports if c not in criterion.leads]
 
     def _codes(self, value: object, number: int, field_name: str) -> list[str]:
@@ -140,6 +145,10 @@ class _YamlReader:
                 f"Mục thứ {number}: 'recurrence' phải là một trong {', '.join(RECURRENCES)}."
             )
         if explicit is not None:
+            if not isinstance(explicit, list):
+                raise PlanParseError(
+                    f"Mục thứ {number}: 'due_dates' phải là một danh sách ngày, ví dụ [2024-09-30]."
+                )
             criterion.due_dates = sorted({_date(value, number) for value in explicit})
             criterion.recurrence = recurrence
         elif criterion.deadline_text:
@@ -280,8 +289,8 @@ def _optional_str(value: object) -> str | None:
 def _optional_int(value: object, key: str) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise PlanParseError(f"'{key}' phải là một số nguyên (ví dụ 2024).")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1900 <= value <= 2100:
+        raise PlanParseError(f"'{key}' phải là một năm, ví dụ 2024.")
     return value
 
 
