@@ -1,0 +1,159 @@
+"""Plan items as officers see them: loading a unit's live items, and codes as typed.
+
+An officer types "7.2.6.1", "7.2.6.1." or "PCI 2.1". A unit's plan can hold
+several indexes (PAR, SIPAS, PAPI, PCI) that reuse the same codes, so a bare
+code can be ambiguous; and a code can repeat inside one index (occurrence 2).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from core.text import nfc, one_line, roman_to_int
+from storage.models import Criterion, Plan, Unit
+
+MAX_SUGGESTIONS = 3
+_MIN_SIMILARITY = 50.0
+_INDEX_PREFIX = re.compile(r"^\s*([A-Za-z]+)\s*(.*)$")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    criterion: Criterion
+
+
+@dataclass(frozen=True)
+class Ambiguous:
+    options: list[Criterion]
+
+
+@dataclass(frozen=True)
+class Unknown:
+    suggestions: list[Criterion]
+
+
+Resolution = Resolved | Ambiguous | Unknown
+
+
+def live_criteria_query(unit_id: int) -> Select[tuple[Criterion]]:
+    """Active criteria of the unit's active plans, in document order."""
+    return (
+        select(Criterion)
+        .join(Plan, Plan.id == Criterion.plan_id)
+        .where(Criterion.unit_id == unit_id, Criterion.active.is_(True), Plan.active.is_(True))
+        .order_by(Criterion.plan_id, Criterion.ordinal)
+    )
+
+
+async def live_leaf_criteria(session: AsyncSession, *, unit_id: int) -> list[Criterion]:
+    """The items people work on (leaves), with their milestones: two queries."""
+    query = live_criteria_query(unit_id).where(Criterion.is_leaf.is_(True))
+    rows = await session.scalars(query.options(selectinload(Criterion.milestones)))
+    return list(rows.all())
+
+
+def natural_key(code: str) -> tuple[tuple[int, int, str], ...]:
+    """Sort key putting "1.10" after "1.9" and "VII.a" after "VI"."""
+    parts: list[tuple[int, int, str]] = []
+    for part in code.split("."):
+        number = int(part) if part.isdigit() else roman_to_int(part)
+        parts.append((0, number, "") if number is not None else (1, 0, part.lower()))
+    return tuple(parts)
+
+
+def clean_code(text: str) -> str:
+    return one_line(nfc(text)).replace(" ", "").rstrip(".")
+
+
+async def _unit_indexes(session: AsyncSession, unit_id: int) -> set[str]:
+    rows = await session.scalars(
+        select(Criterion.index_name)
+        .join(Plan, Plan.id == Criterion.plan_id)
+        .where(Criterion.unit_id == unit_id, Plan.active.is_(True))
+        .distinct()
+    )
+    return set(rows.all())
+
+
+def split_index(text: str, indexes: set[str]) -> tuple[str | None, str]:
+    """("PCI", "2.1") from "pci2.1" when PCI is one of the unit's indexes, else (None, code).
+
+    Roman codes ("VII.a") start with letters too; they are codes unless they name an index.
+    """
+    match = _INDEX_PREFIX.match(text)
+    if match and match.group(1).upper() in indexes and match.group(2).strip():
+        return match.group(1).upper(), clean_code(match.group(2))
+    return None, clean_code(text)
+
+
+async def resolve_code(session: AsyncSession, *, unit: Unit, text: str) -> Resolution:
+    index, code = split_index(text, await _unit_indexes(session, unit.id))
+    if not code:
+        return Unknown([])
+    query = live_criteria_query(unit.id).where(func.lower(Criterion.code) == code.lower())
+    if index is not None:
+        query = query.where(Criterion.index_name == index)
+    query = query.options(selectinload(Criterion.milestones))
+    found = list((await session.scalars(query)).all())
+    if len(found) == 1:
+        return Resolved(found[0])
+    if found:
+        found.sort(key=lambda c: (c.index_name, c.occurrence, c.plan_id))
+        return Ambiguous(found)
+    return Unknown(await _suggestions(session, unit_id=unit.id, index=index, code=code))
+
+
+async def _suggestions(
+    session: AsyncSession, *, unit_id: int, index: str | None, code: str
+) -> list[Criterion]:
+    query = live_criteria_query(unit_id).with_only_columns(
+        Criterion.id, Criterion.index_name, Criterion.code
+    )
+    candidates = (await session.execute(query)).all()
+    ranked = sorted(
+        (row for row in candidates if _similarity(code, row.code) >= _MIN_SIMILARITY),
+        key=lambda row: (
+            -_shared_segments(code, row.code),
+            row.index_name != index,
+            -_similarity(code, row.code),
+            natural_key(row.code),
+            row.index_name,
+        ),
+    )
+    chosen: list[int] = []
+    seen: set[tuple[str, str]] = set()
+    for row in ranked:
+        if (row.index_name, row.code.lower()) not in seen:
+            seen.add((row.index_name, row.code.lower()))
+            chosen.append(row.id)
+        if len(chosen) == MAX_SUGGESTIONS:
+            break
+    return await _by_ids(session, chosen)
+
+
+async def _by_ids(session: AsyncSession, ids: Sequence[int]) -> list[Criterion]:
+    if not ids:
+        return []
+    rows = await session.scalars(select(Criterion).where(Criterion.id.in_(ids)))
+    by_id = {row.id: row for row in rows}
+    return [by_id[i] for i in ids]
+
+
+def _similarity(typed: str, code: str) -> float:
+    return fuzz.ratio(typed.lower(), code.lower())
+
+
+def _shared_segments(typed: str, code: str) -> int:
+    count = 0
+    for a, b in zip(typed.lower().split("."), code.lower().split("."), strict=False):
+        if a != b:
+            break
+        count += 1
+    return count

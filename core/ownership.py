@@ -1,0 +1,315 @@
+"""Who owns a plan item, who may report on it, and each officer's list of items.
+
+The rules (issue 3, "Who is who → Ownership"):
+
+* An admin's override names the single owner of an item.
+* Otherwise the owners are the active officers holding one of the item's lead
+  positions (officer positions only: VPTK, TPHT, …).
+* Items led only by everyone (ALL), by the committee (UBND) or an outside body
+  (MTTQ), items with no mapped lead, and items whose lead position nobody holds
+  go to the unit's coordinators, who chase or reassign them. A unit without a
+  coordinator gives them to its admins, so that no item is left without anyone.
+* ALL items are also everybody's "Việc chung": every officer sees them and may
+  report on them.
+
+Nothing ever crosses units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.audit import audit
+from core.items import live_leaf_criteria, natural_key
+from core.positions import PositionCatalogue, default_catalogue
+from core.progress import NOT_STARTED, ItemState, current_states, missed_date
+from core.text import one_line
+from storage.models import AssignmentOverride, Criterion, Officer, Unit
+
+SHORT_TITLE_CHARS = 60
+DUE_SOON_DAYS = 7
+GROUPS = ("overdue", "due_7", "later", "ongoing", "unscheduled")
+GROUP_LABELS = {
+    "overdue": "Quá hạn",
+    "due_7": "Đến hạn trong 7 ngày",
+    "later": "Hạn sau",
+    "ongoing": "Thường xuyên",
+    "unscheduled": "Chưa có hạn",
+    "common": "Việc chung",
+}
+
+
+class OwnershipError(ValueError):
+    """A reassignment that is not allowed; the message is Vietnamese."""
+
+
+@dataclass
+class _People:
+    """A unit's active officers, indexed the ways the rules need."""
+
+    by_id: dict[int, Officer]
+    by_position: dict[str, list[Officer]]
+    fallback: list[Officer]  # coordinators, or admins when there are none
+
+
+async def _people(session: AsyncSession, unit_id: int) -> _People:
+    rows = await session.scalars(
+        select(Officer)
+        .where(Officer.unit_id == unit_id, Officer.active.is_(True))
+        .order_by(Officer.name_key, Officer.id)
+    )
+    officers = list(rows.all())
+    by_position: dict[str, list[Officer]] = {}
+    for officer in officers:
+        for code in officer.positions or ():
+            by_position.setdefault(code, []).append(officer)
+    coordinators = [o for o in officers if "coordinator" in (o.roles or ())]
+    admins = [o for o in officers if "admin" in (o.roles or ())]
+    return _People({o.id: o for o in officers}, by_position, coordinators or admins)
+
+
+async def _overrides(session: AsyncSession, unit_id: int) -> dict[int, int]:
+    # The whole unit's overrides in one query: they are few, and a list of
+    # thousands of criterion ids would not fit in one IN (...).
+    rows = await session.execute(
+        select(AssignmentOverride.criterion_id, AssignmentOverride.officer_id).where(
+            AssignmentOverride.unit_id == unit_id
+        )
+    )
+    return {criterion_id: officer_id for criterion_id, officer_id in rows}
+
+
+def _owners(
+    criterion: Criterion, people: _People, overrides: dict[int, int], catalogue: PositionCatalogue
+) -> list[Officer]:
+    chosen = people.by_id.get(overrides.get(criterion.id, -1))
+    if chosen is not None:  # an override to someone since deactivated falls back to the rules
+        return [chosen]
+    holders: dict[int, Officer] = {}
+    for code in criterion.leads or ():
+        if catalogue.kind(code) == "officer":
+            holders.update((o.id, o) for o in people.by_position.get(code, ()))
+    if holders:
+        return sorted(holders.values(), key=lambda o: (o.name_key, o.id))
+    return list(people.fallback)
+
+
+def is_common(criterion: Criterion, catalogue: PositionCatalogue | None = None) -> bool:
+    """An ALL item: everybody's "Việc chung"."""
+    catalogue = catalogue or default_catalogue()
+    return any(catalogue.kind(code) == "everyone" for code in criterion.leads or ())
+
+
+async def owners_by_criterion(
+    session: AsyncSession, *, unit: Unit, criteria: Sequence[Criterion]
+) -> dict[int, list[Officer]]:
+    """Owners of many items of one unit in two queries, however many items."""
+    people = await _people(session, unit.id)
+    overrides = await _overrides(session, unit.id)
+    catalogue = default_catalogue()
+    return {
+        c.id: _owners(c, people, overrides, catalogue) for c in criteria if c.unit_id == unit.id
+    }
+
+
+async def owners_of(session: AsyncSession, *, criterion: Criterion) -> list[Officer]:
+    people = await _people(session, criterion.unit_id)
+    override = await session.scalar(
+        select(AssignmentOverride.officer_id).where(AssignmentOverride.criterion_id == criterion.id)
+    )
+    overrides = {criterion.id: override} if override is not None else {}
+    return _owners(criterion, people, overrides, default_catalogue())
+
+
+async def can_update(session: AsyncSession, *, officer: Officer, criterion: Criterion) -> bool:
+    """Owners, the unit's coordinators and admins, and anyone for "Việc chung"."""
+    if not officer.active or not criterion.active or officer.unit_id != criterion.unit_id:
+        return False
+    if {"coordinator", "admin"} & set(officer.roles or ()) or is_common(criterion):
+        return True
+    return any(owner.id == officer.id for owner in await owners_of(session, criterion=criterion))
+
+
+async def assign(
+    session: AsyncSession,
+    *,
+    criterion: Criterion,
+    officer: Officer,
+    actor: str,
+    actor_officer_id: int | None,
+) -> None:
+    """Make ``officer`` the only owner of ``criterion`` (replacing an earlier override)."""
+    if officer.unit_id != criterion.unit_id:
+        raise OwnershipError("Cán bộ và mục không cùng đơn vị.")
+    if not officer.active:
+        raise OwnershipError(f"{officer.name} đã ngừng hoạt động.")
+    row = await session.scalar(
+        select(AssignmentOverride).where(AssignmentOverride.criterion_id == criterion.id)
+    )
+    old = {"officer_id": row.officer_id} if row else None
+    if row is None:
+        row = AssignmentOverride(unit_id=criterion.unit_id, criterion_id=criterion.id)
+        session.add(row)
+    row.officer_id, row.assigned_by_officer_id = officer.id, actor_officer_id
+    _audit_assignment(session, criterion, actor, actor_officer_id, old, {"officer_id": officer.id})
+    await session.flush()
+
+
+async def clear_assignment(
+    session: AsyncSession, *, criterion: Criterion, actor: str, actor_officer_id: int | None
+) -> bool:
+    """Give the item back to the position rules; False when there was no override."""
+    row = await session.scalar(
+        select(AssignmentOverride).where(AssignmentOverride.criterion_id == criterion.id)
+    )
+    if row is None:
+        return False
+    _audit_assignment(session, criterion, actor, actor_officer_id, {"officer_id": row.officer_id})
+    await session.delete(row)
+    await session.flush()
+    return True
+
+
+def _audit_assignment(
+    session: AsyncSession,
+    criterion: Criterion,
+    actor: str,
+    actor_officer_id: int | None,
+    old: dict[str, int] | None,
+    new: dict[str, int] | None = None,
+) -> None:
+    audit(
+        session,
+        unit_id=criterion.unit_id,
+        actor=actor,
+        actor_officer_id=actor_officer_id,
+        action="assignment.set" if new else "assignment.clear",
+        entity="criterion",
+        entity_id=criterion.id,
+        old=old,
+        new=new,
+    )
+
+
+# --- an officer's list of items --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemView:
+    criterion_id: int
+    index: str
+    code: str
+    title: str
+    short_title: str
+    due_date: date | None
+    recurrence: str | None
+    status: str
+    percent: int
+    days_late: int
+    group: str
+
+
+@dataclass
+class OfficerItems:
+    overdue: list[ItemView] = field(default_factory=list)
+    due_7: list[ItemView] = field(default_factory=list)
+    later: list[ItemView] = field(default_factory=list)
+    ongoing: list[ItemView] = field(default_factory=list)
+    unscheduled: list[ItemView] = field(default_factory=list)
+    common: list[ItemView] = field(default_factory=list)  # "Việc chung", not owned
+
+    def groups(self) -> list[tuple[str, list[ItemView]]]:
+        """Non-empty groups in display order, "common" last."""
+        named = [(name, getattr(self, name)) for name in (*GROUPS, "common")]
+        return [(name, items) for name, items in named if items]
+
+    def owned(self) -> list[ItemView]:
+        return [item for name in GROUPS for item in getattr(self, name)]
+
+    def __len__(self) -> int:
+        return len(self.owned()) + len(self.common)
+
+
+def short_title(title: str, limit: int = SHORT_TITLE_CHARS) -> str:
+    text = one_line(title)
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut[limit // 2 :]:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:.-–") + "…"
+
+
+def display_due(
+    due_dates: Sequence[date], status: str, recurrence: str | None, today: date
+) -> date | None:
+    """The missed date when overdue, else the next one, else the last one."""
+    missed = missed_date(due_dates, status, recurrence, today)
+    if missed is not None:
+        return missed
+    upcoming = [due for due in due_dates if due >= today]
+    if upcoming:
+        return min(upcoming)
+    return max(due_dates) if due_dates else None
+
+
+def item_view(criterion: Criterion, state: ItemState, today: date) -> ItemView:
+    dates = [m.due_date for m in criterion.milestones]
+    due = display_due(dates, state.status, criterion.recurrence, today)
+    missed = missed_date(dates, state.status, criterion.recurrence, today)
+    if criterion.recurrence == "continuous":
+        group = "ongoing"
+    elif not dates:
+        group = "unscheduled"
+    elif missed is not None:
+        group = "overdue"
+    elif due is not None and today <= due <= today + timedelta(days=DUE_SOON_DAYS):
+        group = "due_7"
+    else:
+        group = "later"  # also done items whose dates have passed
+    return ItemView(
+        criterion_id=criterion.id,
+        index=criterion.index_name,
+        code=criterion.code,
+        title=criterion.title,
+        short_title=short_title(criterion.title),
+        due_date=due,
+        recurrence=criterion.recurrence,
+        status=state.status,
+        percent=state.percent,
+        days_late=(today - missed).days if missed else 0,
+        group=group,
+    )
+
+
+def _sort_key(item: ItemView) -> tuple[object, ...]:
+    return (item.due_date or date.max, natural_key(item.code), item.index)
+
+
+async def officer_items(session: AsyncSession, *, officer: Officer, today: date) -> OfficerItems:
+    """The officer's leaf items, grouped, plus the unit's "Việc chung" they do not own."""
+    unit = await session.get_one(Unit, officer.unit_id)
+    criteria = await live_leaf_criteria(session, unit_id=unit.id)
+    owners = await owners_by_criterion(session, unit=unit, criteria=criteria)
+    catalogue = default_catalogue()
+    owned = [c for c in criteria if any(o.id == officer.id for o in owners[c.id])]
+    owned_ids = {c.id for c in owned}
+    common = [c for c in criteria if c.id not in owned_ids and is_common(c, catalogue)]
+    states = await current_states(session, criterion_ids=[c.id for c in (*owned, *common)])
+    result = OfficerItems()
+    for criterion in owned:
+        view = item_view(criterion, states.get(criterion.id, NOT_STARTED), today)
+        getattr(result, view.group).append(view)
+    result.common = [item_view(c, states.get(c.id, NOT_STARTED), today) for c in common]
+    for name in (*GROUPS, "common"):
+        items: list[ItemView] = getattr(result, name)
+        if name == "common":
+            items.sort(key=lambda v: (GROUPS.index(v.group), *_sort_key(v)))
+        else:
+            items.sort(key=_sort_key)
+    return result

@@ -1,0 +1,225 @@
+"""Progress reports on plan items, and the overdue rule.
+
+A report is a new row, never an edit: the latest row per item is its state, and
+the rows before it are the history the weekly summary compares against.
+Authorisation (who may report on what) is :func:`core.ownership.can_update`'s
+job; this module only refuses what is invalid for anyone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.audit import audit
+from storage.models import PROGRESS_STATUSES, Criterion, Officer, ProgressUpdate
+
+STATUSES = PROGRESS_STATUSES  # ("not_started", "in_progress", "done", "blocked")
+STATUS_LABELS = {
+    "not_started": "Chưa làm",
+    "in_progress": "Đang làm",
+    "done": "Hoàn thành",
+    "blocked": "Gặp khó khăn",
+}
+# Bound parameters per IN (...) list: far below SQLite's and asyncpg's limits.
+_CHUNK = 5000
+
+
+class ProgressError(ValueError):
+    """An invalid report; nothing was written. The message is Vietnamese."""
+
+
+@dataclass(frozen=True)
+class ItemState:
+    percent: int = 0
+    status: str = "not_started"
+    updated_at: datetime | None = None
+    last_note: str | None = None
+    officer_id: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"percent": self.percent, "status": self.status, "note": self.last_note}
+
+
+NOT_STARTED = ItemState()
+_INFERRED = {0: "not_started", 100: "done"}
+
+
+def _resolve(
+    percent: int | None, status: str | None, note: str | None, previous: ItemState
+) -> tuple[int, str]:
+    """The (percent, status) a report means, or ProgressError."""
+    if percent is not None and not 0 <= percent <= 100:
+        raise ProgressError("Phần trăm phải từ 0 đến 100.")
+    if status is not None and status not in STATUSES:
+        raise ProgressError("Trạng thái không hợp lệ.")
+    if status is None:
+        if percent is None:
+            raise ProgressError("Cần ghi phần trăm (0–100) hoặc trạng thái.")
+        return percent, _INFERRED.get(percent, "in_progress")
+    if status == "blocked":
+        if not (note or "").strip():
+            raise ProgressError("Hãy ghi lý do gặp khó khăn.")
+        return (previous.percent if percent is None else percent), status
+    implied = {"done": 100, "not_started": 0}.get(status)
+    if implied is not None and percent not in (None, implied):
+        raise ProgressError(f"Trạng thái này ứng với {implied}%.")
+    if status == "in_progress" and percent == 100:
+        raise ProgressError("100% là hoàn thành.")
+    if implied is not None:
+        return implied, status
+    return (previous.percent if percent is None else percent), status
+
+
+async def _already_recorded(session: AsyncSession, source: str, source_update_id: str) -> bool:
+    found = await session.scalar(
+        select(ProgressUpdate.id).where(
+            ProgressUpdate.source == source, ProgressUpdate.source_update_id == source_update_id
+        )
+    )
+    return found is not None
+
+
+async def record_progress(
+    session: AsyncSession,
+    *,
+    officer: Officer,
+    criterion: Criterion,
+    percent: int | None = None,
+    status: str | None = None,
+    note: str | None = None,
+    source: str,
+    source_update_id: str | None,
+    now: datetime,
+    actor: str | None = None,
+) -> ProgressUpdate | None:
+    """Record a report; None when this (source, update id) was already recorded.
+
+    ``actor`` defaults to "<source>:<the officer's id on that channel>".
+    """
+    if officer.unit_id != criterion.unit_id:
+        raise ProgressError("Mục này không thuộc đơn vị của bạn.")
+    if source_update_id is not None and await _already_recorded(session, source, source_update_id):
+        return None
+    previous = (await current_states(session, criterion_ids=[criterion.id])).get(
+        criterion.id, NOT_STARTED
+    )
+    new_percent, new_status = _resolve(percent, status, note, previous)
+    row = ProgressUpdate(
+        unit_id=criterion.unit_id,
+        criterion_id=criterion.id,
+        officer_id=officer.id,
+        percent=new_percent,
+        status=new_status,
+        note=(note or "").strip() or None,
+        source=source,
+        source_update_id=source_update_id,
+        created_at=now,
+    )
+    try:
+        # A savepoint: a twin delivery racing us loses here without spoiling
+        # the rest of the caller's transaction.
+        async with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return None
+    officer.last_activity_at = now
+    audit(
+        session,
+        unit_id=criterion.unit_id,
+        actor=actor or _default_actor(source, officer),
+        actor_officer_id=officer.id,
+        action="progress.record",
+        entity="criterion",
+        entity_id=criterion.id,
+        old=previous.as_json(),
+        new={"percent": new_percent, "status": new_status, "note": row.note, "source": source},
+        at=now,
+    )
+    await session.flush()
+    return row
+
+
+def _default_actor(source: str, officer: Officer) -> str:
+    channel_id = {"telegram": officer.telegram_id, "zalo": officer.zalo_id}.get(source)
+    return f"{source}:{channel_id}" if channel_id is not None else source
+
+
+async def current_states(
+    session: AsyncSession, *, criterion_ids: Iterable[int]
+) -> dict[int, ItemState]:
+    """The latest report per item; items never reported are missing (use NOT_STARTED)."""
+    ids = sorted(set(criterion_ids))
+    states: dict[int, ItemState] = {}
+    for start in range(0, len(ids), _CHUNK):
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=ProgressUpdate.criterion_id,
+                order_by=(ProgressUpdate.created_at.desc(), ProgressUpdate.id.desc()),
+            )
+            .label("rank")
+        )
+        ranked = (
+            select(ProgressUpdate, rank)
+            .where(ProgressUpdate.criterion_id.in_(ids[start : start + _CHUNK]))
+            .subquery()
+        )
+        latest = select(ranked).where(ranked.c.rank == 1)
+        for row in (await session.execute(latest)).mappings():
+            states[row["criterion_id"]] = ItemState(
+                percent=row["percent"],
+                status=row["status"],
+                updated_at=row["created_at"],
+                last_note=row["note"],
+                officer_id=row["officer_id"],
+            )
+    return states
+
+
+def state_of(states: dict[int, ItemState], criterion_id: int) -> ItemState:
+    return states.get(criterion_id, NOT_STARTED)
+
+
+async def recent_updates(
+    session: AsyncSession, *, criterion: Criterion, limit: int = 3
+) -> list[ProgressUpdate]:
+    rows = await session.scalars(
+        select(ProgressUpdate)
+        .where(ProgressUpdate.criterion_id == criterion.id)
+        .order_by(ProgressUpdate.created_at.desc(), ProgressUpdate.id.desc())
+        .limit(limit)
+    )
+    return list(rows.all())
+
+
+# --- the overdue rule -------------------------------------------------------------------------
+
+
+def missed_date(
+    due_dates: Sequence[date], status: str, recurrence: str | None, today: date
+) -> date | None:
+    """The first milestone the item missed, or None when it is not overdue.
+
+    Ongoing ("Thường xuyên") items have no deadline to miss; done items missed nothing.
+    """
+    if recurrence == "continuous" or status == "done":
+        return None
+    past = [due for due in due_dates if due < today]
+    return min(past) if past else None
+
+
+def is_overdue(due_dates: Sequence[date], status: str, recurrence: str | None, today: date) -> bool:
+    return missed_date(due_dates, status, recurrence, today) is not None
+
+
+def days_late(due_dates: Sequence[date], status: str, recurrence: str | None, today: date) -> int:
+    """Days since the first missed milestone; 0 when not overdue."""
+    missed = missed_date(due_dates, status, recurrence, today)
+    return (today - missed).days if missed else 0
