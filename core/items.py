@@ -42,7 +42,7 @@ class Unknown:
 Resolution = Resolved | Ambiguous | Unknown
 
 
-def live_criteria_query(unit_id: int) -> Select[tuple[Criterion]]:
+def live_criteria_query(unit_id: int) -> Select[Criterion]:
     """Active criteria of the unit's active plans, in document order."""
     return (
         select(Criterion)

@@ -107,7 +107,7 @@ def read_roster(data: bytes, *, filename: str) -> list[RosterRow]:
     """Parse a roster file; raise RosterError listing every bad line."""
     suffix = PurePath(filename).suffix.lower()
     if suffix == ".xlsx":
-        grid = _xlsx_rows(data)
+        grid: Iterable[tuple[int, list[str]]] = _xlsx_rows(data)
     elif suffix in (".csv", ".txt"):
         grid = _csv_rows(data)
     else:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from openpyxl import Workbook
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.officers import (
@@ -31,7 +32,7 @@ from core.officers import (
 )
 from core.plan_store import get_or_create_unit
 from core.roles import RoleError, has_role, is_manager, parse_role, parse_roles
-from storage.models import AuditLog, Invite, Officer, Unit
+from storage.models import AuditLog, Base, Invite, Officer, Unit
 
 Sessions = async_sessionmaker[AsyncSession]
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
@@ -42,7 +43,7 @@ async def make_unit(session: AsyncSession, name: str = "Xã Tân Đức") -> Uni
     return unit
 
 
-async def count(session: AsyncSession, model: type, *where: object) -> int:
+async def count(session: AsyncSession, model: type[Base], *where: ColumnElement[bool]) -> int:
     return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
@@ -54,10 +55,21 @@ async def audits(session: AsyncSession, action: str) -> list[AuditLog]:
 
 
 async def officer(
-    session: AsyncSession, unit: Unit, name: str, *positions: str, **kwargs: object
+    session: AsyncSession,
+    unit: Unit,
+    name: str,
+    *positions: str,
+    roles: Sequence[str] = ("officer",),
+    telegram_id: int | None = None,
 ) -> Officer:
     added, _ = await add_officer(
-        session, unit=unit, name=name, positions=positions, actor="test", **kwargs
+        session,
+        unit=unit,
+        name=name,
+        positions=positions,
+        roles=roles,
+        telegram_id=telegram_id,
+        actor="test",
     )
     return added
 
@@ -115,11 +127,10 @@ async def test_add_officer_then_update_by_folded_name(session: AsyncSession) -> 
     assert await count(session, Officer) == 1
     added, updated = await audits(session, "officer.add"), await audits(session, "officer.update")
     assert len(added) == 1 and added[0].old is None and added[0].actor == "cli"
-    assert updated[0].old["positions"] == ["VPTK"] and updated[0].new["positions"] == [
-        "TPHT",
-        "VPTK",
-    ]
-    assert updated[0].actor_officer_id == first.id
+    change = updated[0]
+    assert change.old is not None and change.new is not None
+    assert (change.old["positions"], change.new["positions"]) == (["VPTK"], ["TPHT", "VPTK"])
+    assert change.actor_officer_id == first.id
 
 
 async def test_adding_the_same_officer_again_writes_no_audit(session: AsyncSession) -> None:

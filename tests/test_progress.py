@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -78,7 +79,7 @@ async def report(
     *,
     at: datetime = NOW,
     update_id: str | None = None,
-    **kwargs: object,
+    **kwargs: Any,
 ) -> ProgressUpdate | None:
     return await record_progress(
         session,
@@ -87,7 +88,7 @@ async def report(
         source="telegram",
         source_update_id=update_id,
         now=at,
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )
 
 
@@ -109,7 +110,7 @@ async def report(
     ],
 )
 async def test_invalid_reports_write_nothing(
-    session: AsyncSession, kwargs: dict[str, object], message: str
+    session: AsyncSession, kwargs: dict[str, Any], message: str
 ) -> None:
     _, rows, clerk = await setup(session)
     with pytest.raises(ProgressError, match=message):
@@ -135,7 +136,7 @@ async def test_invalid_reports_write_nothing(
     ],
 )
 async def test_status_and_percent_inference(
-    session: AsyncSession, kwargs: dict[str, object], expected: tuple[int, str]
+    session: AsyncSession, kwargs: dict[str, Any], expected: tuple[int, str]
 ) -> None:
     _, rows, clerk = await setup(session)
     await report(session, clerk, rows["1"], percent=50, at=NOW - timedelta(hours=1))

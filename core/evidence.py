@@ -1,0 +1,248 @@
+"""Evidence files: stored once per item under their SHA-256, tied to the item by a row.
+
+The downloader writes into ``EVIDENCE_DIR/.incoming`` (:func:`new_incoming_path`),
+on the same filesystem as the final place, so the move is one atomic rename and
+a crash never leaves half a file under an item's folder.
+
+Order of writes: the file is moved into place first, then the row is added to
+the caller's transaction. If that transaction later rolls back, the file stays
+as an orphan: nothing is lost, a retry reuses it (same content, same name), and
+a clean-up job can remove files no row points to. The other order could leave a
+row pointing at a missing file, which is worse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import hashlib
+import mimetypes
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path, PurePath
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.audit import audit
+from storage.models import Criterion, Evidence, Officer
+
+MAX_EVIDENCE_BYTES = 20 * 1024 * 1024  # what a bot may download through getFile
+INCOMING_DIR = ".incoming"
+_CHUNK_BYTES = 1024 * 1024
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_EXTENSION = re.compile(r"\.[a-z0-9]{1,8}")
+# mimetypes' first guesses for these are odd (".jpe", ".xlb"); these are what people expect.
+_PREFERRED_EXTENSIONS = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "application/pdf": ".pdf",
+    "application/msword": ".doc",
+    "application/vnd.ms-excel": ".xls",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
+}
+
+
+class EvidenceError(ValueError):
+    """A file we refuse (too large); nothing was stored. The message is Vietnamese."""
+
+
+@dataclass(frozen=True)
+class EvidenceResult:
+    evidence: Evidence
+    duplicate: bool  # already attached to this item: nothing new was written
+    count: int  # the item's evidence files, this one included
+
+
+def new_incoming_path(evidence_dir: Path) -> Path:
+    """A fresh temp path for a download, on the same filesystem as the evidence."""
+    incoming = evidence_dir / INCOMING_DIR
+    incoming.mkdir(parents=True, exist_ok=True)
+    return incoming / f"{uuid.uuid4().hex}.part"
+
+
+def too_large_message() -> str:
+    return f"Tệp quá lớn (tối đa {MAX_EVIDENCE_BYTES // (1024 * 1024)} MB). Hãy gửi tệp nhỏ hơn."
+
+
+def file_sha256(path: Path, limit: int = MAX_EVIDENCE_BYTES) -> tuple[str, int]:
+    """Hash and size of a file, read in chunks; EvidenceError once it passes ``limit``."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK_BYTES):
+            size += len(chunk)
+            if size > limit:
+                raise EvidenceError(too_large_message())
+            digest.update(chunk)
+    return digest.hexdigest(), size
+
+
+def safe_part(text: str) -> str:
+    """One path component from a unit id, an index or a code: never "/", "..", or empty."""
+    cleaned = _UNSAFE.sub("_", text).strip(".")
+    return cleaned or "_"
+
+
+def extension(original_name: str | None, mime: str | None) -> str:
+    if original_name:
+        suffix = PurePath(original_name).suffix.lower()
+        if _EXTENSION.fullmatch(suffix):
+            return suffix
+    if mime:
+        mime = mime.split(";")[0].strip().lower()
+        guessed = _PREFERRED_EXTENSIONS.get(mime) or mimetypes.guess_extension(mime) or ""
+        if _EXTENSION.fullmatch(guessed):
+            return guessed
+    return ""
+
+
+def relative_path(criterion: Criterion, sha256: str, ext: str) -> PurePath:
+    """``<unit_id>/<index>/<code>/<sha256><ext>``, relative to EVIDENCE_DIR."""
+    return PurePath(
+        safe_part(str(criterion.unit_id)),
+        safe_part(criterion.index_name),
+        safe_part(criterion.code),
+        f"{sha256}{ext}",
+    )
+
+
+async def evidence_count(session: AsyncSession, *, criterion_id: int) -> int:
+    query = select(func.count()).select_from(Evidence).where(Evidence.criterion_id == criterion_id)
+    return int(await session.scalar(query) or 0)
+
+
+async def find_duplicate(
+    session: AsyncSession,
+    *,
+    criterion_id: int,
+    sha256: str | None = None,
+    file_unique_id: str | None = None,
+) -> Evidence | None:
+    """Evidence of this item with the same content or the same Telegram file.
+
+    With ``file_unique_id`` alone it lets a handler skip downloading a resend.
+    """
+    matches = []
+    if sha256:
+        matches.append(Evidence.sha256 == sha256)
+    if file_unique_id:
+        matches.append(Evidence.file_unique_id == file_unique_id)
+    if not matches:
+        return None
+    return await session.scalar(
+        select(Evidence)
+        .where(Evidence.criterion_id == criterion_id, or_(*matches))
+        .order_by(Evidence.id)
+        .limit(1)
+    )
+
+
+def _checked_hash(source: Path) -> tuple[str, int]:
+    # st_size first: a file announced as too big is refused without reading it.
+    if source.stat().st_size > MAX_EVIDENCE_BYTES:
+        raise EvidenceError(too_large_message())
+    return file_sha256(source)
+
+
+def _discard(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def _move(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(source, target)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        # Another filesystem: copy beside the target, then rename, still never half a file.
+        part = target.with_name(f".{uuid.uuid4().hex}.part")
+        shutil.copyfile(source, part)
+        os.replace(part, target)
+        source.unlink()
+
+
+async def store_evidence(
+    session: AsyncSession,
+    *,
+    officer: Officer,
+    criterion: Criterion,
+    source: Path,
+    file_unique_id: str | None,
+    mime: str | None,
+    original_name: str | None,
+    caption: str | None,
+    source_update_id: str | None,
+    evidence_dir: Path,
+    now: datetime,
+    actor: str | None = None,
+) -> EvidenceResult:
+    """Attach the downloaded file at ``source`` to ``criterion``; ``source`` is always consumed.
+
+    ``actor`` defaults to "telegram:<the officer's Telegram id>".
+    """
+    try:
+        if officer.unit_id != criterion.unit_id:
+            raise EvidenceError("Mục này không thuộc đơn vị của bạn.")
+        # File work runs in a thread: hashing 20 MB would stall every other chat.
+        sha256, size = await asyncio.to_thread(_checked_hash, source)
+        existing = await find_duplicate(
+            session, criterion_id=criterion.id, sha256=sha256, file_unique_id=file_unique_id
+        )
+        if existing is not None:
+            return await _result(session, existing, duplicate=True)
+        relative = relative_path(criterion, sha256, extension(original_name, mime))
+        await asyncio.to_thread(_move, source, evidence_dir / relative)
+    finally:
+        await asyncio.to_thread(_discard, source)  # refused, duplicate or failed
+    row = Evidence(
+        unit_id=criterion.unit_id,
+        criterion_id=criterion.id,
+        officer_id=officer.id,
+        sha256=sha256,
+        file_unique_id=file_unique_id,
+        mime=mime,
+        size_bytes=size,
+        original_name=original_name,
+        caption=caption,
+        storage_path=relative.as_posix(),
+        source_update_id=source_update_id,
+        created_at=now,
+    )
+    try:
+        async with session.begin_nested():  # the same file stored by a racing twin
+            session.add(row)
+    except IntegrityError:
+        twin = await find_duplicate(session, criterion_id=criterion.id, sha256=sha256)
+        if twin is None:
+            raise
+        return await _result(session, twin, duplicate=True)
+    audit(
+        session,
+        unit_id=criterion.unit_id,
+        actor=actor or f"telegram:{officer.telegram_id}",
+        actor_officer_id=officer.id,
+        action="evidence.add",
+        entity="criterion",
+        entity_id=criterion.id,
+        old=None,
+        new={"evidence_id": row.id, "sha256": sha256, "path": row.storage_path, "size": size},
+        at=now,
+    )
+    officer.last_activity_at = now
+    await session.flush()
+    return await _result(session, row, duplicate=False)
+
+
+async def _result(session: AsyncSession, evidence: Evidence, *, duplicate: bool) -> EvidenceResult:
+    count = await evidence_count(session, criterion_id=evidence.criterion_id)
+    return EvidenceResult(evidence=evidence, duplicate=duplicate, count=count)
