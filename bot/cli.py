@@ -36,6 +36,7 @@ from core.plan_model import PlanParseError
 # >>> Add new command modules here (e.g. "bot.cli_plan"). <<<
 COMMAND_MODULES: list[str] = [
     "bot.cli_db",
+    "bot.cli_officer",
     "bot.cli_plan",
     "bot.cli_run",
 ]

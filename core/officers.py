@@ -146,10 +146,15 @@ async def add_officer(
 ) -> tuple[Officer, bool]:
     """Add an officer, or update the one with the same folded name; True when created.
 
-    Positions and roles are replaced; a Telegram ID or phone left out is kept.
+    Positions, roles and the spelling of the name are replaced (the latest
+    written form wins, e.g. a roster adding missing diacritics); a Telegram ID
+    or phone left out is kept. A plain officer needs a position: without one
+    they would own nothing and never be chased.
     """
     cleaned = clean_name(name)
     codes, role_list = checked_positions(positions), checked_roles(roles)
+    if not codes and role_list == ["officer"]:
+        raise OfficerError(f"Cán bộ cần ít nhất một vị trí. {valid_codes_hint()}")
     officer = await officer_by_name(session, unit=unit, name=cleaned)
     if telegram_id is not None:
         await _check_telegram_free(

@@ -166,6 +166,8 @@ async def test_bad_role_and_empty_name_are_refused(session: AsyncSession) -> Non
         )
     with pytest.raises(OfficerError, match="Họ tên"):
         await add_officer(session, unit=unit, name=" - ", positions=["VPTK"], actor="t")
+    with pytest.raises(OfficerError, match="ít nhất một vị trí"):
+        await add_officer(session, unit=unit, name="Trần C", positions=[], actor="t")
     assert await count(session, Officer) == 0
 
 

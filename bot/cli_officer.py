@@ -1,0 +1,227 @@
+"""``python -m bot officer …``: add officers, invite them, import a roster, list them.
+
+add, invite and import create the unit when it does not exist yet (as
+``plan import`` does), so the people can be set up before the plan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.cli import CommandError
+from bot.database import open_database
+from bot.settings import Settings
+from core.officers import (
+    OfficerError,
+    RosterError,
+    add_officer,
+    create_invite,
+    deep_link,
+    import_roster,
+    officer_by_name,
+    read_roster,
+    set_positions,
+    unit_officers,
+)
+from core.plan_store import UnitNameError, find_unit, get_or_create_unit
+from core.roles import ROLE_LABELS
+from core.roster import officer_position_codes
+from storage.models import Officer
+
+ACTOR = "cli"
+BOT_USERNAME_ENV = "TELEGRAM_BOT_USERNAME"
+BOT_PLACEHOLDER = "<tên_bot>"
+_CREATES_UNIT = "Đơn vị chưa có sẽ được tạo."
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    officer = subparsers.add_parser("officer", help="cán bộ: thêm, mời, nhập danh sách, xem")
+    commands = officer.add_subparsers(dest="officer_command", metavar="<lệnh>", required=True)
+    codes = ", ".join(officer_position_codes())
+
+    add = commands.add_parser(
+        "add", help="thêm hoặc cập nhật một cán bộ", description=f"{_CREATES_UNIT}"
+    )
+    add.add_argument("--unit", required=True, help='tên đơn vị, ví dụ "Phường 6"')
+    add.add_argument("--name", required=True, help="họ tên")
+    add.add_argument(
+        "--position", action="append", default=[], help=f"mã vị trí, lặp lại được ({codes})"
+    )
+    add.add_argument(
+        "--role",
+        action="append",
+        default=[],
+        help="officer|coordinator|leader|admin (hoặc cán bộ, đầu mối, lãnh đạo, quản trị); "
+        "lặp lại được; mặc định officer",
+    )
+    add.add_argument("--telegram-id", type=int, help="gắn sẵn tài khoản Telegram (số)")
+    add.add_argument("--phone", help="số điện thoại")
+    add.set_defaults(handler=add_command)
+
+    invite = commands.add_parser(
+        "invite",
+        help="tạo đường dẫn mời (dùng một lần, hết hạn sau 7 ngày)",
+        description=f"Tạo cán bộ nếu chưa có (cần --position). {_CREATES_UNIT}",
+    )
+    invite.add_argument("--unit", required=True)
+    invite.add_argument("--name", required=True)
+    invite.add_argument("--position", action="append", default=[], help=f"mã vị trí ({codes})")
+    invite.add_argument(
+        "--bot-username",
+        default=os.environ.get(BOT_USERNAME_ENV) or BOT_PLACEHOLDER,
+        help=f"tên bot, không có @ (mặc định biến môi trường {BOT_USERNAME_ENV})",
+    )
+    invite.set_defaults(handler=invite_command)
+
+    imp = commands.add_parser(
+        "import",
+        help="nhập danh sách cán bộ từ .csv hoặc .xlsx",
+        description="Cột: Họ tên, Vị trí (ngăn bằng ;), Vai trò, Telegram ID, Số điện thoại "
+        "(hoặc name, positions, role, telegram_id, phone). Có dòng sai thì không nhập gì. "
+        f"Nhập lại thì cập nhật theo họ tên. {_CREATES_UNIT}",
+    )
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--unit", required=True)
+    imp.set_defaults(handler=import_command)
+
+    lst = commands.add_parser("list", help="liệt kê cán bộ của một đơn vị")
+    lst.add_argument("--unit", required=True)
+    lst.set_defaults(handler=list_command)
+
+
+def _read_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise CommandError(f"Không tìm thấy tệp {path}.") from None
+    except IsADirectoryError:
+        raise CommandError(f"{path} là một thư mục, không phải tệp.") from None
+    except OSError as exc:
+        raise CommandError(f"Không đọc được tệp {path}: {exc.strerror}.") from None
+
+
+def _describe(officer: Officer) -> str:
+    positions = ", ".join(officer.positions or []) or "chưa có vị trí"
+    return f"{officer.name} ({positions})"
+
+
+async def add_command(args: argparse.Namespace, settings: Settings) -> int:
+    engine, sessions = await open_database(settings)
+    try:
+        async with sessions() as session, session.begin():
+            unit, _ = await get_or_create_unit(session, name=args.unit)
+            officer, created = await add_officer(
+                session,
+                unit=unit,
+                name=args.name,
+                positions=args.position,
+                roles=args.role or ("officer",),
+                telegram_id=args.telegram_id,
+                phone=args.phone,
+                actor=ACTOR,
+            )
+    except (OfficerError, UnitNameError) as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        await engine.dispose()
+    verb = "Đã thêm" if created else "Đã cập nhật"
+    linked = "đã gắn Telegram" if officer.telegram_id else "chưa gắn Telegram"
+    print(f"{verb} {_describe(officer)} ở {unit.name}; {linked}.")
+    return 0
+
+
+async def invite_command(args: argparse.Namespace, settings: Settings) -> int:
+    now = datetime.now(UTC)
+    engine, sessions = await open_database(settings)
+    try:
+        async with sessions() as session, session.begin():
+            unit, _ = await get_or_create_unit(session, name=args.unit)
+            officer = await officer_by_name(session, unit=unit, name=args.name)
+            if officer is None:
+                if not args.position:
+                    raise CommandError(
+                        f"Chưa có cán bộ «{args.name}» ở {unit.name}: thêm --position để tạo."
+                    )
+                officer, _ = await add_officer(
+                    session, unit=unit, name=args.name, positions=args.position, actor=ACTOR
+                )
+            elif args.position:
+                await set_positions(
+                    session,
+                    officer=officer,
+                    positions=args.position,
+                    actor=ACTOR,
+                    actor_officer_id=None,
+                )
+            invite = await create_invite(session, unit=unit, officer=officer, actor=ACTOR, now=now)
+    except (OfficerError, UnitNameError) as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        await engine.dispose()
+    expires = invite.expires_at.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
+    print(f"Lời mời cho {_describe(officer)} ở {unit.name}, dùng một lần, hết hạn {expires}.")
+    print(f"Đường dẫn: {deep_link(args.bot_username, invite.code)}")
+    print(f"Mã: {invite.code}")
+    return 0
+
+
+async def import_command(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        rows = read_roster(_read_file(args.file), filename=args.file.name)
+    except RosterError as exc:
+        raise CommandError(str(exc)) from None
+    engine, sessions = await open_database(settings)
+    try:
+        async with sessions() as session, session.begin():
+            unit, _ = await get_or_create_unit(session, name=args.unit)
+            report = await import_roster(session, unit=unit, rows=rows, actor=ACTOR)
+    except (RosterError, UnitNameError) as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        await engine.dispose()
+    print(
+        f"Đã nhập danh sách cán bộ cho {unit.name}: "
+        f"thêm mới {len(report.added)}, cập nhật {len(report.updated)}."
+    )
+    for label, names in (("Thêm mới", report.added), ("Cập nhật", report.updated)):
+        if names:
+            print(f"  {label}: {', '.join(names)}")
+    return 0
+
+
+async def list_command(args: argparse.Namespace, settings: Settings) -> int:
+    engine, sessions = await open_database(settings)
+    try:
+        async with sessions() as session:
+            unit = await find_unit(session, name=args.unit)
+            if unit is None:
+                raise CommandError(f"Chưa có đơn vị «{args.unit}». Xem: python -m bot plan list")
+            officers = await unit_officers(session, unit=unit)
+    except UnitNameError as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        await engine.dispose()
+    if not officers:
+        print(f"{unit.name} chưa có cán bộ nào. Thêm bằng: python -m bot officer add …")
+        return 0
+    print("Họ tên\tVị trí\tVai trò\tTelegram\tHoạt động gần nhất")
+    for officer in officers:
+        print(_officer_line(officer, settings))
+    return 0
+
+
+def _officer_line(officer: Officer, settings: Settings) -> str:
+    roles = ", ".join(ROLE_LABELS.get(role, role) for role in officer.roles or [])
+    linked = "đã gắn" if officer.telegram_id else "chưa gắn"
+    if officer.telegram_id and not officer.reachable:
+        linked += " (không nhận được tin)"
+    seen = (
+        officer.last_activity_at.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
+        if officer.last_activity_at
+        else "-"
+    )
+    return f"{officer.name}\t{', '.join(officer.positions or []) or '-'}\t{roles}\t{linked}\t{seen}"

@@ -1,0 +1,193 @@
+"""The ``python -m bot officer …`` commands, through bot.cli.main on a real database."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.cli import main
+from storage.models import Invite, Officer, Unit
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@pytest.fixture
+def db_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> str:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.delenv("TELEGRAM_BOT_USERNAME", raising=False)
+    return database_url
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+async def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    # main() runs its own event loop; call it from a worker thread of this async test.
+    return await asyncio.to_thread(run_cli, capsys, *argv)
+
+
+async def officers(sessions: Sessions) -> dict[str, Officer]:
+    async with sessions() as session:
+        rows = await session.scalars(select(Officer).order_by(Officer.id))
+        return {row.name: row for row in rows}
+
+
+async def test_add_creates_the_unit_and_updates_by_name(
+    capsys: pytest.CaptureFixture[str], db_env: str, session_factory: Sessions
+) -> None:
+    code, out, err = await cli(
+        capsys,
+        *("officer", "add", "--unit", "Phường 6", "--name", "Nguyễn Văn An"),
+        *("--position", "VPTK", "--position", "tphtx", "--telegram-id", "12345"),
+    )
+    assert code == 2 and out == "" and "«tphtx»" in err and "VPTK" in err
+    assert await officers(session_factory) == {}
+    code, out, err = await cli(
+        capsys,
+        *("officer", "add", "--unit", "Phường 6", "--name", "Nguyễn Văn An"),
+        *("--position", "VPTK", "--position", "TPHT", "--role", "coordinator"),
+        *("--role", "quản trị", "--telegram-id", "12345", "--phone", "0912345678"),
+    )
+    assert (code, err) == (0, "")
+    assert out == "Đã thêm Nguyễn Văn An (VPTK, TPHT) ở Phường 6; đã gắn Telegram.\n"
+    code, out, _ = await cli(
+        capsys,
+        "officer",
+        "add",
+        "--unit",
+        "phường 6",
+        "--name",
+        "Nguyễn văn An",
+        "--position",
+        "NV",
+    )
+    assert code == 0 and out.startswith("Đã cập nhật Nguyễn văn An (NV)")  # as last written
+    an = (await officers(session_factory))["Nguyễn văn An"]
+    assert (an.positions, an.roles, an.telegram_id, an.phone) == (
+        ["NV"],
+        ["officer"],
+        12345,
+        "0912345678",
+    )
+    async with session_factory() as session:
+        assert [u.name for u in await session.scalars(select(Unit))] == ["Phường 6"]
+
+
+async def test_add_refuses_a_telegram_id_already_linked(
+    capsys: pytest.CaptureFixture[str], db_env: str
+) -> None:
+    base = ("officer", "add", "--unit", "Xã A", "--position", "VPTK", "--telegram-id", "7")
+    assert (await cli(capsys, *base, "--name", "Một"))[0] == 0
+    code, _, err = await cli(capsys, *base, "--name", "Hai")
+    assert code == 2 and "đã gắn với cán bộ Một" in err
+    code, _, err = await cli(capsys, "officer", "add", "--unit", "Xã A", "--name", "Ba")
+    assert code == 2 and "ít nhất một vị trí" in err
+    code, _, err = await cli(
+        capsys, "officer", "add", "--unit", "Xã A", "--name", "Ba", "--role", "lãnh đạo"
+    )
+    assert (code, err) == (0, "")  # a leader needs no position
+    code, _, err = await cli(
+        capsys, "officer", "add", "--unit", "Xã A", "--name", "Bốn", "--role", "boss"
+    )
+    assert code == 2 and "Vai trò «boss»" in err
+
+
+async def test_invite_prints_a_deep_link(
+    capsys: pytest.CaptureFixture[str],
+    db_env: str,
+    session_factory: Sessions,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    invite = ("officer", "invite", "--unit", "Xã Tân Đức", "--name", "Lê Thị Bình")
+    code, out, err = await cli(capsys, *invite)
+    assert code == 2 and "--position" in err
+    code, out, err = await cli(capsys, *invite, "--position", "TCKT")
+    assert (code, err) == (0, "")
+    match = re.search(r"Đường dẫn: https://t\.me/<tên_bot>\?start=([A-Za-z0-9_-]{16,64})\n", out)
+    assert match is not None and f"Mã: {match.group(1)}\n" in out
+    assert out.startswith("Lời mời cho Lê Thị Bình (TCKT) ở Xã Tân Đức, dùng một lần, hết hạn ")
+    monkeypatch.setenv("TELEGRAM_BOT_USERNAME", "dondoc_bot")
+    code, out, _ = await cli(capsys, *invite)  # an existing officer: no position needed
+    assert code == 0 and "https://t.me/dondoc_bot?start=" in out
+    code, out, _ = await cli(capsys, *invite, "--bot-username", "@khac_bot")
+    assert code == 0 and "https://t.me/khac_bot?start=" in out
+    async with session_factory() as session:
+        codes = list(await session.scalars(select(Invite.code).order_by(Invite.id)))
+    assert len(codes) == 3 and codes[0] == match.group(1) and len(set(codes)) == 3
+
+
+async def test_import_a_roster_then_list(
+    capsys: pytest.CaptureFixture[str], db_env: str, tmp_path: Path, session_factory: Sessions
+) -> None:
+    roster = tmp_path / "canbo.csv"
+    roster.write_text(
+        "Họ tên,Vị trí,Vai trò,Telegram ID,Số điện thoại\n"
+        "Nguyễn Văn An,VPTK;TPHT,Đầu mối,1001,0912345678\n"
+        "Lê Thị Bình,Tài chính - Kế toán,,,\n",
+        encoding="utf-8",
+    )
+    code, out, err = await cli(capsys, "officer", "import", str(roster), "--unit", "Xã Tân Đức")
+    assert (code, err) == (0, "")
+    assert "thêm mới 2, cập nhật 0" in out
+    code, out, _ = await cli(capsys, "officer", "import", str(roster), "--unit", "Xã Tân Đức")
+    assert code == 0 and "thêm mới 0, cập nhật 2" in out
+    code, out, err = await cli(capsys, "officer", "list", "--unit", "xa tan duc")
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        "Họ tên\tVị trí\tVai trò\tTelegram\tHoạt động gần nhất",
+        "Lê Thị Bình\tTCKT\tCán bộ\tchưa gắn\t-",
+        "Nguyễn Văn An\tVPTK, TPHT\tĐầu mối\tđã gắn\t-",
+    ]
+
+
+async def test_a_bad_roster_imports_nothing(
+    capsys: pytest.CaptureFixture[str], db_env: str, tmp_path: Path, session_factory: Sessions
+) -> None:
+    roster = tmp_path / "canbo.csv"
+    roster.write_text(
+        "name,positions,role\nNguyễn Văn An,VPTK,\n,TPHT,\nLê Thị Bình,Thủ quỹ,\n",
+        encoding="utf-8",
+    )
+    code, out, err = await cli(capsys, "officer", "import", str(roster), "--unit", "Xã Mới")
+    assert code == 2 and out == ""
+    assert "Dòng 3: thiếu họ tên." in err and "Dòng 4: Vị trí «Thủ quỹ»" in err
+    assert await officers(session_factory) == {}
+    async with session_factory() as session:
+        assert list(await session.scalars(select(Unit))) == []
+    code, _, err = await cli(
+        capsys, "officer", "import", str(tmp_path / "missing.csv"), "--unit", "Xã Mới"
+    )
+    assert code == 2 and "Không tìm thấy tệp" in err
+
+
+async def test_a_roster_clashing_with_the_database_imports_nothing(
+    capsys: pytest.CaptureFixture[str], db_env: str, tmp_path: Path, session_factory: Sessions
+) -> None:
+    await cli(
+        capsys,
+        *("officer", "add", "--unit", "Xã A", "--name", "Cũ", "--position", "NV"),
+        *("--telegram-id", "55"),
+    )
+    roster = tmp_path / "canbo.csv"
+    roster.write_text(
+        "name,positions,telegram_id\nMới Một,VPTK,\nMới Hai,TPHT,55\n", encoding="utf-8"
+    )
+    code, _, err = await cli(capsys, "officer", "import", str(roster), "--unit", "Xã A")
+    assert code == 2 and "Dòng 3: Telegram ID 55 đã gắn với cán bộ Cũ." in err
+    assert list(await officers(session_factory)) == ["Cũ"]
+
+
+async def test_list_needs_an_existing_unit(capsys: pytest.CaptureFixture[str], db_env: str) -> None:
+    code, _, err = await cli(capsys, "officer", "list", "--unit", "Không Có")
+    assert code == 2 and "Chưa có đơn vị «Không Có»" in err
+    await cli(capsys, "officer", "add", "--unit", "Xã Trống", "--name", "X", "--position", "NV")
+    code, out, _ = await cli(capsys, "officer", "list", "--unit", "Xã Trống")
+    assert code == 0 and "X\tNV\tCán bộ\tchưa gắn\t-" in out
