@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.items import live_leaf_criteria, natural_key
 from core.ownership import DUE_SOON_DAYS, owners_by_criterion
-from core.progress import NOT_STARTED, current_states, missed_date
+from core.progress import NOT_STARTED, current_states, missed_date, report_days, unit_tz
 from storage.models import Criterion, Officer, Unit
 
 
@@ -61,11 +61,19 @@ def _dates(criterion: Criterion) -> list[date]:
 async def overdue_items(session: AsyncSession, *, unit: Unit, today: date) -> list[OverdueItem]:
     """Every overdue leaf item with its owners, the most days late first."""
     criteria = await live_leaf_criteria(session, unit_id=unit.id)
-    states = await current_states(session, criterion_ids=[c.id for c in criteria])
+    ids = [c.id for c in criteria]
+    states = await current_states(session, criterion_ids=ids)
+    reports = await report_days(session, criterion_ids=ids, tz=unit_tz(unit))
     late: list[tuple[Criterion, date]] = []
     for criterion in criteria:
         state = states.get(criterion.id, NOT_STARTED)
-        missed = missed_date(_dates(criterion), state.status, criterion.recurrence, today)
+        missed = missed_date(
+            _dates(criterion),
+            state.status,
+            criterion.recurrence,
+            today,
+            reports.get(criterion.id, ()),
+        )
         if missed is not None:
             late.append((criterion, missed))
     owners = await owners_by_criterion(session, unit=unit, criteria=[c for c, _ in late])
@@ -86,7 +94,9 @@ async def overdue_items(session: AsyncSession, *, unit: Unit, today: date) -> li
 
 async def short_status(session: AsyncSession, *, unit: Unit, today: date) -> ShortStatus:
     criteria = await live_leaf_criteria(session, unit_id=unit.id)
-    states = await current_states(session, criterion_ids=[c.id for c in criteria])
+    ids = [c.id for c in criteria]
+    states = await current_states(session, criterion_ids=ids)
+    reports = await report_days(session, criterion_ids=ids, tz=unit_tz(unit))
     by_index: dict[str, IndexStatus] = {}
     soon = today + timedelta(days=DUE_SOON_DAYS)
     for criterion in criteria:
@@ -95,7 +105,8 @@ async def short_status(session: AsyncSession, *, unit: Unit, today: date) -> Sho
         part.items += 1
         setattr(part, state.status, getattr(part, state.status) + 1)
         dates = _dates(criterion)
-        if missed_date(dates, state.status, criterion.recurrence, today) is not None:
+        reported = reports.get(criterion.id, ())
+        if missed_date(dates, state.status, criterion.recurrence, today, reported) is not None:
             part.overdue += 1
         if state.status != "done" and criterion.recurrence != "continuous":
             part.due_next_7 += any(today <= due <= soon for due in dates)

@@ -27,7 +27,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.audit import audit
 from core.items import live_leaf_criteria, natural_key
 from core.positions import PositionCatalogue, default_catalogue
-from core.progress import NOT_STARTED, ItemState, current_states, missed_date
+from core.progress import (
+    NOT_STARTED,
+    ItemState,
+    current_states,
+    missed_date,
+    open_milestone,
+    report_days,
+    unit_tz,
+)
 from core.text import one_line
 from storage.models import AssignmentOverride, Criterion, Officer, Unit
 
@@ -246,22 +254,21 @@ def short_title(title: str, limit: int = SHORT_TITLE_CHARS) -> str:
 
 
 def display_due(
-    due_dates: Sequence[date], status: str, recurrence: str | None, today: date
+    due_dates: Sequence[date], status: str, report_days: Sequence[date] = ()
 ) -> date | None:
-    """The missed date when overdue, else the next one, else the last one."""
-    missed = missed_date(due_dates, status, recurrence, today)
-    if missed is not None:
-        return missed
-    upcoming = [due for due in due_dates if due >= today]
-    if upcoming:
-        return min(upcoming)
+    """The open milestone (missed or next), else the last one (done items)."""
+    milestone = open_milestone(due_dates, done=status == "done", update_days=report_days)
+    if milestone is not None:
+        return milestone
     return max(due_dates) if due_dates else None
 
 
-def item_view(criterion: Criterion, state: ItemState, today: date) -> ItemView:
+def item_view(
+    criterion: Criterion, state: ItemState, today: date, report_days: Sequence[date] = ()
+) -> ItemView:
     dates = [m.due_date for m in criterion.milestones]
-    due = display_due(dates, state.status, criterion.recurrence, today)
-    missed = missed_date(dates, state.status, criterion.recurrence, today)
+    due = display_due(dates, state.status, report_days)
+    missed = missed_date(dates, state.status, criterion.recurrence, today, report_days)
     if criterion.recurrence == "continuous":
         group = "ongoing"
     elif not dates:
@@ -300,12 +307,19 @@ async def officer_items(session: AsyncSession, *, officer: Officer, today: date)
     owned = [c for c in criteria if any(o.id == officer.id for o in owners[c.id])]
     owned_ids = {c.id for c in owned}
     common = [c for c in criteria if c.id not in owned_ids and is_common(c, catalogue)]
-    states = await current_states(session, criterion_ids=[c.id for c in (*owned, *common)])
+    ids = [c.id for c in (*owned, *common)]
+    states = await current_states(session, criterion_ids=ids)
+    reports = await report_days(session, criterion_ids=ids, tz=unit_tz(unit))
+
+    def view(criterion: Criterion) -> ItemView:
+        state = states.get(criterion.id, NOT_STARTED)
+        return item_view(criterion, state, today, reports.get(criterion.id, ()))
+
     result = OfficerItems()
     for criterion in owned:
-        view = item_view(criterion, states.get(criterion.id, NOT_STARTED), today)
-        getattr(result, view.group).append(view)
-    result.common = [item_view(c, states.get(c.id, NOT_STARTED), today) for c in common]
+        item = view(criterion)
+        getattr(result, item.group).append(item)
+    result.common = [view(c) for c in common]
     for name in (*GROUPS, "common"):
         items: list[ItemView] = getattr(result, name)
         if name == "common":

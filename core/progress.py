@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import audit
-from storage.models import PROGRESS_STATUSES, Criterion, Officer, ProgressUpdate
+from storage.models import PROGRESS_STATUSES, Criterion, Officer, ProgressUpdate, Unit
 
 STATUSES = PROGRESS_STATUSES  # ("not_started", "in_progress", "done", "blocked")
 STATUS_LABELS = {
@@ -200,26 +201,96 @@ async def recent_updates(
 
 
 # --- the overdue rule -------------------------------------------------------------------------
+#
+# One rule for every place that says "late": the overdue list, the item lists,
+# the weekly summary and the reminders. An item's milestones are its due dates
+# (one, several steps, or the occurrences of a recurring item). The *open*
+# milestone is the earliest one not yet met:
+#   * the last milestone is met only when the item is done;
+#   * an earlier one is met by a progress report made after the milestone before
+#     it (for the first one: any report), each report meeting one milestone only.
+# So a late report in January covers last year's milestone, not this December's.
+
+
+def open_milestone(
+    milestones: Sequence[date], *, done: bool, update_days: Iterable[date] = ()
+) -> date | None:
+    """The earliest milestone not yet met (see above), or None when all are met."""
+    if done or not milestones:
+        return None
+    ordered = sorted(milestones)
+    reports = sorted(update_days)
+    used = 0
+    previous: date | None = None
+    for milestone in ordered[:-1]:
+        while used < len(reports) and previous is not None and reports[used] <= previous:
+            used += 1  # too early to count for this period
+        if used == len(reports):
+            return milestone
+        used += 1
+        previous = milestone
+    return ordered[-1]
 
 
 def missed_date(
-    due_dates: Sequence[date], status: str, recurrence: str | None, today: date
+    due_dates: Sequence[date],
+    status: str,
+    recurrence: str | None,
+    today: date,
+    update_days: Iterable[date] = (),
 ) -> date | None:
-    """The first milestone the item missed, or None when it is not overdue.
+    """The open milestone if it is already past, else None.
 
-    Ongoing ("Thường xuyên") items have no deadline to miss; done items missed nothing.
+    Ongoing ("Thường xuyên") items without dates have no deadline to miss;
+    done items missed nothing.
     """
-    if recurrence == "continuous" or status == "done":
-        return None
-    past = [due for due in due_dates if due < today]
-    return min(past) if past else None
+    del recurrence  # ongoing items with dated steps are late like any other
+    milestone = open_milestone(due_dates, done=status == "done", update_days=update_days)
+    return milestone if milestone is not None and milestone < today else None
 
 
-def is_overdue(due_dates: Sequence[date], status: str, recurrence: str | None, today: date) -> bool:
-    return missed_date(due_dates, status, recurrence, today) is not None
+def is_overdue(
+    due_dates: Sequence[date],
+    status: str,
+    recurrence: str | None,
+    today: date,
+    update_days: Iterable[date] = (),
+) -> bool:
+    return missed_date(due_dates, status, recurrence, today, update_days) is not None
 
 
-def days_late(due_dates: Sequence[date], status: str, recurrence: str | None, today: date) -> int:
-    """Days since the first missed milestone; 0 when not overdue."""
-    missed = missed_date(due_dates, status, recurrence, today)
+def days_late(
+    due_dates: Sequence[date],
+    status: str,
+    recurrence: str | None,
+    today: date,
+    update_days: Iterable[date] = (),
+) -> int:
+    """Days since the open milestone passed; 0 when not overdue."""
+    missed = missed_date(due_dates, status, recurrence, today, update_days)
     return (today - missed).days if missed else 0
+
+
+DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+
+
+def unit_tz(unit: Unit) -> ZoneInfo:
+    """The unit's time zone (the settings' TIMEZONE default is Vietnam's)."""
+    return ZoneInfo(unit.timezone or DEFAULT_TIMEZONE)
+
+
+async def report_days(
+    session: AsyncSession, *, criterion_ids: Iterable[int], tz: tzinfo
+) -> dict[int, list[date]]:
+    """The local dates of every progress report of these items (which milestones they meet)."""
+    ids = sorted(set(criterion_ids))
+    days: dict[int, list[date]] = {}
+    for start in range(0, len(ids), _CHUNK):
+        rows = await session.execute(
+            select(ProgressUpdate.criterion_id, ProgressUpdate.created_at).where(
+                ProgressUpdate.criterion_id.in_(ids[start : start + _CHUNK])
+            )
+        )
+        for criterion_id, created_at in rows:
+            days.setdefault(criterion_id, []).append(created_at.astimezone(tz).date())
+    return days

@@ -4,15 +4,9 @@ Pure functions over plain facts, so every rule is tested without a database
 or a clock. The database gathers the facts (core/reminders.py); the
 scheduler only decides *when* to look.
 
-An item's milestones are its due dates (one, several steps, or the
-occurrences of a recurring item). The *open* milestone is the earliest one
-not yet met:
-
-* the last milestone is met only when the item is done;
-* an earlier milestone is met by a progress update made after the
-  milestone before it (for the first one: any update), each update
-  meeting one milestone only — the officer has reported for that period,
-  perhaps late, and one report in January does not also cover December.
+Reminders are about an item's *open* milestone, the earliest one not yet
+met (the rule lives in core/progress.py, shared with everything else that
+says "late").
 
 Reminders count calendar days before the open milestone (7, 3, 1, 0 by
 default) and workdays after it (the 1st, 3rd and 7th, then every Monday).
@@ -28,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from typing import Any, Literal
 
+from core.progress import open_milestone
 from core.workdays import WorkCalendar
 
 Kind = Literal["overdue", "due_today", "due_in_1", "due_in_3", "due_in_7", "checkin"]
@@ -141,19 +136,7 @@ class Rules:
     policy: ReminderPolicy = field(default_factory=ReminderPolicy)
 
     def open_milestone(self, item: ItemFacts) -> date | None:
-        if item.done or not item.milestones:
-            return None
-        updates = sorted(item.update_days)
-        used = 0
-        previous: date | None = None
-        for milestone in item.milestones[:-1]:
-            while used < len(updates) and previous is not None and updates[used] <= previous:
-                used += 1  # too early for this period
-            if used == len(updates):
-                return milestone
-            used += 1  # this update reports for this milestone
-            previous = milestone
-        return item.milestones[-1]
+        return open_milestone(item.milestones, done=item.done, update_days=item.update_days)
 
     def reminder_for(self, item: ItemFacts, day: date) -> Reminder | None:
         """The one reminder ``item`` gets on ``day`` (most urgent kind), if any."""

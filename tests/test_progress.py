@@ -270,10 +270,18 @@ def test_overdue_rule() -> None:
     assert days_late([past], "blocked", None, today) == 6
     assert not is_overdue([today], "not_started", None, today)  # due today is not late yet
     assert not is_overdue([past], "done", None, today)
-    assert not is_overdue([past], "in_progress", "continuous", today)
+    # "Thường xuyên" alone is never late; a dated step of an ongoing item can be.
+    assert not is_overdue([], "in_progress", "continuous", today)
+    assert is_overdue([past], "in_progress", "continuous", today)
     assert not is_overdue([], "not_started", None, today)
     assert days_late([date(2024, 3, 31), past, future], "in_progress", "quarterly", today) == 36
     assert days_late([future], "not_started", None, today) == 0
+    # A report after the first quarter meets it; the April milestone is still open.
+    quarters = [date(2024, 3, 31), past, future]
+    assert days_late(quarters, "in_progress", "quarterly", today, [date(2024, 4, 2)]) == 6
+    assert not is_overdue(
+        quarters, "in_progress", "quarterly", today, [date(2024, 4, 2), date(2024, 5, 2)]
+    )
 
 
 # --- overview -----------------------------------------------------------------------------------
