@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -81,3 +83,13 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
         except BaseException:
             await session.rollback()
             raise
+
+
+def insert_ignoring_conflicts(session: AsyncSession, model: type[Any]) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING`` for this session's database (SQLite or PostgreSQL).
+
+    Both dialects speak this statement; SQLAlchemy only exposes it per dialect.
+    Chain ``.values(...)``, ``.on_conflict_do_nothing(index_elements=[...])``.
+    """
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    return postgresql_insert(model) if dialect == "postgresql" else sqlite_insert(model)

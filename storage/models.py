@@ -367,3 +367,14 @@ class Absence(_UnitScoped, Base):
     )
     until: Mapped[date]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Escalation(_UnitScoped, Base):
+    """An overdue item reported to the unit's coordinators and leaders, once per milestone."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (UniqueConstraint("criterion_id", "milestone"),)
+
+    criterion_id: Mapped[int] = mapped_column(ForeignKey("criteria.id", ondelete="CASCADE"))
+    milestone: Mapped[date]
+    escalated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -22,6 +22,7 @@ from storage.models import (
     Base,
     Criterion,
     Delivery,
+    Escalation,
     Evidence,
     Invite,
     Milestone,
@@ -90,6 +91,7 @@ async def add_unit_with_everything(session: AsyncSession, name: str, update_id: 
                 until=date(2025, 3, 20),
             ),
             Absence(unit_id=unit.id, officer_id=officer.id, until=date(2025, 3, 28)),
+            Escalation(unit_id=unit.id, criterion_id=criterion.id, milestone=date(2025, 3, 31)),
             Invite(
                 unit_id=unit.id,
                 officer_id=officer.id,
