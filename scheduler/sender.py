@@ -1,0 +1,410 @@
+"""The one sender every outbound message goes through: paced, retried, claimed.
+
+Pacing, to stay under Telegram's flood limits without being told off (429):
+
+* **Overall**: a smooth pacer lets one request leave every ``1 / overall_per_second`` seconds
+  (29.5/s by default, a hair under 30, so that no sliding one-second window ever holds 31).
+  The gap is measured from when the previous request actually left, not from when it was due,
+  so a request that left late cannot squeeze the next one against it. A bucket that allowed a
+  burst of 30 and then refilled would break a sliding-window limit at the seam.
+* **Per chat**: requests to one chat leave at least ``per_chat_interval`` (1 s) apart, or
+  ``group_interval`` (3 s) for a group (negative chat id), which Telegram holds to 20 a minute.
+  They leave in order: a lock per chat is held across a message's retries.
+* **In flight**: at most ``max_in_flight`` requests await an answer at once, so network latency
+  does not cap throughput below the limit.
+
+Errors: ``RetryAfter`` waits ``retry_after`` and retries the same message (not a failure; the
+whole pacer pauses as well, since the limit is the bot's, not the chat's); network errors, time
+outs and 5xx back off exponentially with jitter, up to ``max_retries``; ``Forbidden`` (the user
+blocked the bot) is ``blocked``; ``BadRequest`` and anything else from the API is ``failed``.
+
+Time is injected (``clock`` monotonic seconds, ``sleep``), so tests drive it without sleeping.
+Message texts are never logged above DEBUG; errors are logged without them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Literal, Protocol, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from scheduler.delivery import claim, mark_failed, mark_sent
+from storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Status = Literal["sent", "blocked", "failed"]
+Outcome = Literal["sent", "blocked", "failed", "duplicate"]
+Buttons = Sequence[Sequence[tuple[str, str]]]  # rows of (label, callback data)
+OnBlocked = Callable[[int], Awaitable[None]]
+
+# How many deliveries a fan-out runs side by side. Each holds a claim before it is sent, so
+# after a crash at most this many wait for the stale-claim timeout; 16 keeps 30/s flowing with
+# ~0.5 s of latency per message (claim + send + mark).
+FANOUT_CONCURRENCY = 16
+
+# A token inside an error text (a URL in a network error) must not reach the database or logs.
+_TOKEN = re.compile(r"\d{6,}:[A-Za-z0-9_-]{30,}")
+
+
+class BotLike(Protocol):
+    async def send_message(
+        self, chat_id: int, text: str, *, reply_markup: Any = ..., parse_mode: Any = ...
+    ) -> Any: ...
+
+
+@dataclass(frozen=True)
+class SendResult:
+    status: Status
+    message_id: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    chat_id: int
+    text: str
+    buttons: Buttons | None = None
+    html: bool = False
+
+
+def keyboard(buttons: Buttons | None) -> InlineKeyboardMarkup | None:
+    """Rows of (label, callback data) as an inline keyboard; None when there are none."""
+    if not buttons:
+        return None
+    rows = [
+        [InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in buttons
+    ]
+    return InlineKeyboardMarkup(rows)
+
+
+def describe(exc: BaseException, secret: str | None = None) -> str:
+    """A short, token-free description of an error, fit for the deliveries table and logs."""
+    text = f"{type(exc).__name__}: {exc}"
+    if secret:
+        text = text.replace(secret, "[REDACTED]")
+    return _TOKEN.sub("[REDACTED]", text)[:300]
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    # PTB 22 stores a timedelta and warns when the public attribute is read as an int; the
+    # private field avoids the warning under either setting of PTB_TIMEDELTA.
+    value = getattr(exc, "_retry_after", None)
+    if value is None:
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+async def gather_bounded(factories: Iterable[Callable[[], Awaitable[T]]], limit: int) -> list[T]:
+    """Run the coroutines the factories make, at most ``limit`` at a time; results in order.
+
+    Factories rather than coroutines so that thousands of pending jobs are not thousands of
+    coroutine objects (and none is created, then never awaited, if a worker fails).
+    """
+    jobs = list(enumerate(factories))
+    results: list[Any] = [None] * len(jobs)
+    queue = iter(jobs)
+
+    async def worker() -> None:
+        for index, factory in queue:  # a shared iterator: each job is taken once
+            results[index] = await factory()
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(max(1, min(limit, len(jobs)))):
+            group.create_task(worker())
+    return results
+
+
+class Sender:
+    """Sends through a ``telegram.Bot`` (or anything with its ``send_message``), within limits."""
+
+    def __init__(
+        self,
+        bot: BotLike,
+        *,
+        overall_per_second: float = 29.5,
+        per_chat_interval: float = 1.0,
+        group_interval: float = 3.0,
+        max_retries: int = 5,
+        max_flood_waits: int = 10,
+        max_in_flight: int = 32,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.bot = bot
+        self.interval = 1.0 / overall_per_second
+        self.per_chat_interval = per_chat_interval
+        self.group_interval = group_interval
+        self.max_retries = max_retries
+        self.max_flood_waits = max_flood_waits
+        self.max_in_flight = max_in_flight
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self._clock = clock or time.monotonic
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._gate = asyncio.Lock()  # one request at a time decides when it may leave
+        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._last_departure = float("-inf")
+        self._paused_until = float("-inf")
+        self._chat_last: dict[int, float] = {}
+        self._chat_locks: dict[int, tuple[asyncio.Lock, int]] = {}
+
+    # ------------------------------------------------------------------ sending
+
+    async def send(
+        self, chat_id: int, text: str, *, buttons: Buttons | None = None, html: bool = False
+    ) -> SendResult:
+        """Send one message, retrying as the module docstring says; never raises API errors."""
+        markup = keyboard(buttons)
+        parse_mode = "HTML" if html else None
+        async with self._chat_turn(chat_id):
+            return await self._send_with_retries(chat_id, text, markup, parse_mode)
+
+    async def send_many(
+        self, messages: Iterable[OutgoingMessage], *, concurrency: int | None = None
+    ) -> list[SendResult]:
+        """Send many messages as fast as the limits allow; results in the messages' order."""
+        jobs = [self._job(m) for m in messages]
+        return await gather_bounded(jobs, concurrency or self.max_in_flight)
+
+    def _job(self, message: OutgoingMessage) -> Callable[[], Awaitable[SendResult]]:
+        return lambda: self.send(
+            message.chat_id, message.text, buttons=message.buttons, html=message.html
+        )
+
+    async def _send_with_retries(
+        self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None, parse_mode: str | None
+    ) -> SendResult:
+        failures = flood_waits = 0
+        while True:
+            try:
+                message = await self._attempt(chat_id, text, markup, parse_mode)
+            except RetryAfter as exc:
+                flood_waits += 1
+                if flood_waits > self.max_flood_waits:
+                    return self._failed(chat_id, exc)
+                await self._wait_flood(chat_id, retry_after_seconds(exc))
+            except Forbidden as exc:
+                log.info("chat %s blocked the bot", chat_id)
+                return SendResult("blocked", None, self._describe(exc))
+            except BadRequest as exc:  # a subclass of NetworkError: must come first
+                return self._failed(chat_id, exc)
+            except NetworkError as exc:  # time outs, connection errors, 5xx
+                failures += 1
+                if failures > self.max_retries:
+                    return self._failed(chat_id, exc)
+                await self._back_off(chat_id, failures, exc)
+            except TelegramError as exc:  # invalid token, chat migrated, conflict: not transient
+                return self._failed(chat_id, exc)
+            else:
+                return SendResult("sent", getattr(message, "message_id", None), None)
+
+    async def _attempt(
+        self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None, parse_mode: str | None
+    ) -> Any:
+        await self._wait_for_chat(chat_id)
+        # The in-flight slot is taken before the pacer, so a request leaves the moment the
+        # pacer lets it go; waiting for a slot afterwards would bunch requests up.
+        async with self._in_flight:
+            await self._wait_for_departure()
+            self._chat_last[chat_id] = self._clock()
+            log.debug("sending to chat %s: %r", chat_id, text[:80])
+            return await self.bot.send_message(
+                chat_id, text, reply_markup=markup, parse_mode=parse_mode
+            )
+
+    def _describe(self, exc: BaseException) -> str:
+        return describe(exc, getattr(self.bot, "token", None))
+
+    def _failed(self, chat_id: int, exc: BaseException) -> SendResult:
+        error = self._describe(exc)
+        log.warning("message to chat %s failed: %s", chat_id, error)
+        return SendResult("failed", None, error)
+
+    async def _wait_flood(self, chat_id: int, seconds: float) -> None:
+        # The limit is the bot's: everyone pauses, and this message waits the full time.
+        log.warning("flood control: retry to chat %s after %.1f s", chat_id, seconds)
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
+        await self._sleep(seconds)
+
+    async def _back_off(self, chat_id: int, failures: int, exc: BaseException) -> None:
+        delay = self.backoff_delay(failures)
+        log.warning(
+            "transient error to chat %s (try %d), retrying in %.2f s: %s",
+            chat_id,
+            failures,
+            delay,
+            self._describe(exc),
+        )
+        await self._sleep(delay)
+
+    def backoff_delay(self, failures: int) -> float:
+        """Exponential, capped, with "equal jitter" (half fixed, half random) so that many
+        senders failing together do not retry in lockstep."""
+        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (failures - 1))
+        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+
+    # ------------------------------------------------------------------ pacing
+
+    async def _wait_for_departure(self) -> None:
+        """Leave one ``interval`` after the previous request left, and not during a pause."""
+        async with self._gate:
+            while (wait := self._next_departure() - self._clock()) > 0:
+                await self._sleep(wait)  # a loop: a 429 may start a pause meanwhile
+            self._last_departure = self._clock()
+
+    def _next_departure(self) -> float:
+        return max(self._last_departure + self.interval, self._paused_until)
+
+    async def _wait_for_chat(self, chat_id: int) -> None:
+        last = self._chat_last.get(chat_id)
+        if last is None:
+            return
+        while (wait := last + self._chat_interval(chat_id) - self._clock()) > 0:
+            await self._sleep(wait)
+
+    @asynccontextmanager
+    async def _chat_turn(self, chat_id: int) -> AsyncIterator[None]:
+        """Hold the chat's lock for one message (with its retries); drop idle locks."""
+        lock, users = self._chat_locks.get(chat_id, (asyncio.Lock(), 0))
+        self._chat_locks[chat_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._chat_locks[chat_id]
+            if users > 1:
+                self._chat_locks[chat_id] = (lock, users - 1)
+            else:
+                del self._chat_locks[chat_id]
+                self._forget_quiet_chats()
+
+    def _chat_interval(self, chat_id: int) -> float:
+        return self.group_interval if chat_id < 0 else self.per_chat_interval
+
+    def _forget_quiet_chats(self) -> None:
+        """Drop per-chat times that can no longer delay anything, so the map stays small."""
+        if len(self._chat_last) < 4096:
+            return
+        horizon = self._clock() - max(self.per_chat_interval, self.group_interval)
+        for chat_id in [c for c, t in self._chat_last.items() if t < horizon]:
+            del self._chat_last[chat_id]
+
+    # ------------------------------------------------------------------ claimed delivery
+
+    async def deliver_claimed(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        unit_id: int,
+        officer_id: int,
+        kind: str,
+        key_date: date,
+        chat_id: int,
+        text: str,
+        buttons: Buttons | None = None,
+        html: bool = False,
+        now_fn: Callable[[], datetime] = utcnow,
+        on_blocked: OnBlocked | None = None,
+    ) -> Outcome:
+        """Claim, send, mark: the at-most-once protocol for reminders and summaries.
+
+        Returns "duplicate" when the message was already claimed (sent, failed or in progress,
+        here or in another process), else the send's status. On "blocked", ``on_blocked`` is
+        called with the officer's id after the row is marked.
+        """
+        async with sessions() as session:
+            won = await claim(
+                session,
+                unit_id=unit_id,
+                officer_id=officer_id,
+                kind=kind,
+                key_date=key_date,
+                chat_id=chat_id,
+                now=now_fn(),
+            )
+            await session.commit()
+        if won is None:
+            return "duplicate"
+        return await self.send_claimed(
+            sessions=sessions,
+            claim_id=won.id,
+            officer_id=officer_id,
+            chat_id=chat_id,
+            text=text,
+            buttons=buttons,
+            html=html,
+            now_fn=now_fn,
+            on_blocked=on_blocked,
+        )
+
+    async def send_claimed(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        claim_id: int,
+        officer_id: int | None,
+        chat_id: int,
+        text: str,
+        buttons: Buttons | None = None,
+        html: bool = False,
+        now_fn: Callable[[], datetime] = utcnow,
+        on_blocked: OnBlocked | None = None,
+    ) -> Status:
+        """Send a message already claimed (by deliver_claimed, or retaken by reclaim_stale)."""
+        result = await self.send(chat_id, text, buttons=buttons, html=html)
+        await _record_outcome(sessions, claim_id, result, now_fn)
+        if result.status == "blocked" and on_blocked is not None and officer_id is not None:
+            await on_blocked(officer_id)
+        return result.status
+
+
+# Marks in progress, kept referenced: the event loop holds tasks only weakly.
+_PENDING_MARKS: set[asyncio.Task[None]] = set()
+
+
+async def _record_outcome(
+    sessions: async_sessionmaker[AsyncSession],
+    claim_id: int,
+    result: SendResult,
+    now_fn: Callable[[], datetime],
+) -> None:
+    """Mark the claim in its own task, shielded: once Telegram has the message, a cancellation
+    (shutdown, a timeout around the fan-out) must not leave the claim looking unsent, or the
+    stale-claim retry would send it twice."""
+    mark = asyncio.ensure_future(_mark(sessions, claim_id, result, now_fn()))
+    _PENDING_MARKS.add(mark)
+    mark.add_done_callback(_PENDING_MARKS.discard)
+    try:
+        await asyncio.shield(mark)
+    except asyncio.CancelledError:
+        await asyncio.wait({mark}, timeout=10)  # let it land before going away
+        raise
+
+
+async def _mark(
+    sessions: async_sessionmaker[AsyncSession], claim_id: int, result: SendResult, now: datetime
+) -> None:
+    async with sessions() as session:
+        if result.status == "sent":
+            await mark_sent(session, claim_id=claim_id, message_id=result.message_id, now=now)
+        else:
+            error = f"{result.status}: {result.error or ''}"
+            await mark_failed(session, claim_id=claim_id, error=error, now=now)
+        await session.commit()
