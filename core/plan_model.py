@@ -141,3 +141,24 @@ class ParsedPlan:
         for criterion in self.criteria:
             seen.setdefault(criterion.index, None)
         return list(seen)
+
+
+def parent_positions(criteria: list[ParsedCriterion]) -> list[int | None]:
+    """For each criterion, the position of its parent in the list (or None).
+
+    A parent code names the nearest earlier criterion with that code in the same
+    index: codes can repeat ("4.1" heading, then a "4.1" child).
+    """
+    latest: dict[tuple[str, str], int] = {}
+    positions: list[int | None] = []
+    for position, criterion in enumerate(criteria):
+        parent = criterion.parent
+        positions.append(latest.get((criterion.index, parent)) if parent else None)
+        latest[(criterion.index, criterion.code)] = position
+    return positions
+
+
+def leaf_flags(criteria: list[ParsedCriterion]) -> list[bool]:
+    """True for the criteria nobody else has as a parent: the items people work on."""
+    parents = {p for p in parent_positions(criteria) if p is not None}
+    return [position not in parents for position in range(len(criteria))]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from core.plan_model import ParsedCriterion, ParsedPlan
+from core.plan_model import ParsedCriterion, ParsedPlan, leaf_flags
 
 
 @dataclass
@@ -26,8 +26,7 @@ class PlanPreview:
 
 
 def build_preview(plan: ParsedPlan) -> PlanPreview:
-    parents = {(c.index, c.parent) for c in plan.criteria if c.parent}
-    leaves = [c for c in plan.criteria if (c.index, c.code) not in parents]
+    leaves = [c for c, leaf in zip(plan.criteria, leaf_flags(plan.criteria), strict=True) if leaf]
     unmapped: Counter[str] = Counter()
     for criterion in plan.criteria:
         unmapped.update(set(criterion.unmapped_leads))

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from core.plan_model import Milestone as ParsedMilestone
-from core.plan_model import ParsedCriterion, ParsedPlan, ParseWarning
+from core.plan_model import ParsedCriterion, ParsedPlan, ParseWarning, leaf_flags, parent_positions
 from core.positions import PositionCatalogue, default_catalogue
 from core.text import fold, fold_compact, nfc, one_line
 from storage.models import AuditLog, Criterion, Milestone, Plan, PositionAlias, Unit
@@ -324,17 +324,12 @@ def _milestone_tuple(milestone: ParsedMilestone) -> tuple[date, str | None, list
 
 
 def _link_parents(parsed: Sequence[ParsedCriterion], rows: Sequence[Criterion]) -> None:
-    """Resolve each parent code to the nearest earlier row with that code (codes can repeat)."""
-    latest: dict[tuple[str, str], Criterion] = {}
-    has_children: set[int] = set()
-    for criterion, row in zip(parsed, rows, strict=True):
-        parent = latest.get((criterion.index, criterion.parent)) if criterion.parent else None
-        row.parent_id = parent.id if parent else None
-        if parent is not None:
-            has_children.add(parent.id)
-        latest[(criterion.index, criterion.code)] = row
-    for row in rows:
-        row.is_leaf = row.id not in has_children
+    """Point each row at its parent row and mark which rows are leaves."""
+    positions = parent_positions(list(parsed))
+    leaves = leaf_flags(list(parsed))
+    for row, parent, leaf in zip(rows, positions, leaves, strict=True):
+        row.parent_id = rows[parent].id if parent is not None else None
+        row.is_leaf = leaf
 
 
 async def list_plans(session: AsyncSession) -> list[tuple[Unit, Plan, int]]:

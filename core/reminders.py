@@ -74,14 +74,15 @@ class Digest:
         }
 
 
-def unit_rules(unit: Unit) -> Rules:
-    """The unit's reminder policy and calendar, from ``units.settings``."""
+def unit_rules(unit: Unit, *, defaults: dict[str, Any] | None = None) -> Rules:
+    """The unit's reminder policy and calendar, from ``units.settings`` over ``defaults``."""
     settings = unit.settings or {}
     calendar = WorkCalendar(
         days_off=[date.fromisoformat(day) for day in settings.get("days_off", [])],
         extra_workdays=[date.fromisoformat(day) for day in settings.get("extra_workdays", [])],
     )
-    return Rules(calendar, ReminderPolicy.from_settings(settings.get("reminders")))
+    policy = {**(defaults or {}), **settings.get("reminders", {})}
+    return Rules(calendar, ReminderPolicy.from_settings(policy))
 
 
 @dataclass

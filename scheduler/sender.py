@@ -59,6 +59,40 @@ FANOUT_CONCURRENCY = 16
 _TOKEN = re.compile(r"\d{6,}:[A-Za-z0-9_-]{30,}")
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent instead of a plain text message."""
+
+    kind: Literal["photo", "document"]
+    content: bytes
+    filename: str
+
+
+@dataclass(frozen=True)
+class _Payload:
+    text: str
+    markup: InlineKeyboardMarkup | None
+    parse_mode: str | None
+    attachment: Attachment | None
+
+    async def send(self, bot: Any, chat_id: int) -> Any:
+        options = {"reply_markup": self.markup, "parse_mode": self.parse_mode}
+        if self.attachment is None:
+            return await bot.send_message(chat_id, self.text, **options)
+        caption = self.text or None
+        if self.attachment.kind == "photo":
+            return await bot.send_photo(
+                chat_id, self.attachment.content, caption=caption, **options
+            )
+        return await bot.send_document(
+            chat_id,
+            self.attachment.content,
+            filename=self.attachment.filename,
+            caption=caption,
+            **options,
+        )
+
+
 class BotLike(Protocol):
     async def send_message(
         self, chat_id: int, text: str, *, reply_markup: Any = ..., parse_mode: Any = ...
@@ -168,13 +202,21 @@ class Sender:
     # ------------------------------------------------------------------ sending
 
     async def send(
-        self, chat_id: int, text: str, *, buttons: Buttons | None = None, html: bool = False
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        buttons: Buttons | None = None,
+        html: bool = False,
+        attachment: Attachment | None = None,
     ) -> SendResult:
-        """Send one message, retrying as the module docstring says; never raises API errors."""
-        markup = keyboard(buttons)
-        parse_mode = "HTML" if html else None
+        """Send one message, retrying as the module docstring says; never raises API errors.
+
+        With an ``attachment`` the message is a photo or a document and ``text`` its caption.
+        """
+        payload = _Payload(text, keyboard(buttons), "HTML" if html else None, attachment)
         async with self._chat_turn(chat_id):
-            return await self._send_with_retries(chat_id, text, markup, parse_mode)
+            return await self._send_with_retries(chat_id, payload)
 
     async def send_many(
         self, messages: Iterable[OutgoingMessage], *, concurrency: int | None = None
@@ -188,13 +230,11 @@ class Sender:
             message.chat_id, message.text, buttons=message.buttons, html=message.html
         )
 
-    async def _send_with_retries(
-        self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None, parse_mode: str | None
-    ) -> SendResult:
+    async def _send_with_retries(self, chat_id: int, payload: _Payload) -> SendResult:
         failures = flood_waits = 0
         while True:
             try:
-                message = await self._attempt(chat_id, text, markup, parse_mode)
+                message = await self._attempt(chat_id, payload)
             except RetryAfter as exc:
                 flood_waits += 1
                 if flood_waits > self.max_flood_waits:
@@ -215,19 +255,15 @@ class Sender:
             else:
                 return SendResult("sent", getattr(message, "message_id", None), None)
 
-    async def _attempt(
-        self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None, parse_mode: str | None
-    ) -> Any:
+    async def _attempt(self, chat_id: int, payload: _Payload) -> Any:
         await self._wait_for_chat(chat_id)
         # The in-flight slot is taken before the pacer, so a request leaves the moment the
         # pacer lets it go; waiting for a slot afterwards would bunch requests up.
         async with self._in_flight:
             await self._wait_for_departure()
             self._chat_last[chat_id] = self._clock()
-            log.debug("sending to chat %s: %r", chat_id, text[:80])
-            return await self.bot.send_message(
-                chat_id, text, reply_markup=markup, parse_mode=parse_mode
-            )
+            log.debug("sending to chat %s: %r", chat_id, payload.text[:80])
+            return await payload.send(self.bot, chat_id)
 
     def _describe(self, exc: BaseException) -> str:
         return describe(exc, getattr(self.bot, "token", None))
@@ -369,7 +405,7 @@ class Sender:
     ) -> Status:
         """Send a message already claimed (by deliver_claimed, or retaken by reclaim_stale)."""
         result = await self.send(chat_id, text, buttons=buttons, html=html)
-        await _record_outcome(sessions, claim_id, result, now_fn)
+        await record_outcome(sessions, claim_id, result, now_fn)
         if result.status == "blocked" and on_blocked is not None and officer_id is not None:
             await on_blocked(officer_id)
         return result.status
@@ -379,7 +415,7 @@ class Sender:
 _PENDING_MARKS: set[asyncio.Task[None]] = set()
 
 
-async def _record_outcome(
+async def record_outcome(
     sessions: async_sessionmaker[AsyncSession],
     claim_id: int,
     result: SendResult,
