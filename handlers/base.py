@@ -7,29 +7,43 @@ the feature's function. That function returns what to say (:class:`Reply`)
 instead of saying it: replies are sent only after the transaction commits, so
 the bot never confirms a change that was rolled back.
 
+A feature that must download a user's file returns :class:`Fetch` instead:
+the first transaction (the claim, the checks) commits, the file is streamed
+to disk with no database lock held, and ``Fetch.finish`` then runs in a second
+transaction of the same frame (officer reloaded, role re-checked). A crash
+between the two loses that one file (the user sends it again); the update is
+never handled twice.
+
 Feature code never touches the session factory, the clock or the settings
 directly; it gets them on the :class:`Request`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import wraps
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest, Forbidden
 from telegram.ext import ContextTypes
 
 from bot import texts
+from bot.menu import set_chat_menu
 from bot.settings import Settings
+from core.evidence import MAX_EVIDENCE_BYTES, new_incoming_path
+from core.officers import touch_activity
 from storage.models import Officer, ProcessedUpdate, Unit
 
 log = logging.getLogger(__name__)
@@ -38,6 +52,11 @@ STATE_KEY = "dondoc"
 CHANNEL = "telegram"
 Context = ContextTypes.DEFAULT_TYPE
 Clock = Callable[[], datetime]
+
+# "Last activity" is for /canbo, to the minute at best: writing it on every
+# update would turn every read-only handler into a write transaction.
+ACTIVITY_RESOLUTION = timedelta(minutes=10)
+DOWNLOAD_TIMEOUT_SECONDS = 120.0
 
 
 def utc_clock() -> datetime:
@@ -69,6 +88,8 @@ class Request:
     update_id: int
     settings: Settings
     now: datetime
+    # PTB's context, for conversation state (user_data); None outside the bot.
+    context: Context | None = None
 
     @property
     def source_id(self) -> str:
@@ -89,13 +110,23 @@ class Request:
     def today(self) -> date:
         return self.now.astimezone(self.tz).date()
 
+    @property
+    def is_configured_admin(self) -> bool:
+        """Listed in ADMIN_TELEGRAM_IDS: may import a plan before any unit exists."""
+        return self.user_id in self.settings.admin_telegram_ids
+
 
 Button = tuple[str, str]  # (label, callback data)
 
 
 @dataclass
 class Reply:
-    """One thing to say. ``edit`` replaces the message a button was pressed on."""
+    """One thing to say. ``edit`` replaces the message a button was pressed on.
+
+    ``message_id`` edits that message of the chat instead (e.g. a card asked
+    for a reason, answered by a text message); ``on_sent`` is told the id of
+    the message sent, for features that edit it later.
+    """
 
     text: str
     buttons: Sequence[Sequence[Button]] = ()
@@ -103,6 +134,8 @@ class Reply:
     alert: str | None = None  # a short notice on the pressed button (answerCallbackQuery)
     document: tuple[str, bytes] | None = None  # (file name, content)
     html: bool = False
+    message_id: int | None = None
+    on_sent: Callable[[int], None] | None = None
 
     def markup(self) -> InlineKeyboardMarkup | None:
         if not self.buttons:
@@ -115,9 +148,49 @@ class Reply:
         )
 
 
-Replies = Reply | Sequence[Reply] | None
-Feature = Callable[[Update, Context, Request], Awaitable[Replies]]
-TelegramCallback = Callable[[Update, Context], Awaitable[None]]
+@dataclass(frozen=True)
+class MenuChange:
+    """Set a chat's command menu after commit (an officer linked, or their roles changed)."""
+
+    chat_id: int
+    roles: tuple[str, ...]
+
+
+Action = Reply | MenuChange
+Replies = Action | Sequence[Action] | None
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """A file a user sent, as Telegram describes it (nothing downloaded yet)."""
+
+    file_id: str
+    unique_id: str | None
+    size: int | None  # as declared by Telegram; checked before getFile
+    name: str | None
+    mime: str | None
+
+
+Finish = Callable[["Request", list[Path]], Awaitable[Replies]]
+
+
+@dataclass
+class Fetch:
+    """Download ``files`` outside any transaction, then run ``finish`` in a new one.
+
+    ``finish`` gets one downloaded path per file, in order, and may consume
+    them (move them away); whatever is left is deleted afterwards.
+    """
+
+    files: Sequence[FileRef]
+    finish: Finish
+    too_big: Reply | None = None  # what to say when a file is over the limit
+    limit: int = MAX_EVIDENCE_BYTES
+
+
+Result = Replies | Fetch
+Feature = Callable[[Update, Context, Request], Awaitable[Result]]
+TelegramCallback = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
 # Who may run a feature. "anyone" includes strangers (for /start with an invite).
 ANYONE = "anyone"
@@ -146,7 +219,12 @@ def handler(who: str = OFFICER) -> Callable[[Feature], TelegramCallback]:
     def decorate(feature: Feature) -> TelegramCallback:
         @wraps(feature)
         async def callback(update: Update, context: Context) -> None:
-            replies = await _run_in_transaction(feature, who, update, context)
+            result = await _run_in_transaction(feature, who, update, context, claim=True)
+            replies = (
+                await _fetch_then_finish(result, who, update, context)
+                if isinstance(result, Fetch)
+                else result
+            )
             if replies is not None:
                 await send_replies(update, context, replies)
 
@@ -156,19 +234,22 @@ def handler(who: str = OFFICER) -> Callable[[Feature], TelegramCallback]:
 
 
 async def _run_in_transaction(
-    feature: Feature, who: str, update: Update, context: Context
-) -> Replies:
+    feature: Feature, who: str, update: Update, context: Context, *, claim: bool
+) -> Result:
     state = app_state(context)
     user = update.effective_user
     if user is None:
         return None  # channel posts and the like: nothing for us
     async with state.sessions() as session, session.begin():
         officer = await session.scalar(select(Officer).where(Officer.telegram_id == user.id))
-        if not await claim_update(session, update.update_id, officer):
+        if claim and not await claim_update(session, update.update_id, officer):
             log.info("update %s already handled; ignored", update.update_id)
             return None
         if not allowed(officer, who):
-            return _refusal(officer, update)
+            return _refusal(officer, update, state.settings)
+        now = state.clock()
+        if officer is not None and _activity_is_stale(officer, now):
+            await touch_activity(session, officer=officer, now=now)
         unit = await session.get(Unit, officer.unit_id) if officer else None
         request = Request(
             session=session,
@@ -178,9 +259,15 @@ async def _run_in_transaction(
             display_name=user.full_name,
             update_id=update.update_id,
             settings=state.settings,
-            now=state.clock(),
+            now=now,
+            context=context,
         )
         return await feature(update, context, request)
+
+
+def _activity_is_stale(officer: Officer, now: datetime) -> bool:
+    seen = officer.last_activity_at
+    return not officer.reachable or seen is None or now - seen >= ACTIVITY_RESOLUTION
 
 
 async def claim_update(session: AsyncSession, update_id: int, officer: Officer | None) -> bool:
@@ -206,31 +293,130 @@ async def claim_update(session: AsyncSession, update_id: int, officer: Officer |
     return True
 
 
-def _refusal(officer: Officer | None, update: Update) -> Reply:
+def _refusal(officer: Officer | None, update: Update, settings: Settings) -> Reply:
+    as_alert = update.callback_query is not None
     if officer is None:
-        return Reply(texts.STRANGER, alert=texts.STRANGER[:190] if update.callback_query else None)
+        user = update.effective_user
+        if user is not None and user.id in settings.admin_telegram_ids:
+            return Reply(texts.ADMIN_WITHOUT_UNIT, alert=texts.NOT_ALLOWED if as_alert else None)
+        return Reply(texts.STRANGER, alert=texts.STRANGER[:190] if as_alert else None)
     if not officer.active:
         return Reply(texts.INACTIVE)
-    return Reply(texts.NOT_ALLOWED, alert=texts.NOT_ALLOWED if update.callback_query else None)
+    return Reply(texts.NOT_ALLOWED, alert=texts.NOT_ALLOWED if as_alert else None)
+
+
+# --- files: download outside the transaction -------------------------------------------------
+
+
+class FileTooBig(Exception):
+    """Telegram (or the stream) says the file is over the limit; nothing was kept."""
+
+
+async def _fetch_then_finish(fetch: Fetch, who: str, update: Update, context: Context) -> Replies:
+    state = app_state(context)
+    paths: list[Path] = []
+    try:
+        try:
+            for ref in fetch.files:
+                target = new_incoming_path(state.settings.evidence_dir)
+                paths.append(target)
+                await download(context.bot, ref, target, limit=fetch.limit)
+        except FileTooBig:
+            return fetch.too_big or Reply(texts.FILE_TOO_BIG)
+
+        async def finish(update: Update, context: Context, request: Request) -> Result:
+            return await fetch.finish(request, list(paths))
+
+        result = await _run_in_transaction(finish, who, update, context, claim=False)
+        if isinstance(result, Fetch):
+            raise TypeError("Fetch.finish must return replies, not another Fetch")
+        return result
+    finally:
+        for path in paths:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+
+async def download(bot: Bot, ref: FileRef, target: Path, *, limit: int) -> None:
+    """getFile, then stream the file to ``target``; FileTooBig past ``limit`` bytes.
+
+    The declared size is checked first so an oversized file costs no request.
+    The file URL holds the bot token: errors are re-raised without it.
+    """
+    if ref.size is not None and ref.size > limit:
+        raise FileTooBig
+    try:
+        file = await bot.get_file(ref.file_id)
+    except BadRequest as exc:
+        if "too big" in str(exc).lower():
+            raise FileTooBig from None
+        raise
+    if file.file_size is not None and file.file_size > limit:
+        raise FileTooBig
+    path = file.file_path or ""
+    if not path.startswith(("http://", "https://")):  # a local Bot API server
+        await file.download_to_drive(target)
+        if (await asyncio.to_thread(target.stat)).st_size > limit:
+            raise FileTooBig
+        return
+    await _stream(path, target, limit)
+
+
+async def _stream(url: str, target: Path, limit: int) -> None:
+    size = 0
+    try:
+        async with (
+            httpx.AsyncClient(timeout=DOWNLOAD_TIMEOUT_SECONDS) as client,
+            client.stream("GET", url) as response,
+        ):
+            response.raise_for_status()
+            with target.open("wb") as out:
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > limit:
+                        raise FileTooBig
+                    out.write(chunk)
+    except httpx.HTTPError as exc:
+        raise RuntimeError(f"file download failed: {type(exc).__name__}") from None
+
+
+# --- sending ------------------------------------------------------------------------------
 
 
 async def send_replies(update: Update, context: Context, replies: Replies) -> None:
-    items = [replies] if isinstance(replies, Reply) else list(replies or [])
+    items: list[Action] = (
+        [replies] if isinstance(replies, Reply | MenuChange) else list(replies or [])
+    )
     query = update.callback_query
-    alert = next((r.alert for r in items if r.alert), None)
+    alert = next((r.alert for r in items if isinstance(r, Reply) and r.alert), None)
     if query is not None:
         await query.answer(alert or None)
     for reply in items:
-        if reply.edit and query is not None and isinstance(query.message, Message):
-            await _edit(query.message, reply)
+        if isinstance(reply, MenuChange):
+            await _set_menu(context.bot, reply)
+        elif reply.edit and query is not None and isinstance(query.message, Message):
+            await _edit(context.bot, query.message.chat_id, query.message.message_id, reply)
+        elif reply.message_id is not None and update.effective_chat is not None:
+            await _edit(context.bot, update.effective_chat.id, reply.message_id, reply)
         elif reply.text or reply.document:
             await _send(update, context, reply)
 
 
-async def _edit(message: Message, reply: Reply) -> None:
+async def _set_menu(bot: Bot, change: MenuChange) -> None:
     try:
-        await message.edit_text(
-            reply.text, reply_markup=reply.markup(), parse_mode="HTML" if reply.html else None
+        await set_chat_menu(bot, chat_id=change.chat_id, roles=change.roles)
+    except (BadRequest, Forbidden):
+        log.warning("could not set the command menu of chat %s", change.chat_id)
+
+
+async def _edit(bot: Bot, chat_id: int, message_id: int, reply: Reply) -> None:
+    try:
+        await bot.edit_message_text(
+            reply.text,
+            chat_id=chat_id,
+            message_id=message_id,
+            reply_markup=reply.markup(),
+            parse_mode="HTML" if reply.html else None,
         )
     except BadRequest as exc:
         if "not modified" not in str(exc).lower():
@@ -244,7 +430,7 @@ async def _send(update: Update, context: Context, reply: Reply) -> None:
     parse_mode = "HTML" if reply.html else None
     if reply.document is not None:
         name, content = reply.document
-        await context.bot.send_document(
+        sent = await context.bot.send_document(
             chat.id,
             document=content,
             filename=name,
@@ -252,10 +438,12 @@ async def _send(update: Update, context: Context, reply: Reply) -> None:
             reply_markup=reply.markup(),
             parse_mode=parse_mode,
         )
-        return
-    await context.bot.send_message(
-        chat.id, reply.text, reply_markup=reply.markup(), parse_mode=parse_mode
-    )
+    else:
+        sent = await context.bot.send_message(
+            chat.id, reply.text, reply_markup=reply.markup(), parse_mode=parse_mode
+        )
+    if reply.on_sent is not None:
+        reply.on_sent(sent.message_id)
 
 
 async def on_error(update: object, context: Context) -> None:
@@ -274,3 +462,17 @@ def callback_data(*parts: Any) -> str:
     if len(data.encode()) > 64:
         raise ValueError(f"callback data too long: {data!r}")
     return data
+
+
+def callback_parts(update: Update, count: int) -> list[str]:
+    """The pressed button's data split on ":", padded with "" to ``count`` parts.
+
+    Only a parse: the values are untrusted until the handler checks them in the database.
+    """
+    query = update.callback_query
+    parts = (query.data or "").split(":") if query is not None else []
+    return [*parts, *([""] * count)][:count]
+
+
+def as_int(text: str) -> int | None:
+    return int(text) if text.isdigit() else None

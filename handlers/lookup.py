@@ -1,0 +1,151 @@
+"""Finding the item a user means, and checking they may see or change it.
+
+Codes are typed as in the plan ("7.2.6.1", "PCI 2.1"). An ambiguous or
+unknown code gets buttons (the matching items, or the closest ones); the
+action the user typed waits in a :class:`~handlers.state.Choice` and runs
+when they press one. Every press is checked again: the id must be one the
+choice offered, and the item must be in the user's unit and theirs to touch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from telegram import Update
+
+from bot import texts
+from core.items import Ambiguous, Resolved, resolve_code
+from core.ownership import can_update
+from core.roles import is_manager
+from handlers.base import (
+    OFFICER,
+    Button,
+    Context,
+    Reply,
+    Request,
+    Result,
+    as_int,
+    callback_data,
+    callback_parts,
+    handler,
+)
+from handlers.state import Choice, drop_choice, get_choice, new_choice
+from storage.models import Criterion, Plan
+
+CHOICE_PREFIX = "Q"
+BUTTON_TITLE_CHARS = 40
+
+ChoiceAction = Callable[[Update, Context, Request, Choice, Criterion], Awaitable[Result]]
+_actions: dict[str, ChoiceAction] = {}
+
+
+def choice_action(kind: str) -> Callable[[ChoiceAction], ChoiceAction]:
+    """Register what a pressed choice of this kind does (modules register at import)."""
+
+    def register(action: ChoiceAction) -> ChoiceAction:
+        _actions[kind] = action
+        return action
+
+    return register
+
+
+def label(criterion: Criterion) -> str:
+    return f"{criterion.index_name} {criterion.code}"
+
+
+def button_title(criterion: Criterion, limit: int = BUTTON_TITLE_CHARS) -> str:
+    text = f"{label(criterion)} {criterion.title}"
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+async def load_item(request: Request, criterion_id: int) -> Criterion | None:
+    """The live item with this id in the user's unit, or None (gone, or someone else's)."""
+    if request.officer is None:
+        return None
+    return await request.session.scalar(
+        select(Criterion)
+        .join(Plan, Plan.id == Criterion.plan_id)
+        .where(
+            Criterion.id == criterion_id,
+            Criterion.unit_id == request.officer.unit_id,
+            Criterion.active.is_(True),
+            Plan.active.is_(True),
+        )
+        .options(selectinload(Criterion.milestones))
+    )
+
+
+async def may_update(request: Request, criterion: Criterion) -> bool:
+    if request.officer is None:
+        return False
+    return await can_update(request.session, officer=request.officer, criterion=criterion)
+
+
+async def may_view(request: Request, criterion: Criterion) -> bool:
+    """Owners and anyone who may report; leaders and coordinators see the whole unit."""
+    if request.officer is None or request.officer.unit_id != criterion.unit_id:
+        return False
+    return is_manager(request.officer) or await may_update(request, criterion)
+
+
+async def unit_indexes(request: Request) -> list[str]:
+    """The indexes of the unit's live plans ("PAR", "PCI", …), to read "PCI 2.1" as one code."""
+    if request.officer is None:
+        return []
+    rows = await request.session.scalars(
+        select(Plan.indexes).where(Plan.unit_id == request.officer.unit_id, Plan.active.is_(True))
+    )
+    return sorted({index for indexes in rows for index in indexes or ()})
+
+
+def split_code(args: Sequence[str], indexes: Sequence[str] = ()) -> tuple[str, list[str]]:
+    """("PCI 2.1", rest) when the first word names an index of the plan, else (first, rest)."""
+    if len(args) >= 2 and args[0].upper() in {i.upper() for i in indexes}:
+        return f"{args[0]} {args[1]}", list(args[2:])
+    return (args[0], list(args[1:])) if args else ("", [])
+
+
+async def find_item(request: Request, code: str, choice: Choice) -> Criterion | Reply:
+    """The item for ``code``, or a reply offering buttons that carry ``choice`` on."""
+    assert request.unit is not None
+    found = await resolve_code(request.session, unit=request.unit, text=code)
+    if isinstance(found, Resolved):
+        return found.criterion
+    if isinstance(found, Ambiguous):
+        return offer(choice, found.options, texts.ambiguous_code(code), request)
+    text = texts.unknown_code(code, bool(found.suggestions))
+    return offer(choice, found.suggestions, text, request)
+
+
+def offer(choice: Choice, options: Sequence[Criterion], text: str, request: Request) -> Reply:
+    if not options:
+        return Reply(text)
+    choice.options = [c.id for c in options]
+    assert request.context is not None
+    ref = new_choice(request.context, choice)
+    buttons = [[(button_title(c), callback_data(CHOICE_PREFIX, ref, c.id))] for c in options]
+    return Reply(text, buttons=buttons)
+
+
+@handler(OFFICER)
+async def on_choice(update: Update, context: Context, request: Request) -> Result:
+    """A press on "Q:<ref>:<id>": run the waiting action on the chosen item."""
+    _, ref, raw_id = callback_parts(update, 3)
+    choice = get_choice(context, ref, request.now)
+    chosen = as_int(raw_id)
+    if choice is None or chosen is None or chosen not in choice.options:
+        return Reply(texts.CHOICE_EXPIRED, edit=True, alert=texts.CHOICE_EXPIRED)
+    criterion = await load_item(request, chosen)
+    if criterion is None:
+        return Reply(texts.ITEM_GONE, edit=True)
+    action = _actions.get(choice.kind)
+    if action is None:
+        return Reply(texts.CHOICE_EXPIRED, edit=True)
+    drop_choice(context, ref)
+    return await action(update, context, request, choice, criterion)
+
+
+def rows(buttons: Sequence[Button], per_row: int) -> list[list[Button]]:
+    return [list(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row)]
