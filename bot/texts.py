@@ -7,6 +7,8 @@ code base writes a sentence a user will read in the chat.
 
 from __future__ import annotations
 
+from datetime import date, datetime, tzinfo
+
 NO_TOKEN = """\
 Chưa có TELEGRAM_BOT_TOKEN nên bot chưa chạy được.
 1. Mở Telegram, nhắn @BotFather, gõ /newbot và làm theo hướng dẫn để nhận token.
@@ -46,3 +48,455 @@ ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("giao", "Giao việc: /giao <mã> <cán bộ>"),
     ("vitri", "Xem, đổi vị trí của cán bộ"),
 )
+
+# Command names: (Vietnamese, English alias). Handlers register both; menus show the first.
+CMD_START = ("start",)
+CMD_HELP = ("help", "trogiup")
+CMD_TASKS = ("viec", "tasks")
+CMD_UPDATE = ("capnhat", "update")
+CMD_DONE = ("xong", "done")
+CMD_OVERDUE = ("quahan", "overdue")
+CMD_SUMMARY = ("tonghop", "summary")
+CMD_OFFICERS = ("canbo", "officers")
+CMD_ASSIGN = ("giao", "assign")
+CMD_POSITIONS = ("vitri", "positions")
+CMD_INVITE = ("moi", "invite")
+CMD_IMPORT = ("kehoach", "import")
+
+# English aliases of the Vietnamese command names, for /help.
+ALIASES: dict[str, str] = {
+    names[0]: names[1]
+    for names in (
+        CMD_HELP,
+        CMD_TASKS,
+        CMD_UPDATE,
+        CMD_DONE,
+        CMD_OVERDUE,
+        CMD_SUMMARY,
+        CMD_OFFICERS,
+        CMD_ASSIGN,
+        CMD_POSITIONS,
+        CMD_INVITE,
+        CMD_IMPORT,
+    )
+}
+
+
+# --- small formatters ------------------------------------------------------------------------
+
+
+def day(value: date) -> str:
+    return value.strftime("%d/%m/%Y")
+
+
+def moment(value: datetime, tz: tzinfo) -> str:
+    return value.astimezone(tz).strftime("%d/%m/%Y %H:%M")
+
+
+def number(value: float) -> str:
+    """Decimal comma, no trailing zeros: 16,5 and 2."""
+    return f"{value:g}".replace(".", ",")
+
+
+STATUS = {
+    "not_started": "Chưa làm",
+    "in_progress": "Đang làm",
+    "done": "Hoàn thành",
+    "blocked": "Gặp khó khăn",
+}
+
+
+def status(code: str, percent: int) -> str:
+    return f"{STATUS.get(code, code)} {percent}%"
+
+
+ROLE_NAMES = {
+    "officer": "cán bộ",
+    "coordinator": "đầu mối",
+    "leader": "lãnh đạo",
+    "admin": "quản trị",
+}
+
+
+# --- greeting and help -----------------------------------------------------------------------
+
+ADMIN_WITHOUT_UNIT = (
+    "Bạn là quản trị viên nhưng chưa có đơn vị.\n"
+    "Hãy gửi tệp kế hoạch (.docx, .xlsx, .csv, .txt hoặc .yaml) kèm chú thích /kehoach: "
+    "bot tạo đơn vị theo kế hoạch và gắn bạn vào đó."
+)
+
+
+def greeting(name: str, positions: list[str], owned: int, common: int, roles: list[str]) -> str:
+    lines = [f"Xin chào {name}!"]
+    if positions:
+        lines.append(f"Vị trí: {', '.join(positions)}.")
+    extra = [ROLE_NAMES[r] for r in roles if r != "officer" and r in ROLE_NAMES]
+    if extra:
+        lines.append(f"Vai trò: {', '.join(extra)}.")
+    lines.append(f"Bạn phụ trách {owned} việc" + (f", và {common} việc chung." if common else "."))
+    lines.append("Gõ /viec để xem việc, /help để xem hướng dẫn.")
+    return "\n".join(lines)
+
+
+LINKED = "Đã liên kết tài khoản Telegram của bạn."
+HELP_TITLE = "Bạn có thể dùng:"
+HELP_TIPS = (
+    "Mẹo: gửi ảnh hoặc tệp kèm chú thích là mã mục (ví dụ «3.1.3 bảng tin») để nộp minh chứng; "
+    "hoặc mở việc bằng /viec rồi bấm nút."
+)
+HELP_ADMIN_TIPS = (
+    "Quản trị: gửi tệp danh sách cán bộ (.csv, .xlsx) kèm chú thích /canbo để nhập nhiều người."
+)
+
+
+def help_line(name: str, description: str) -> str:
+    alias = ALIASES.get(name)
+    return f"/{name}" + (f" (/{alias})" if alias else "") + f" — {description}"
+
+
+# --- items: list and card --------------------------------------------------------------------
+
+TASK_GROUPS = {
+    "overdue": "Quá hạn",
+    "due_7": "Đến hạn trong 7 ngày",
+    "later": "Hạn sau",
+    "ongoing": "Thường xuyên",
+    "unscheduled": "Chưa có hạn",
+    "common": "Việc chung",
+}
+NO_TASKS = "Bạn chưa có việc nào trong kế hoạch."
+NO_PLAN = "Đơn vị chưa có kế hoạch. Quản trị viên nhập bằng /kehoach."
+PREV = "◀ Trước"
+NEXT = "Sau ▶"
+BACK = "Quay lại"
+CANCEL = "Hủy"
+DONE_BUTTON = "Hoàn thành"
+BLOCKED_BUTTON = "Gặp khó khăn"
+EVIDENCE_BUTTON = "Gửi minh chứng"
+
+
+def tasks_title(count: int, page: int, pages: int) -> str:
+    paging = f" — trang {page + 1}/{pages}" if pages > 1 else ""
+    return f"Việc của bạn ({count}){paging}:"
+
+
+def task_line(label: str, title: str, due: date | None, status_code: str, percent: int) -> str:
+    when = day(due) if due else "chưa có hạn"
+    return f"• {label} {title}\n   {when} · {status(status_code, percent)}"
+
+
+CARD_REQUIREMENT = "Yêu cầu"
+CARD_DEADLINE = "Thời hạn"
+CARD_DATES = "Mốc"
+CARD_ONGOING = "Thường xuyên"
+CARD_POINTS = "Điểm"
+CARD_OWNERS = "Phụ trách"
+CARD_STATUS = "Trạng thái"
+CARD_RECENT = "Cập nhật gần đây:"
+CARD_EVIDENCE = "Minh chứng"
+CARD_NO_OWNER = "chưa có"
+
+
+def card_points(max_points: float | None, target: float | None) -> str:
+    parts = []
+    if max_points is not None:
+        parts.append(f"tối đa {number(max_points)}")
+    if target is not None:
+        parts.append(f"phấn đấu {number(target)}")
+    return f"{CARD_POINTS}: {', '.join(parts)}"
+
+
+def card_dates(dates: list[date], limit: int = 6) -> str:
+    shown = ", ".join(day(d) for d in dates[:limit])
+    more = f" (+{len(dates) - limit} mốc)" if len(dates) > limit else ""
+    return f"{CARD_DATES}: {shown}{more}"
+
+
+def card_update(when: str, who: str, status_code: str, percent: int, note: str | None) -> str:
+    tail = f" — {note}" if note else ""
+    return f"• {when} {who}: {status(status_code, percent)}{tail}"
+
+
+def card_evidence(count: int) -> str:
+    return f"{CARD_EVIDENCE}: {count} tệp"
+
+
+def card_footer(criterion_id: int) -> str:
+    # Parsed back from a reply to the card (handlers.tasks.CARD_FOOTER); keep the shape.
+    return f"Mục #{criterion_id}"
+
+
+ASK_BLOCKED_REASON = "✍️ Nhập lý do gặp khó khăn vào một tin nhắn."
+
+
+def ask_evidence(label: str) -> str:
+    return f"📎 Gửi ảnh hoặc tệp minh chứng cho {label} ngay bây giờ (gửi được nhiều tệp)."
+
+
+ITEM_GONE = "Mục này không còn trong kế hoạch. Gõ /viec để xem danh sách mới."
+CHOICE_EXPIRED = "Lựa chọn đã hết hạn. Hãy gõ lại lệnh."
+
+
+def unknown_code(code: str, has_suggestions: bool) -> str:
+    hint = " Có phải một trong các mục dưới đây?" if has_suggestions else ""
+    return f"Không thấy mục «{code}» trong kế hoạch.{hint}"
+
+
+def ambiguous_code(code: str) -> str:
+    return f"Mã «{code}» có ở nhiều bộ chỉ số. Chọn mục:"
+
+
+# --- progress --------------------------------------------------------------------------------
+
+UPDATE_USAGE = (
+    "Cách dùng: /capnhat <mã> <0-100> [ghi chú]\nVí dụ: /capnhat 3.1.3 50 đã dự thảo kế hoạch"
+)
+DONE_USAGE = "Cách dùng: /xong <mã> [ghi chú]\nVí dụ: /xong 3.1.3 đã niêm yết"
+BAD_PERCENT = "Phần trăm phải là số nguyên từ 0 đến 100."
+
+
+def not_owner(label: str) -> str:
+    return f"Bạn không phụ trách mục {label}."
+
+
+def progress_saved(label: str, status_code: str, percent: int) -> str:
+    return f"Đã ghi {label}: {status(status_code, percent)}."
+
+
+def progress_toast(status_code: str, percent: int) -> str:
+    return f"Đã ghi: {status(status_code, percent)}"
+
+
+def blocked_saved(label: str) -> str:
+    return f"Đã ghi {label}: gặp khó khăn. Đầu mối sẽ được báo."
+
+
+FREE_TEXT_HINT = "Gõ /viec để xem việc của bạn, /help để xem hướng dẫn."
+UNKNOWN_COMMAND = "Không có lệnh này. Gõ /help để xem các lệnh bạn dùng được."
+
+# --- evidence --------------------------------------------------------------------------------
+
+FILE_TOO_BIG = "Tệp quá lớn (trên 20 MB) nên chưa lưu gì. Hãy nén hoặc chia nhỏ rồi gửi lại."
+EVIDENCE_NO_TARGET = (
+    "Chưa rõ tệp này là minh chứng cho mục nào. Gửi lại kèm chú thích là mã mục "
+    "(ví dụ «3.1.3»), hoặc mở việc bằng /viec rồi bấm «Gửi minh chứng»."
+)
+EVIDENCE_SEND_AGAIN = "Lựa chọn đã hết hạn. Hãy gửi lại tệp kèm mã mục."
+
+
+def evidence_saved(label: str, new: int, duplicates: int, count: int) -> str:
+    parts = []
+    if new:
+        parts.append(f"Đã nhận {new} tệp minh chứng cho {label}.")
+    if duplicates:
+        parts.append(f"{duplicates} tệp đã có từ trước, không lưu lại.")
+    parts.append(f"Mục này có {count} tệp minh chứng.")
+    return " ".join(parts)
+
+
+# --- leaders ---------------------------------------------------------------------------------
+
+NO_OVERDUE = "Không có việc nào quá hạn. 👍"
+
+
+def overdue_title(count: int, page: int, pages: int) -> str:
+    paging = f" — trang {page + 1}/{pages}" if pages > 1 else ""
+    return f"Việc quá hạn ({count}){paging}:"
+
+
+def overdue_line(
+    label: str, title: str, due: date, late: int, owners: list[str], status_code: str, pct: int
+) -> str:
+    who = ", ".join(owners) or CARD_NO_OWNER
+    state = status(status_code, pct)
+    return f"• {label} {title}\n   trễ {late} ngày (hạn {day(due)}) · {who} · {state}"
+
+
+def summary_title(unit: str, today: date) -> str:
+    return f"Tình hình {unit} ngày {day(today)}:"
+
+
+def summary_line(
+    index: str, items: int, done: int, doing: int, blocked: int, todo: int, late: int, soon: int
+) -> str:
+    return (
+        f"{index}: {items} việc — xong {done}, đang làm {doing}, khó khăn {blocked}, "
+        f"chưa làm {todo}\n   quá hạn {late}, đến hạn 7 ngày tới {soon}"
+    )
+
+
+SUMMARY_MORE = "Xem việc quá hạn: /quahan. Báo cáo tuần gửi tự động."
+
+
+def officers_title(unit: str, count: int, page: int, pages: int) -> str:
+    paging = f" — trang {page + 1}/{pages}" if pages > 1 else ""
+    return f"Cán bộ {unit} ({count}){paging}:"
+
+
+def officer_line(
+    name: str, positions: list[str], roles: list[str], linked: bool, reachable: bool, seen: str
+) -> str:
+    extra = [ROLE_NAMES[r] for r in roles if r != "officer" and r in ROLE_NAMES]
+    head = f"• {name} — {', '.join(positions) or 'chưa có vị trí'}"
+    if extra:
+        head += f" ({', '.join(extra)})"
+    if not linked:
+        state = "chưa liên kết"
+    elif not reachable:
+        state = "đã liên kết, không nhận được tin"
+    else:
+        state = "đã liên kết"
+    return f"{head}\n   {state} · hoạt động: {seen or '-'}"
+
+
+# --- admin: invites, assignment, positions, roster -------------------------------------------
+
+INVITE_USAGE = "Cách dùng: /moi <VỊ_TRÍ> <Họ tên>\nVí dụ: /moi VPTK Nguyễn Thị Lan"
+
+
+def invite_created(name: str, positions: list[str], link: str, expires: str) -> str:
+    return (
+        f"Lời mời cho {name} ({', '.join(positions) or 'chưa có vị trí'}), dùng một lần, "
+        f"hết hạn {expires}.\nGửi đường dẫn này cho người đó:\n{link}"
+    )
+
+
+ASSIGN_USAGE = "Cách dùng: /giao <mã> <họ tên cán bộ>\nVí dụ: /giao 3.1.3 Nguyễn Thị Lan"
+
+
+def officer_not_found(text: str) -> str:
+    return f"Không thấy cán bộ «{text}» trong đơn vị. Xem danh sách: /canbo"
+
+
+def officer_ambiguous(text: str, names: list[str]) -> str:
+    return f"Có nhiều cán bộ khớp «{text}»: {', '.join(names)}. Hãy gõ đủ họ tên."
+
+
+def assigned(label: str, name: str) -> str:
+    return f"Đã giao {label} cho {name}."
+
+
+POSITIONS_USAGE = (
+    "Đổi vị trí: bấm tên cán bộ bên dưới, hoặc gõ /vitri <VỊ_TRÍ[,VỊ_TRÍ]> <Họ tên>\n"
+    "Ví dụ: /vitri VPTK,TPHT Nguyễn Thị Lan"
+)
+POSITIONS_TITLE = "Vị trí và người giữ:"
+POSITIONS_NOBODY = "chưa có ai"
+
+
+def positions_line(code: str, name: str, holders: list[str]) -> str:
+    return f"• {code} ({name}): {', '.join(holders) or POSITIONS_NOBODY}"
+
+
+def positions_of(name: str, positions: list[str]) -> str:
+    return (
+        f"Vị trí của {name}: {', '.join(positions) or 'chưa có'}.\nBấm để thêm hoặc bỏ một vị trí."
+    )
+
+
+def positions_changed(name: str, positions: list[str]) -> str:
+    return f"Đã đổi vị trí của {name}: {', '.join(positions) or 'không còn vị trí nào'}."
+
+
+def roster_imported(added: int, updated: int) -> str:
+    return f"Đã nhập danh sách cán bộ: thêm mới {added}, cập nhật {updated}."
+
+
+def roster_failed(problems: list[str], limit: int = 20) -> str:
+    shown = problems[:limit]
+    more = f"\n… và {len(problems) - limit} lỗi khác" if len(problems) > limit else ""
+    return "Danh sách có lỗi, chưa nhập gì:\n" + "\n".join(shown) + more
+
+
+# --- admin: plan import ----------------------------------------------------------------------
+
+ASK_PLAN_FILE = "Gửi tệp kế hoạch (.docx, .xlsx, .csv, .txt hoặc .yaml) ngay sau tin này."
+CONFIRM = "Xác nhận"
+PLAN_GONE = "Bản xem trước không còn nữa (đã hủy, đã nhập hoặc quá hạn). Hãy gửi lại tệp."
+PLAN_CANCELLED = "Đã hủy, chưa nhập gì."
+PLAN_NO_UNIT = (
+    "Không đọc được tên đơn vị trong kế hoạch. Thêm dòng «UBND xã/phường …» vào tệp, "
+    "hoặc nhập bằng lệnh: python -m bot plan import TỆP --unit TÊN"
+)
+PLAN_TOO_BIG = "Tệp quá lớn (trên 20 MB); kế hoạch thường chỉ vài trăm KB."
+
+
+def plan_unreadable(reason: str) -> str:
+    return f"Không đọc được kế hoạch: {reason}"
+
+
+def plan_preview(filename: str, unit: str, body: str, mapped: dict[str, str]) -> str:
+    lines = [f"Xem trước «{filename}» cho {unit}:", body]
+    for text, code in mapped.items():
+        lines.append(f"Đã gán: «{text}» → {code}")
+    lines.append("Bấm «Xác nhận» để nhập; nhập lại sẽ cập nhật, giữ tiến độ đã báo.")
+    return "\n".join(lines)
+
+
+def map_button(text: str, limit: int = 28) -> str:
+    short = text if len(text) <= limit else text[: limit - 1] + "…"
+    return f"Gán «{short}»"
+
+
+def choose_position(text: str) -> str:
+    return f"Chọn vị trí chủ trì cho «{text}»:"
+
+
+def plan_imported(
+    unit: str, added: int, changed: int, removed: int, unchanged: int, warnings: int
+) -> str:
+    lines = [
+        f"Đã nhập kế hoạch cho {unit}.",
+        f"Thêm mới {added}, thay đổi {changed}, gỡ bỏ {removed}, giữ nguyên {unchanged}.",
+    ]
+    if warnings:
+        lines.append(f"Có {warnings} cảnh báo (xem lại bản xem trước).")
+    lines.append("Tiếp theo: mời cán bộ bằng /moi <VỊ_TRÍ> <Họ tên>.")
+    return "\n".join(lines)
+
+
+# --- Reminders (scheduler/reminders.py) ------------------------------------------------------
+
+REMINDER_KINDS = {
+    "overdue": "quá hạn",
+    "due_today": "hạn hôm nay",
+    "due_in_1": "còn 1 ngày",
+    "due_in_3": "còn 3 ngày",
+    "due_in_7": "còn 7 ngày",
+    "checkin": "cập nhật tháng này",
+}
+
+
+def reminder_line(
+    code: str, short_title: str, kind: str, due: date | None, days_late: int, owners: list[str]
+) -> str:
+    when = REMINDER_KINDS.get(kind, kind)
+    if kind == "overdue":
+        when = f"quá hạn {days_late} ngày"
+    if due is not None:
+        when += f" ({due:%d/%m/%Y})"
+    whose = f" — {', '.join(owners)}" if owners else ""
+    return f"• {code} {short_title}: {when}{whose}"
+
+
+def digest_header(day: date) -> str:
+    return f"Nhắc việc ngày {day:%d/%m/%Y}:"
+
+
+DIGEST_FOOTER = "Bấm vào từng việc để cập nhật tiến độ hoặc gửi minh chứng."
+
+
+def more_items(count: int) -> str:
+    return f"… và {count} việc khác (gõ /viec để xem hết)."
+
+
+def escalation_header(day: date) -> str:
+    return f"Việc quá hạn cần lãnh đạo đôn đốc ({day:%d/%m/%Y}):"
+
+
+def unreachable_notice(name: str) -> str:
+    return (
+        f"Không gửi được tin nhắc cho {name}: có thể đã chặn bot. "
+        "Hãy liên hệ trực tiếp và nhắc bấm /start lại."
+    )

@@ -1,0 +1,636 @@
+"""Admin: /kehoach (plan import with preview), /moi, /giao, /vitri, and a roster sent with /canbo.
+
+A plan preview waits on disk, not in memory, under a short random token
+(``EVIDENCE_DIR/.pending-plans/<token>.json`` and ``.bin``): the admin may
+take a while to confirm, and a restart in between must not lose it or crash.
+The token in a button is only a name; the file records whose preview it is,
+and that is checked on every press. A preview that is gone (confirmed,
+cancelled, or over a day old) gets "hãy gửi lại tệp".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import hashlib
+import json
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+
+from telegram import Update
+
+from bot import texts
+from bot.settings import Settings
+from core.officers import (
+    OfficerError,
+    RosterError,
+    add_officer,
+    attach_admin_to_unit,
+    create_invite,
+    deep_link,
+    import_roster,
+    officer_by_name,
+    read_roster,
+    set_positions,
+    unit_officers,
+)
+from core.ownership import OwnershipError, assign
+from core.plan_model import ParsedPlan, PlanParseError
+from core.plan_preview import build_preview, render_preview
+from core.plan_store import (
+    UnitNameError,
+    add_position_alias,
+    find_unit,
+    import_plan,
+    unit_catalogue,
+)
+from core.plans import MAX_PLAN_BYTES, parse_plan_file
+from core.positions import default_catalogue
+from core.roster import officer_position_codes
+from core.text import fold
+from handlers.base import (
+    ADMIN,
+    ANYONE,
+    Action,
+    Button,
+    Context,
+    Fetch,
+    FileRef,
+    MenuChange,
+    Replies,
+    Reply,
+    Request,
+    Result,
+    app_state,
+    as_int,
+    callback_data,
+    callback_parts,
+    handler,
+)
+from handlers.evidence import file_ref
+from handlers.lookup import (
+    choice_action,
+    find_item,
+    label,
+    rows,
+    split_code,
+    unit_indexes,
+)
+from handlers.state import CHOICE_TTL, Choice, awaiting, expect, stop_awaiting
+from handlers.tasks import pager
+from storage.models import Criterion, Officer, Unit
+
+PLAN_PREFIX = "K"
+POSITIONS_PREFIX = "V"  # V:<officer id>, VT:<officer id>:<code>, VL:<page>
+PENDING_DIR = ".pending-plans"
+PENDING_TTL = timedelta(days=1)
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{8,16}")
+MAX_MAP_BUTTONS = 8
+MAX_TEXT = 4000
+OFFICER_BUTTONS_PAGE = 12
+
+
+def may_import(request: Request) -> bool:
+    """Unit admins, and configured admins (ADMIN_TELEGRAM_IDS) not yet in any unit."""
+    officer = request.officer
+    if officer is None:
+        return request.is_configured_admin
+    return officer.active and "admin" in (officer.roles or ())
+
+
+# --- the pending preview, on disk ------------------------------------------------------------
+
+
+@dataclass
+class PendingPlan:
+    token: str
+    user_id: int
+    unit_id: int | None
+    filename: str
+    sha256: str
+    created: str
+    unmapped: list[str] = field(default_factory=list)  # as first previewed; buttons index it
+    mappings: dict[str, str] = field(default_factory=dict)
+
+
+def _pending_dir(settings: Settings) -> Path:
+    return settings.evidence_dir / PENDING_DIR
+
+
+def _save_pending(settings: Settings, pending: PendingPlan, data: bytes | None) -> None:
+    folder = _pending_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    if data is not None:
+        (folder / f"{pending.token}.bin").write_bytes(data)
+    meta = folder / f"{pending.token}.json"
+    part = meta.with_suffix(".part")
+    part.write_text(json.dumps(dataclasses.asdict(pending), ensure_ascii=False), "utf-8")
+    part.replace(meta)  # a crash never leaves half a preview
+
+
+def _load_pending(settings: Settings, token: str) -> tuple[PendingPlan, bytes] | None:
+    if not _TOKEN.fullmatch(token):  # button data is untrusted: never a path
+        return None
+    folder = _pending_dir(settings)
+    try:
+        meta = json.loads((folder / f"{token}.json").read_text("utf-8"))
+        data = (folder / f"{token}.bin").read_bytes()
+    except (OSError, ValueError):
+        return None
+    pending = PendingPlan(**meta)
+    if datetime.fromisoformat(pending.created) + PENDING_TTL < datetime.now(UTC):
+        _drop_pending(settings, token)
+        return None
+    return pending, data
+
+
+def _drop_pending(settings: Settings, token: str) -> None:
+    if not _TOKEN.fullmatch(token):
+        return
+    for suffix in (".json", ".bin"):
+        with contextlib.suppress(FileNotFoundError):
+            (_pending_dir(settings) / f"{token}{suffix}").unlink()
+
+
+def _drop_old_pending(settings: Settings) -> None:
+    folder = _pending_dir(settings)
+    if not folder.is_dir():
+        return
+    cutoff = datetime.now(UTC) - PENDING_TTL
+    for path in folder.glob("*.json"):
+        with contextlib.suppress(OSError):
+            if datetime.fromtimestamp(path.stat().st_mtime, UTC) < cutoff:
+                _drop_pending(settings, path.stem)
+
+
+# --- /kehoach: command, document, preview ----------------------------------------------------
+
+
+@handler(ANYONE)
+async def plan_command(update: Update, context: Context, request: Request) -> Reply:
+    """/kehoach without a file: the next document this user sends is the plan."""
+    if not may_import(request):
+        return _refused(request)
+    expect(context, "plan", now=request.now)
+    return Reply(texts.ASK_PLAN_FILE)
+
+
+def wants_plan(update: Update, context: Context) -> bool:
+    """A document right after /kehoach (checked before it is taken for evidence)."""
+    message = update.effective_message
+    if message is None or message.document is None:
+        return False
+    return awaiting(context, app_state(context).clock(), "plan") is not None
+
+
+@handler(ANYONE)
+async def plan_document(update: Update, context: Context, request: Request) -> Result:
+    """A plan document (caption /kehoach, or right after it): download it, then preview."""
+    if not may_import(request):
+        return _refused(request)
+    stop_awaiting(context, "plan")
+    message = update.effective_message
+    ref = file_ref(message) if message is not None else None
+    if ref is None or message is None or message.document is None:
+        return Reply(texts.ASK_PLAN_FILE)
+    too_big = Reply(texts.PLAN_TOO_BIG)
+    if ref.size is not None and ref.size > MAX_PLAN_BYTES:
+        return too_big
+    return Fetch([ref], partial(_preview_file, ref), too_big=too_big, limit=MAX_PLAN_BYTES)
+
+
+def _refused(request: Request) -> Reply:
+    text = texts.STRANGER if request.officer is None else texts.NOT_ALLOWED
+    return Reply(text, alert=text[:190])  # the alert shows only on a button press
+
+
+async def _preview_file(ref: FileRef, request: Request, paths: list[Path]) -> Replies:
+    if not may_import(request):
+        return _refused(request)
+    data = await asyncio.to_thread(paths[0].read_bytes)
+    filename = ref.name or "kehoach"
+    pending = PendingPlan(
+        token=secrets.token_urlsafe(6),
+        user_id=request.user_id,
+        unit_id=request.unit.id if request.unit else None,
+        filename=filename,
+        sha256=hashlib.sha256(data).hexdigest(),
+        created=datetime.now(UTC).isoformat(),
+    )
+    parsed = await _parse(request, pending, data)
+    if isinstance(parsed, Reply):
+        return parsed
+    plan, unit_name = parsed
+    pending.unmapped = list(build_preview(plan).unmapped_leads)
+    await asyncio.to_thread(_drop_old_pending, request.settings)
+    await asyncio.to_thread(_save_pending, request.settings, pending, data)
+    return _preview_reply(pending, plan, unit_name)
+
+
+async def _target_unit(request: Request, plan: ParsedPlan) -> Unit | None:
+    """The admin's own unit; for a configured admin without one, the plan's (if it exists)."""
+    if request.unit is not None:
+        return request.unit
+    return await find_unit(request.session, name=plan.unit) if plan.unit else None
+
+
+async def _parse(
+    request: Request, pending: PendingPlan, data: bytes
+) -> tuple[ParsedPlan, str] | Reply:
+    """Parse with the unit's own lead mappings plus those chosen in this preview."""
+    try:
+        plan = await _parse_with(request, request.unit, pending, data)
+        unit = await _target_unit(request, plan)
+        if unit is not None and request.unit is None:
+            plan = await _parse_with(request, unit, pending, data)
+    except PlanParseError as exc:
+        return Reply(texts.plan_unreadable(str(exc)))
+    unit_name = unit.name if unit is not None else plan.unit
+    if not unit_name:
+        return Reply(texts.PLAN_NO_UNIT)
+    return plan, unit_name
+
+
+async def _parse_with(
+    request: Request, unit: Unit | None, pending: PendingPlan, data: bytes
+) -> ParsedPlan:
+    catalogue = await unit_catalogue(request.session, unit=unit)
+    if pending.mappings:
+        catalogue = catalogue.with_aliases(pending.mappings)
+    # Parsing a big plan takes a while: off the event loop, so other chats go on.
+    return await asyncio.to_thread(
+        parse_plan_file, data, filename=pending.filename, catalogue=catalogue
+    )
+
+
+def _preview_reply(pending: PendingPlan, plan: ParsedPlan, unit_name: str) -> Reply:
+    body = render_preview(build_preview(plan))
+    text = texts.plan_preview(pending.filename, unit_name, body, pending.mappings)
+    if len(text) > MAX_TEXT:
+        text = text[: MAX_TEXT - 1] + "…"
+    token = pending.token
+    buttons: list[list[Button]] = [
+        [
+            (texts.CONFIRM, callback_data(PLAN_PREFIX, "ok", token)),
+            (texts.CANCEL, callback_data(PLAN_PREFIX, "no", token)),
+        ]
+    ]
+    unmapped = [
+        (n, lead) for n, lead in enumerate(pending.unmapped) if lead not in pending.mappings
+    ]
+    buttons += [
+        [(texts.map_button(lead), callback_data(PLAN_PREFIX, "m", token, n))]
+        for n, lead in unmapped[:MAX_MAP_BUTTONS]
+    ]
+    return Reply(text, buttons=buttons, edit=True)
+
+
+# --- /kehoach: the preview's buttons ---------------------------------------------------------
+
+
+@handler(ANYONE)
+async def plan_button(update: Update, context: Context, request: Request) -> Replies:
+    """K:ok|no|v:<token>, K:m:<token>:<n> (pick a position), K:s:<token>:<n>:<code>."""
+    _, action, token, raw_n, code = callback_parts(update, 5)
+    if not may_import(request):
+        return _refused(request)
+    loaded = await asyncio.to_thread(_load_pending, request.settings, token)
+    if loaded is None or loaded[0].user_id != request.user_id:
+        return Reply(texts.PLAN_GONE, edit=True)
+    pending, data = loaded
+    if action == "no":
+        await asyncio.to_thread(_drop_pending, request.settings, token)
+        return Reply(texts.PLAN_CANCELLED, edit=True)
+    if action == "ok":
+        return await _confirm(request, pending, data)
+    lead = _unmapped_lead(pending, raw_n)
+    if action == "m" and lead is not None:
+        return _position_picker(pending, lead, raw_n)
+    if action == "s" and lead is not None and code in default_catalogue().positions:
+        pending.mappings[lead] = code
+        await asyncio.to_thread(_save_pending, request.settings, pending, None)
+    parsed = await _parse(request, pending, data)  # "v" (back), or after a mapping
+    return parsed if isinstance(parsed, Reply) else _preview_reply(pending, *parsed)
+
+
+def _unmapped_lead(pending: PendingPlan, raw_n: str) -> str | None:
+    n = as_int(raw_n)
+    return pending.unmapped[n] if n is not None and n < len(pending.unmapped) else None
+
+
+def _position_picker(pending: PendingPlan, lead: str, raw_n: str) -> Reply:
+    codes = list(default_catalogue().positions)
+    buttons = rows(
+        [(code, callback_data(PLAN_PREFIX, "s", pending.token, raw_n, code)) for code in codes], 3
+    )
+    buttons.append([(texts.BACK, callback_data(PLAN_PREFIX, "v", pending.token))])
+    return Reply(texts.choose_position(lead), buttons=buttons, edit=True)
+
+
+async def _confirm(request: Request, pending: PendingPlan, data: bytes) -> Replies:
+    parsed = await _parse(request, pending, data)
+    if isinstance(parsed, Reply):
+        return parsed
+    plan, unit_name = parsed
+    officer_id = request.officer.id if request.officer else None
+    try:
+        report = await import_plan(
+            request.session,
+            unit_name=unit_name,
+            plan=plan,
+            source_name=pending.filename,
+            source_sha256=pending.sha256,
+            actor=request.actor,
+            officer_id=officer_id,
+        )
+        unit = await find_unit(request.session, name=report.unit_name)
+        assert unit is not None
+        actions = await _attach_new_admin(request, unit)
+    except (UnitNameError, OfficerError) as exc:
+        return Reply(str(exc), edit=True)
+    for lead, code in pending.mappings.items():
+        await add_position_alias(
+            request.session,
+            unit=unit,
+            text=lead,
+            position_code=code,
+            actor=request.actor,
+            officer_id=officer_id,
+        )
+    await asyncio.to_thread(_drop_pending, request.settings, pending.token)
+    done = texts.plan_imported(
+        report.unit_name,
+        len(report.added),
+        len(report.changed),
+        len(report.removed),
+        report.unchanged,
+        len(report.warnings),
+    )
+    return [Reply(done, edit=True), *actions]
+
+
+async def _attach_new_admin(request: Request, unit: Unit) -> list[Action]:
+    """A configured admin without a unit joins the unit their plan created."""
+    if request.officer is not None:
+        return []
+    admin = await attach_admin_to_unit(
+        request.session,
+        unit=unit,
+        telegram_id=request.user_id,
+        display_name=request.display_name,
+        actor=request.actor,
+    )
+    return [MenuChange(request.user_id, tuple(admin.roles or ()))]
+
+
+# --- roster: a .csv/.xlsx sent with the caption /canbo -------------------------------------
+
+
+@handler(ADMIN)
+async def roster_document(update: Update, context: Context, request: Request) -> Result:
+    message = update.effective_message
+    ref = file_ref(message) if message is not None else None
+    if ref is None:
+        return None
+    return Fetch([ref], partial(_import_roster, ref))
+
+
+async def _import_roster(ref: FileRef, request: Request, paths: list[Path]) -> Replies:
+    assert request.unit is not None and request.officer is not None
+    data = await asyncio.to_thread(paths[0].read_bytes)
+    before = await _linked_roles(request)
+    try:
+        rows_read = read_roster(data, filename=ref.name or "danhsach.csv")
+        # All or nothing: a bad row rolls back the rows before it, not the whole update.
+        async with request.session.begin_nested():
+            report = await import_roster(
+                request.session,
+                unit=request.unit,
+                rows=rows_read,
+                actor=request.actor,
+                actor_officer_id=request.officer.id,
+            )
+    except RosterError as exc:
+        return Reply(texts.roster_failed(exc.problems))
+    after = await _linked_roles(request)
+    menus: list[Action] = [
+        MenuChange(chat, roles) for chat, roles in after.items() if before.get(chat) != roles
+    ]
+    return [Reply(texts.roster_imported(len(report.added), len(report.updated))), *menus]
+
+
+async def _linked_roles(request: Request) -> dict[int, tuple[str, ...]]:
+    assert request.unit is not None
+    officers = await unit_officers(request.session, unit=request.unit)
+    return {o.telegram_id: tuple(o.roles or ()) for o in officers if o.telegram_id is not None}
+
+
+# --- /moi ------------------------------------------------------------------------------------
+
+
+def _positions_arg(text: str) -> list[str]:
+    return [part for part in re.split(r"[,;]", text) if part.strip()]
+
+
+@handler(ADMIN)
+async def invite_command(update: Update, context: Context, request: Request) -> Reply:
+    """/moi <VỊ_TRÍ[,VỊ_TRÍ]> <Họ tên>"""
+    args = context.args or []
+    if len(args) < 2:
+        return Reply(texts.INVITE_USAGE)
+    assert request.unit is not None and request.officer is not None
+    positions, name = _positions_arg(args[0]), " ".join(args[1:])
+    try:
+        officer = await _officer_with_positions(request, name, positions)
+        invite = await create_invite(
+            request.session,
+            unit=request.unit,
+            officer=officer,
+            actor=request.actor,
+            actor_officer_id=request.officer.id,
+            now=request.now,
+        )
+    except OfficerError as exc:
+        return Reply(str(exc))
+    link = deep_link(context.bot.username, invite.code)
+    expires = texts.moment(invite.expires_at, request.tz)
+    return Reply(texts.invite_created(officer.name, list(officer.positions), link, expires))
+
+
+async def _officer_with_positions(request: Request, name: str, positions: list[str]) -> Officer:
+    assert request.unit is not None and request.officer is not None
+    officer = await officer_by_name(request.session, unit=request.unit, name=name)
+    if officer is None:
+        officer, _ = await add_officer(
+            request.session,
+            unit=request.unit,
+            name=name,
+            positions=positions,
+            actor=request.actor,
+            actor_officer_id=request.officer.id,
+        )
+        return officer
+    await set_positions(
+        request.session,
+        officer=officer,
+        positions=positions,
+        actor=request.actor,
+        actor_officer_id=request.officer.id,
+    )
+    return officer
+
+
+# --- /giao -----------------------------------------------------------------------------------
+
+
+async def find_officer(request: Request, text: str) -> Officer | Reply:
+    """An officer of the unit by full name, or by a part of it that only one name has."""
+    assert request.unit is not None
+    officers = await unit_officers(request.session, unit=request.unit)
+    key = fold(text)
+    exact = [o for o in officers if o.name_key == key]
+    partial_matches = exact or [o for o in officers if key and key in o.name_key]
+    if len(partial_matches) == 1:
+        return partial_matches[0]
+    if partial_matches:
+        names = [o.name for o in partial_matches[:6]]
+        return Reply(texts.officer_ambiguous(text, names))
+    return Reply(texts.officer_not_found(text))
+
+
+@handler(ADMIN)
+async def assign_command(update: Update, context: Context, request: Request) -> Result:
+    """/giao <mã> <họ tên>"""
+    code, rest = split_code(context.args or [], await unit_indexes(request))
+    if not code or not rest:
+        return Reply(texts.ASSIGN_USAGE)
+    officer = await find_officer(request, " ".join(rest))
+    if isinstance(officer, Reply):
+        return officer
+    choice = Choice("assign", [], request.now + CHOICE_TTL, officer_id=officer.id)
+    found = await find_item(request, code, choice)
+    if isinstance(found, Reply):
+        return found
+    return await _assign(request, found, officer)
+
+
+async def _assign(request: Request, criterion: Criterion, officer: Officer) -> Reply:
+    assert request.officer is not None
+    try:
+        await assign(
+            request.session,
+            criterion=criterion,
+            officer=officer,
+            actor=request.actor,
+            actor_officer_id=request.officer.id,
+        )
+    except OwnershipError as exc:
+        return Reply(str(exc))
+    return Reply(texts.assigned(label(criterion), officer.name))
+
+
+@choice_action("assign")
+async def assign_chosen(
+    update: Update, context: Context, request: Request, choice: Choice, criterion: Criterion
+) -> Result:
+    if request.officer is None or "admin" not in (request.officer.roles or ()):
+        return Reply(texts.NOT_ALLOWED, alert=texts.NOT_ALLOWED)
+    officer = await request.session.get(Officer, choice.officer_id or -1)
+    if officer is None or officer.unit_id != criterion.unit_id:
+        return Reply(texts.CHOICE_EXPIRED, edit=True)
+    reply = await _assign(request, criterion, officer)
+    reply.edit = True
+    return reply
+
+
+# --- /vitri ----------------------------------------------------------------------------------
+
+
+@handler(ADMIN)
+async def positions_command(update: Update, context: Context, request: Request) -> Reply:
+    """/vitri: who holds what, with a button per officer; /vitri <VỊ_TRÍ> <Họ tên> sets it."""
+    args = context.args or []
+    if len(args) >= 2:
+        return await _set_by_text(request, _positions_arg(args[0]), " ".join(args[1:]))
+    return await positions_reply(request, page=0)
+
+
+async def _set_by_text(request: Request, positions: list[str], name: str) -> Reply:
+    assert request.officer is not None
+    officer = await find_officer(request, name)
+    if isinstance(officer, Reply):
+        return officer
+    try:
+        await set_positions(
+            request.session,
+            officer=officer,
+            positions=positions,
+            actor=request.actor,
+            actor_officer_id=request.officer.id,
+        )
+    except OfficerError as exc:
+        return Reply(str(exc))
+    return Reply(texts.positions_changed(officer.name, list(officer.positions)))
+
+
+async def positions_reply(request: Request, *, page: int, edit: bool = False) -> Reply:
+    assert request.unit is not None
+    officers = await unit_officers(request.session, unit=request.unit)
+    catalogue = default_catalogue()
+    lines = [texts.POSITIONS_TITLE]
+    for code in officer_position_codes():
+        holders = [o.name for o in officers if code in (o.positions or ())]
+        lines.append(texts.positions_line(code, catalogue.positions[code].name, holders))
+    lines += ["", texts.POSITIONS_USAGE]
+    pages = max((len(officers) + OFFICER_BUTTONS_PAGE - 1) // OFFICER_BUTTONS_PAGE, 1)
+    page = min(max(page, 0), pages - 1)
+    shown = officers[page * OFFICER_BUTTONS_PAGE : (page + 1) * OFFICER_BUTTONS_PAGE]
+    buttons = rows([(o.name, callback_data(POSITIONS_PREFIX, o.id)) for o in shown], 2)
+    buttons += pager(f"{POSITIONS_PREFIX}L", page, pages)
+    return Reply("\n".join(lines), buttons=buttons, edit=edit)
+
+
+@handler(ADMIN)
+async def positions_button(update: Update, context: Context, request: Request) -> Reply:
+    """V:<officer>, VT:<officer>:<code> (toggle), VL:<page>."""
+    kind, raw_id, code = callback_parts(update, 3)
+    if kind == f"{POSITIONS_PREFIX}L":
+        return await positions_reply(request, page=as_int(raw_id) or 0, edit=True)
+    officer = await request.session.get(Officer, as_int(raw_id) or -1)
+    if officer is None or request.unit is None or officer.unit_id != request.unit.id:
+        return Reply("", alert=texts.STALE_BUTTON)
+    alert = None
+    if kind == f"{POSITIONS_PREFIX}T" and code in officer_position_codes():
+        held = list(officer.positions or [])
+        wanted = [c for c in held if c != code] if code in held else [*held, code]
+        await _toggle(request, officer, wanted)
+        alert = texts.positions_changed(officer.name, wanted)[:190]
+    return _officer_positions(officer, alert)
+
+
+async def _toggle(request: Request, officer: Officer, positions: list[str]) -> None:
+    assert request.officer is not None
+    await set_positions(
+        request.session,
+        officer=officer,
+        positions=positions,
+        actor=request.actor,
+        actor_officer_id=request.officer.id,
+    )
+
+
+def _officer_positions(officer: Officer, alert: str | None) -> Reply:
+    held = list(officer.positions or [])
+    toggle = f"{POSITIONS_PREFIX}T"
+    marks = [
+        (f"✓ {code}" if code in held else code, callback_data(toggle, officer.id, code))
+        for code in officer_position_codes()
+    ]
+    buttons = rows(marks, 3)
+    buttons.append([(texts.BACK, callback_data(f"{POSITIONS_PREFIX}L", 0))])
+    return Reply(texts.positions_of(officer.name, held), buttons=buttons, edit=True, alert=alert)

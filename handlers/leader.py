@@ -1,0 +1,127 @@
+"""The unit at a glance, for coordinators, leaders and admins: /quahan, /tonghop, /canbo.
+
+Each reads one unit, the asker's; pages are recomputed from the database on
+every press, so a page button carries nothing but its number.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from telegram import Update
+
+from bot import texts
+from core.officers import unit_officers
+from core.overview import overdue_items, short_status
+from core.ownership import short_title
+from handlers.base import MANAGER, Context, Reply, Request, as_int, callback_parts, handler
+from handlers.lookup import label
+from handlers.tasks import pager
+
+OVERDUE_PREFIX = "O"
+OFFICERS_PREFIX = "CB"
+OVERDUE_PAGE = 10
+OFFICERS_PAGE = 15
+
+
+def _page_of(items: Sequence[object], page: int, size: int) -> tuple[int, int]:
+    pages = max(math.ceil(len(items) / size), 1)
+    return min(max(page, 0), pages - 1), pages
+
+
+# --- /quahan ---------------------------------------------------------------------------------
+
+
+@handler(MANAGER)
+async def overdue_command(update: Update, context: Context, request: Request) -> Reply:
+    return await overdue_reply(request, page=0)
+
+
+@handler(MANAGER)
+async def overdue_page(update: Update, context: Context, request: Request) -> Reply:
+    return await overdue_reply(request, page=as_int(callback_parts(update, 2)[1]) or 0, edit=True)
+
+
+async def overdue_reply(request: Request, *, page: int, edit: bool = False) -> Reply:
+    assert request.unit is not None
+    items = await overdue_items(request.session, unit=request.unit, today=request.today)
+    if not items:
+        return Reply(texts.NO_OVERDUE, edit=edit)
+    page, pages = _page_of(items, page, OVERDUE_PAGE)
+    lines = [texts.overdue_title(len(items), page, pages)]
+    for item in items[page * OVERDUE_PAGE : (page + 1) * OVERDUE_PAGE]:
+        lines.append(
+            texts.overdue_line(
+                label(item.criterion),
+                short_title(item.criterion.title),
+                item.due_date,
+                item.days_late,
+                [o.name for o in item.owners],
+                item.status,
+                item.percent,
+            )
+        )
+    return Reply("\n".join(lines), buttons=pager(OVERDUE_PREFIX, page, pages), edit=edit)
+
+
+# --- /tonghop --------------------------------------------------------------------------------
+
+
+@handler(MANAGER)
+async def summary_command(update: Update, context: Context, request: Request) -> Reply:
+    assert request.unit is not None
+    status = await short_status(request.session, unit=request.unit, today=request.today)
+    if not status.indexes:
+        return Reply(texts.NO_PLAN)
+    lines = [texts.summary_title(request.unit.name, request.today)]
+    for part in status.indexes:
+        lines.append(
+            texts.summary_line(
+                part.index,
+                part.items,
+                part.done,
+                part.in_progress,
+                part.blocked,
+                part.not_started,
+                part.overdue,
+                part.due_next_7,
+            )
+        )
+    lines.append(texts.SUMMARY_MORE)
+    return Reply("\n".join(lines))
+
+
+# --- /canbo ----------------------------------------------------------------------------------
+
+
+@handler(MANAGER)
+async def officers_command(update: Update, context: Context, request: Request) -> Reply:
+    return await officers_reply(request, page=0)
+
+
+@handler(MANAGER)
+async def officers_page(update: Update, context: Context, request: Request) -> Reply:
+    return await officers_reply(request, page=as_int(callback_parts(update, 2)[1]) or 0, edit=True)
+
+
+async def officers_reply(request: Request, *, page: int, edit: bool = False) -> Reply:
+    assert request.unit is not None and request.officer is not None
+    officers = await unit_officers(request.session, unit=request.unit)
+    page, pages = _page_of(officers, page, OFFICERS_PAGE)
+    lines = [texts.officers_title(request.unit.name, len(officers), page, pages)]
+    for officer in officers[page * OFFICERS_PAGE : (page + 1) * OFFICERS_PAGE]:
+        seen = officer.last_activity_at
+        lines.append(
+            texts.officer_line(
+                officer.name,
+                list(officer.positions or []),
+                list(officer.roles or []),
+                officer.telegram_id is not None,
+                officer.reachable,
+                texts.moment(seen, request.tz) if seen else "",
+            )
+        )
+    if "admin" in (request.officer.roles or ()):
+        lines += ["", texts.HELP_ADMIN_TIPS]
+    return Reply("\n".join(lines), buttons=pager(OFFICERS_PREFIX, page, pages), edit=edit)
