@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 # still arrive in order because PTB hands them out in sequence.
 CONCURRENT_UPDATES = 32
 STARTUP_KEY = "dondoc_startup"
+WEBHOOK_PATH = "telegram"
 StartupHook = Callable[[Application], Awaitable[None]]  # type: ignore[type-arg]
 
 
@@ -91,21 +92,31 @@ async def run_until_stopped(app: Application, settings: Settings) -> None:  # ty
         loop.add_signal_handler(signum, stop.set)
     async with app:
         await start_bot(app)
-        assert app.updater is not None
-        if settings.webhook_url:
-            assert settings.webhook_secret is not None
-            await app.updater.start_webhook(
-                listen=settings.webhook_listen,
-                port=settings.port,
-                url_path="telegram",
-                webhook_url=settings.webhook_url,
-                secret_token=settings.webhook_secret.get_secret_value(),
-                allowed_updates=Update.ALL_TYPES,
-            )
-            log.warning("dondoc is running (webhook on port %s)", settings.port)
-        else:
-            await app.updater.start_polling(allowed_updates=Update.ALL_TYPES)
-            log.warning("dondoc is running (long polling)")
+        await start_receiving(app, settings)
         await stop.wait()
+        assert app.updater is not None
         await app.updater.stop()
         await app.stop()
+
+
+async def start_receiving(app: Application, settings: Settings) -> None:  # type: ignore[type-arg]
+    """Long polling, or a webhook when WEBHOOK_URL is set.
+
+    The webhook is registered with WEBHOOK_SECRET as its secret token: PTB's
+    webhook server then answers 403 to any request without that exact header.
+    """
+    assert app.updater is not None
+    if settings.webhook_url:
+        assert settings.webhook_secret is not None
+        await app.updater.start_webhook(
+            listen=settings.webhook_listen,
+            port=settings.port,
+            url_path=WEBHOOK_PATH,
+            webhook_url=settings.webhook_url,
+            secret_token=settings.webhook_secret.get_secret_value(),
+            allowed_updates=Update.ALL_TYPES,
+        )
+        log.warning("dondoc is running (webhook on port %s)", settings.port)
+    else:
+        await app.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+        log.warning("dondoc is running (long polling)")
