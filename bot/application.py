@@ -20,6 +20,7 @@ from bot.menu import set_chat_menu, set_default_menu
 from bot.settings import Settings
 from handlers import register_handlers
 from handlers.base import STATE_KEY, AppState, Clock, on_error, utc_clock
+from scheduler import jobs as scheduler_jobs
 from storage.models import Officer
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,9 @@ def build_application(
     sessions: async_sessionmaker[AsyncSession],
     clock: Clock = utc_clock,
     extra_startup: StartupHook | None = None,
+    schedule: bool = True,
 ) -> Application:  # type: ignore[type-arg]
+    """The bot; with ``schedule`` its reminder and summary tick too (tests may leave it out)."""
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is required to build the application")
     app = (
@@ -52,7 +55,8 @@ def build_application(
         .build()
     )
     app.bot_data[STATE_KEY] = AppState(settings=settings, sessions=sessions, clock=clock)
-    app.bot_data[STARTUP_KEY] = extra_startup
+    hooks = [scheduler_jobs.install(app, settings, sessions, clock)] if schedule else []
+    app.bot_data[STARTUP_KEY] = [*hooks, *([extra_startup] if extra_startup else [])]
     register_handlers(app)
     app.add_error_handler(on_error)
     return app
@@ -67,9 +71,8 @@ async def start_bot(app: Application) -> None:  # type: ignore[type-arg]
     await app.start()
     state = app.bot_data[STATE_KEY]
     await _set_menus(app, state.sessions)
-    extra: StartupHook | None = app.bot_data.get(STARTUP_KEY)
-    if extra is not None:
-        await extra(app)
+    for hook in app.bot_data.get(STARTUP_KEY, []):
+        await hook(app)
 
 
 async def _set_menus(app: Application, sessions: async_sessionmaker[AsyncSession]) -> None:  # type: ignore[type-arg]

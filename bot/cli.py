@@ -39,6 +39,8 @@ COMMAND_MODULES: list[str] = [
     "bot.cli_officer",
     "bot.cli_plan",
     "bot.cli_run",
+    "bot.cli_remind",
+    "bot.cli_summary",
 ]
 
 EXIT_OK = 0

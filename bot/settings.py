@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from apscheduler.triggers.cron import CronTrigger
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from core.reminder_rules import PolicyError, parse_clock
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/dondoc.db"
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
@@ -37,10 +40,32 @@ class Settings(BaseSettings):
     admin_telegram_ids: Annotated[list[int], NoDecode] = Field(
         default_factory=list, alias="ADMIN_TELEGRAM_IDS"
     )
+    reminder_time: str = Field(default="07:30", alias="REMINDER_TIME")
+    summary_cron: str = Field(default="0 16 * * fri", alias="SUMMARY_CRON")
+    claim_timeout_seconds: int = Field(default=300, alias="CLAIM_TIMEOUT_SECONDS", ge=0, le=86400)
     webhook_url: str | None = Field(default=None, alias="WEBHOOK_URL")
     webhook_secret: SecretStr | None = Field(default=None, alias="WEBHOOK_SECRET")
     webhook_listen: str = Field(default="0.0.0.0", alias="WEBHOOK_LISTEN")
     port: int = Field(default=8080, alias="PORT", ge=1, le=65535)
+
+    @field_validator("reminder_time")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        try:
+            return parse_clock(value).strftime("%H:%M")
+        except PolicyError as exc:
+            raise ValueError("must be a time of day such as 07:30") from exc
+
+    @field_validator("summary_cron")
+    @classmethod
+    def _crontab(cls, value: str) -> str:
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as exc:
+            raise ValueError(
+                "must be a crontab line 'minute hour day month weekday', e.g. '0 16 * * fri'"
+            ) from exc
+        return value
 
     @field_validator("webhook_url", "webhook_secret", mode="before")
     @classmethod

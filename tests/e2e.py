@@ -67,12 +67,14 @@ async def running_bot(
     sessions: async_sessionmaker[AsyncSession],
     *,
     now: datetime | None = None,
+    schedule: bool = False,
     **overrides: object,
 ) -> AsyncIterator[BotUnderTest]:
+    """The bot, polling the fake server. The reminder tick is off unless ``schedule``."""
     clock = SettableClock(now or datetime(2024, 3, 4, 2, 0, tzinfo=UTC))
     async with FakeTelegram() as tg:
         config = bot_settings(settings, tg, **overrides)
-        app = build_application(config, sessions=sessions, clock=clock)
+        app = build_application(config, sessions=sessions, clock=clock, schedule=schedule)
         async with app:
             await start_bot(app)
             assert app.updater is not None

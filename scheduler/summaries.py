@@ -1,0 +1,115 @@
+"""Sending the weekly summary to a unit's leaders and coordinators, exactly once each.
+
+One claim per recipient and week covers the whole bundle: the message (one or
+more parts), the chart and the spreadsheet. The claim's date is the summary's
+date, so the scheduled send and ``python -m bot summary --send`` on the same
+day share it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.evidence_pack import safe_name
+from core.progress import unit_tz
+from core.summary import compute_summary
+from core.summary_chart import render_chart
+from core.summary_model import Summary
+from core.summary_render import render_message
+from core.summary_xlsx import render_workbook
+from scheduler.delivery import claim
+from scheduler.sender import Attachment, Outcome, Sender, SendResult, record_outcome
+from storage.models import Officer, Unit
+
+SUMMARY = "summary"
+RECIPIENT_ROLES = frozenset({"leader", "coordinator"})
+
+
+@dataclass(frozen=True)
+class Bundle:
+    texts: list[str]
+    chart: bytes
+    workbook: bytes
+    workbook_name: str
+
+
+def bundle(summary: Summary, unit: Unit) -> Bundle:
+    name = safe_name(f"TongHop {summary.unit} {summary.as_of:%Y-%m-%d}", max_length=80)
+    return Bundle(
+        texts=render_message(summary),
+        chart=render_chart(summary),
+        workbook=render_workbook(summary, tz=unit_tz(unit)),
+        workbook_name=f"{name}.xlsx",
+    )
+
+
+@dataclass
+class SummarySender:
+    sessions: async_sessionmaker[AsyncSession]
+    sender: Sender
+    now_fn: Callable[[], datetime]
+
+    async def send_week(self, *, unit_id: int, as_of: date) -> dict[str, int]:
+        """Compute the unit's summary as of ``as_of`` and send it to each recipient once."""
+        async with self.sessions() as session:
+            unit = await session.get_one(Unit, unit_id)
+            summary = await compute_summary(session, unit=unit, as_of=as_of)
+            recipients = await summary_recipients(session, unit=unit)
+        parts = bundle(summary, unit)
+        outcomes: dict[str, int] = {}
+        for officer in recipients:
+            outcome = await self._deliver(officer, parts, as_of)
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        return outcomes
+
+    async def _deliver(self, officer: Officer, parts: Bundle, as_of: date) -> Outcome:
+        assert officer.telegram_id is not None
+        async with self.sessions() as session:
+            won = await claim(
+                session,
+                unit_id=officer.unit_id,
+                officer_id=officer.id,
+                kind=SUMMARY,
+                key_date=as_of,
+                chat_id=officer.telegram_id,
+                now=self.now_fn(),
+            )
+            await session.commit()
+        if won is None:
+            return "duplicate"
+        result = await self._send_bundle(officer.telegram_id, parts)
+        await record_outcome(self.sessions, won.id, result, self.now_fn)
+        return result.status
+
+    async def _send_bundle(self, chat_id: int, parts: Bundle) -> SendResult:
+        first: SendResult | None = None
+        attachments = [
+            Attachment("photo", parts.chart, "bieu-do.png"),
+            Attachment("document", parts.workbook, parts.workbook_name),
+        ]
+        sends = [(text, None) for text in parts.texts] + [("", a) for a in attachments]
+        for text, attachment in sends:
+            result = await self.sender.send(chat_id, text, attachment=attachment)
+            if result.status != "sent":
+                return result  # the claim records the failure; the rest is not sent
+            first = first or result
+        assert first is not None
+        return first
+
+
+async def summary_recipients(session: AsyncSession, *, unit: Unit) -> list[Officer]:
+    officers = await session.scalars(
+        select(Officer)
+        .where(
+            Officer.unit_id == unit.id,
+            Officer.active.is_(True),
+            Officer.telegram_id.is_not(None),
+        )
+        .order_by(Officer.name_key)
+    )
+    return [o for o in officers if RECIPIENT_ROLES & set(o.roles or ())]
