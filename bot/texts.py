@@ -35,12 +35,16 @@ OFFICER_COMMANDS: tuple[tuple[str, str], ...] = (
     ("viec", "Việc của tôi"),
     ("capnhat", "Cập nhật tiến độ: /capnhat <mã> <0-100>"),
     ("xong", "Báo hoàn thành: /xong <mã>"),
+    ("hoanlai", "Hoãn nhắc một việc: /hoanlai <mã> <số ngày>"),
+    ("nghi", "Tạm dừng nhắc khi nghỉ: /nghi <dd/mm/yyyy>"),
     ("help", "Hướng dẫn"),
 )
 MANAGER_COMMANDS: tuple[tuple[str, str], ...] = (
     ("quahan", "Việc quá hạn của đơn vị"),
-    ("tonghop", "Tình hình chung của đơn vị"),
+    ("tonghop", "Tổng hợp tuần: tin nhắn, biểu đồ, Excel"),
     ("canbo", "Danh sách cán bộ"),
+    ("caidat", "Cài đặt nhắc việc"),
+    ("xuat", "Gói minh chứng cuối năm (ZIP)"),
 )
 ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("kehoach", "Nhập kế hoạch (gửi kèm tệp)"),
@@ -62,6 +66,10 @@ CMD_ASSIGN = ("giao", "assign")
 CMD_POSITIONS = ("vitri", "positions")
 CMD_INVITE = ("moi", "invite")
 CMD_IMPORT = ("kehoach", "import")
+CMD_SNOOZE = ("hoanlai", "snooze")
+CMD_AWAY = ("nghi", "away")
+CMD_SETTINGS = ("caidat", "settings")
+CMD_EXPORT = ("xuat", "export")
 
 # English aliases of the Vietnamese command names, for /help.
 ALIASES: dict[str, str] = {
@@ -78,6 +86,10 @@ ALIASES: dict[str, str] = {
         CMD_POSITIONS,
         CMD_INVITE,
         CMD_IMPORT,
+        CMD_SNOOZE,
+        CMD_AWAY,
+        CMD_SETTINGS,
+        CMD_EXPORT,
     )
 }
 
@@ -313,22 +325,6 @@ def overdue_line(
     return f"• {label} {title}\n   trễ {late} ngày (hạn {day(due)}) · {who} · {state}"
 
 
-def summary_title(unit: str, today: date) -> str:
-    return f"Tình hình {unit} ngày {day(today)}:"
-
-
-def summary_line(
-    index: str, items: int, done: int, doing: int, blocked: int, todo: int, late: int, soon: int
-) -> str:
-    return (
-        f"{index}: {items} việc — xong {done}, đang làm {doing}, khó khăn {blocked}, "
-        f"chưa làm {todo}\n   quá hạn {late}, đến hạn 7 ngày tới {soon}"
-    )
-
-
-SUMMARY_MORE = "Xem việc quá hạn: /quahan. Báo cáo tuần gửi tự động."
-
-
 def officers_title(unit: str, count: int, page: int, pages: int) -> str:
     paging = f" — trang {page + 1}/{pages}" if pages > 1 else ""
     return f"Cán bộ {unit} ({count}){paging}:"
@@ -500,3 +496,73 @@ def unreachable_notice(name: str) -> str:
         f"Không gửi được tin nhắc cho {name}: có thể đã chặn bot. "
         "Hãy liên hệ trực tiếp và nhắc bấm /start lại."
     )
+
+
+# --- Pausing reminders and their settings (handlers/reminders.py) ------------------------------
+
+SNOOZE_USAGE = "Cách dùng: /hoanlai <mã> <số ngày>, ví dụ /hoanlai 3.1.3 5 (tối đa 14 ngày)."
+AWAY_USAGE = (
+    "Cách dùng: /nghi <dd/mm/yyyy> (nghỉ đến hết ngày đó), hoặc /nghi xong khi đã đi làm lại."
+)
+AWAY_BACK_WORDS = ("xong", "het", "hết", "back")
+BACK_FROM_AWAY = "Chào mừng trở lại! Bot nhắc việc lại cho bạn từ hôm nay."
+SETTINGS_USAGE = (
+    "Cách dùng: /caidat <mục> <giá trị>, ví dụ:\n"
+    "/caidat gio 07:30 — giờ nhắc\n"
+    "/caidat truoc 7,3,1,0 — nhắc trước hạn (ngày)\n"
+    "/caidat quahan 1,3,7 — nhắc sau hạn (ngày làm việc)\n"
+    "/caidat baolen 3 — báo lãnh đạo sau (ngày làm việc)\n"
+    "/caidat hoantoida 14 — số ngày hoãn tối đa\n"
+    "/caidat tongket 0 16 * * fri — lịch gửi tổng hợp tuần\n"
+    "/caidat nghi 02/09/2025,03/09/2025 — ngày nghỉ riêng của đơn vị"
+)
+SETTINGS_SAVED = "Đã lưu cài đặt."
+
+
+def snoozed(item: str, until: date) -> str:
+    return f"Đã hoãn nhắc {item} đến hết ngày {day(until)}."
+
+
+def away_until(until: date) -> str:
+    return (
+        f"Đã tạm dừng nhắc việc đến hết ngày {day(until)}. "
+        "Việc quá hạn của bạn sẽ được chuyển cho đầu mối theo dõi."
+    )
+
+
+def reminder_settings(values: dict[str, object]) -> str:
+    def numbers(key: str) -> str:
+        return ", ".join(str(n) for n in values.get(key, []))  # type: ignore[attr-defined]
+
+    days_off = [day(date.fromisoformat(d)) for d in values.get("days_off", [])]  # type: ignore[attr-defined]
+    lines = [
+        "Cài đặt nhắc việc của đơn vị:",
+        f"• Giờ nhắc: {values['reminder_time']}",
+        f"• Nhắc trước hạn: {numbers('days_before')} ngày",
+        f"• Nhắc sau hạn: ngày làm việc thứ {numbers('overdue_workdays')}, rồi mỗi thứ Hai",
+        f"• Báo lãnh đạo sau {values['escalate_after_workdays']} ngày làm việc quá hạn",
+        f"• Hoãn tối đa {values['max_snooze_days']} ngày",
+        f"• Lịch tổng hợp tuần: {values.get('summary_cron') or 'mặc định (16:00 thứ Sáu)'}",
+        f"• Ngày nghỉ riêng: {', '.join(days_off) or 'không có'}",
+        "Đổi: /caidat <mục> <giá trị> (gõ /caidat ? để xem ví dụ).",
+    ]
+    return "\n".join(lines)
+
+
+# --- Summary and evidence pack on demand (handlers/reports.py) ---------------------------------
+
+CHART_CAPTION = "Tiến độ theo lĩnh vực"
+WORKBOOK_CAPTION = "Bảng tổng hợp (Excel) để in hoặc gửi lãnh đạo"
+
+
+def no_plan_for_year(year: int) -> str:
+    return f"Đơn vị chưa có kế hoạch nào cho năm {year}."
+
+
+def export_ready(items: int, files: int, parts: int) -> str:
+    split = f", chia thành {parts} phần (mỗi phần dưới 50 MB)" if parts > 1 else ""
+    return f"Gói minh chứng: {items} mục, {files} tệp{split}. Đang gửi…"
+
+
+def export_missing(count: int) -> str:
+    return f"Lưu ý: {count} tệp minh chứng không còn trên máy chủ, đã bỏ qua."

@@ -278,23 +278,3 @@ def pack_sections(
 def render_message(summary: Summary) -> list[str]:
     """The weekly summary as one or more plain-text messages, each ≤ 30 lines and ≤ 4096 chars."""
     return pack_sections(message_sections(summary))
-
-
-def render_short_status(summary: Summary) -> str:
-    """A few lines for a quick /tonghop answer: one line per index, then the trend."""
-    lines = [f"{summary.unit} – số liệu đến {format_date(summary.as_of)}"]
-    for index in summary.indexes:
-        t = index.totals
-        line = (
-            f"{index.index}: xong {t.done}/{t.items} ({percent_of(t.done, t.items)}%), "
-            f"quá hạn {t.overdue}"
-        )
-        if index.points is not None:
-            p = index.points
-            line += f", chắc {format_points(p.secured)}/{format_points(p.target)} điểm"
-        lines.append(line)
-    if not summary.indexes:
-        lines.append("Chưa có kế hoạch nào được nhập.")
-    if summary.trend is not None:
-        lines.append(trend_text(summary.trend, with_points=_has_points(summary)))
-    return "\n".join(lines)

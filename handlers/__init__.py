@@ -22,7 +22,17 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import texts
-from handlers import admin, evidence, leader, lookup, onboarding, progress, tasks
+from handlers import (
+    admin,
+    evidence,
+    leader,
+    lookup,
+    onboarding,
+    progress,
+    reminders,
+    reports,
+    tasks,
+)
 from handlers.base import Context, TelegramCallback
 
 NEW_MESSAGE = filters.UpdateType.MESSAGE
@@ -49,12 +59,16 @@ def register_handlers(app: Application) -> None:  # type: ignore[type-arg]
         (texts.CMD_UPDATE, progress.update_command),
         (texts.CMD_DONE, progress.done_command),
         (texts.CMD_OVERDUE, leader.overdue_command),
-        (texts.CMD_SUMMARY, leader.summary_command),
+        (texts.CMD_SUMMARY, reports.summary_command),
         (texts.CMD_OFFICERS, leader.officers_command),
         (texts.CMD_ASSIGN, admin.assign_command),
         (texts.CMD_POSITIONS, admin.positions_command),
         (texts.CMD_INVITE, admin.invite_command),
         (texts.CMD_IMPORT, admin.plan_command),
+        (texts.CMD_SNOOZE, reminders.snooze_command),
+        (texts.CMD_AWAY, reminders.away_command),
+        (texts.CMD_SETTINGS, reminders.settings_command),
+        (texts.CMD_EXPORT, reports.export_command),
     ]
     for names, callback in commands:
         app.add_handler(CommandHandler(list(names), callback, filters=NEW_MESSAGE))

@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import wraps
 from pathlib import Path
@@ -33,9 +33,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ContextTypes
 
@@ -44,6 +43,7 @@ from bot.menu import set_chat_menu
 from bot.settings import Settings
 from core.evidence import MAX_EVIDENCE_BYTES, new_incoming_path
 from core.officers import touch_activity
+from storage.db import insert_ignoring_conflicts
 from storage.models import Officer, ProcessedUpdate, Unit
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,8 @@ class Request:
     now: datetime
     # PTB's context, for conversation state (user_data); None outside the bot.
     context: Context | None = None
+    # Answers worth keeping for the rest of this update (e.g. "may they update item 12?").
+    memo: dict[Any, Any] = field(default_factory=dict)
 
     @property
     def source_id(self) -> str:
@@ -132,10 +134,12 @@ class Reply:
     buttons: Sequence[Sequence[Button]] = ()
     edit: bool = False
     alert: str | None = None  # a short notice on the pressed button (answerCallbackQuery)
-    document: tuple[str, bytes] | None = None  # (file name, content)
+    document: tuple[str, bytes | Path] | None = None  # (file name, content or a file on disk)
+    photo: bytes | None = None  # a picture, with ``text`` as its caption
     html: bool = False
     message_id: int | None = None
     on_sent: Callable[[int], None] | None = None
+    after: Callable[[], None] | None = None  # always run once this reply was tried (clean-up)
 
     def markup(self) -> InlineKeyboardMarkup | None:
         if not self.buttons:
@@ -240,8 +244,15 @@ async def _run_in_transaction(
     user = update.effective_user
     if user is None:
         return None  # channel posts and the like: nothing for us
-    async with state.sessions() as session, session.begin():
-        officer = await session.scalar(select(Officer).where(Officer.telegram_id == user.id))
+    async with _one_writer(context), state.sessions() as session, session.begin():
+        found = (
+            await session.execute(
+                select(Officer, Unit)
+                .join(Unit, Unit.id == Officer.unit_id)
+                .where(Officer.telegram_id == user.id)
+            )
+        ).first()
+        officer, unit = (found[0], found[1]) if found is not None else (None, None)
         if claim and not await claim_update(session, update.update_id, officer):
             log.info("update %s already handled; ignored", update.update_id)
             return None
@@ -250,7 +261,6 @@ async def _run_in_transaction(
         now = state.clock()
         if officer is not None and _activity_is_stale(officer, now):
             await touch_activity(session, officer=officer, now=now)
-        unit = await session.get(Unit, officer.unit_id) if officer else None
         request = Request(
             session=session,
             officer=officer,
@@ -265,32 +275,50 @@ async def _run_in_transaction(
         return await feature(update, context, request)
 
 
+SQLITE_LOCK_KEY = "dondoc_sqlite_lock"
+
+
+def _one_writer(context: Context) -> contextlib.AbstractAsyncContextManager[object]:
+    """On SQLite, one handler transaction at a time in this process.
+
+    Every handler writes (its claim), and SQLite has one writer: without this,
+    concurrent handlers wait for the lock inside SQLite's busy handler, which
+    sleeps in steps of up to 100 ms. An asyncio lock hands over at once.
+    PostgreSQL needs nothing of the kind.
+    """
+    if not app_state(context).settings.is_sqlite:
+        return contextlib.nullcontext()
+    lock = context.bot_data.get(SQLITE_LOCK_KEY)
+    if lock is None:
+        lock = context.bot_data[SQLITE_LOCK_KEY] = asyncio.Lock()
+    assert isinstance(lock, asyncio.Lock)
+    return lock
+
+
 def _activity_is_stale(officer: Officer, now: datetime) -> bool:
     seen = officer.last_activity_at
     return not officer.reachable or seen is None or now - seen >= ACTIVITY_RESOLUTION
 
 
 async def claim_update(session: AsyncSession, update_id: int, officer: Officer | None) -> bool:
-    """Record that this update is being handled; False if it already was."""
-    exists = await session.scalar(
-        select(ProcessedUpdate.id).where(
-            ProcessedUpdate.channel == CHANNEL, ProcessedUpdate.update_id == update_id
+    """Record that this update is being handled; False if it already was.
+
+    One INSERT … ON CONFLICT DO NOTHING, in the handler's transaction: a twin
+    handled at the same moment by another worker waits for it and inserts
+    nothing, and a handler that fails rolls its claim back with the rest.
+    """
+    statement = (
+        insert_ignoring_conflicts(session, ProcessedUpdate)
+        .values(
+            channel=CHANNEL,
+            update_id=update_id,
+            unit_id=officer.unit_id if officer else None,
+            processed_at=datetime.now(UTC),
         )
+        .on_conflict_do_nothing(index_elements=["channel", "update_id"])
     )
-    if exists is not None:
-        return False
-    try:
-        async with session.begin_nested():
-            session.add(
-                ProcessedUpdate(
-                    channel=CHANNEL,
-                    update_id=update_id,
-                    unit_id=officer.unit_id if officer else None,
-                )
-            )
-    except IntegrityError:
-        return False  # the same update, handled at this very moment by another worker
-    return True
+    result = await session.execute(statement)
+    return bool(getattr(result, "rowcount", 0) == 1)
 
 
 def _refusal(officer: Officer | None, update: Update, settings: Settings) -> Reply:
@@ -392,14 +420,24 @@ async def send_replies(update: Update, context: Context, replies: Replies) -> No
     if query is not None:
         await query.answer(alert or None)
     for reply in items:
-        if isinstance(reply, MenuChange):
-            await _set_menu(context.bot, reply)
-        elif reply.edit and query is not None and isinstance(query.message, Message):
-            await _edit(context.bot, query.message.chat_id, query.message.message_id, reply)
-        elif reply.message_id is not None and update.effective_chat is not None:
-            await _edit(context.bot, update.effective_chat.id, reply.message_id, reply)
-        elif reply.text or reply.document:
-            await _send(update, context, reply)
+        try:
+            await _deliver(update, context, query, reply)
+        finally:
+            if isinstance(reply, Reply) and reply.after is not None:
+                reply.after()
+
+
+async def _deliver(
+    update: Update, context: Context, query: CallbackQuery | None, reply: Action
+) -> None:
+    if isinstance(reply, MenuChange):
+        await _set_menu(context.bot, reply)
+    elif reply.edit and query is not None and isinstance(query.message, Message):
+        await _edit(context.bot, query.message.chat_id, query.message.message_id, reply)
+    elif reply.message_id is not None and update.effective_chat is not None:
+        await _edit(context.bot, update.effective_chat.id, reply.message_id, reply)
+    elif reply.text or reply.document or reply.photo:
+        await _send(update, context, reply)
 
 
 async def _set_menu(bot: Bot, change: MenuChange) -> None:
@@ -430,13 +468,28 @@ async def _send(update: Update, context: Context, reply: Reply) -> None:
     parse_mode = "HTML" if reply.html else None
     if reply.document is not None:
         name, content = reply.document
-        sent = await context.bot.send_document(
-            chat.id,
-            document=content,
-            filename=name,
-            caption=reply.text or None,
-            reply_markup=reply.markup(),
-            parse_mode=parse_mode,
+        if isinstance(content, Path):
+            with content.open("rb") as stream:  # streamed: a pack part can be 50 MB
+                sent = await context.bot.send_document(
+                    chat.id,
+                    document=stream,
+                    filename=name,
+                    caption=reply.text or None,
+                    reply_markup=reply.markup(),
+                    parse_mode=parse_mode,
+                )
+        else:
+            sent = await context.bot.send_document(
+                chat.id,
+                document=content,
+                filename=name,
+                caption=reply.text or None,
+                reply_markup=reply.markup(),
+                parse_mode=parse_mode,
+            )
+    elif reply.photo is not None:
+        sent = await context.bot.send_photo(
+            chat.id, photo=reply.photo, caption=reply.text or None, reply_markup=reply.markup()
         )
     else:
         sent = await context.bot.send_message(

@@ -1,4 +1,6 @@
-"""The unit at a glance, for coordinators, leaders and admins: /quahan, /tonghop, /canbo.
+"""The unit at a glance, for coordinators, leaders and admins: /quahan and /canbo.
+
+(/tonghop, the weekly summary on demand, is in handlers/reports.py.)
 
 Each reads one unit, the asker's; pages are recomputed from the database on
 every press, so a page button carries nothing but its number.
@@ -13,7 +15,7 @@ from telegram import Update
 
 from bot import texts
 from core.officers import unit_officers
-from core.overview import overdue_items, short_status
+from core.overview import overdue_items
 from core.ownership import short_title
 from handlers.base import MANAGER, Context, Reply, Request, as_int, callback_parts, handler
 from handlers.lookup import label
@@ -63,33 +65,6 @@ async def overdue_reply(request: Request, *, page: int, edit: bool = False) -> R
             )
         )
     return Reply("\n".join(lines), buttons=pager(OVERDUE_PREFIX, page, pages), edit=edit)
-
-
-# --- /tonghop --------------------------------------------------------------------------------
-
-
-@handler(MANAGER)
-async def summary_command(update: Update, context: Context, request: Request) -> Reply:
-    assert request.unit is not None
-    status = await short_status(request.session, unit=request.unit, today=request.today)
-    if not status.indexes:
-        return Reply(texts.NO_PLAN)
-    lines = [texts.summary_title(request.unit.name, request.today)]
-    for part in status.indexes:
-        lines.append(
-            texts.summary_line(
-                part.index,
-                part.items,
-                part.done,
-                part.in_progress,
-                part.blocked,
-                part.not_started,
-                part.overdue,
-                part.due_next_7,
-            )
-        )
-    lines.append(texts.SUMMARY_MORE)
-    return Reply("\n".join(lines))
 
 
 # --- /canbo ----------------------------------------------------------------------------------

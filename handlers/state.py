@@ -87,6 +87,7 @@ class Choice:
     note: str | None = None
     files: list[FileRef] = field(default_factory=list)
     officer_id: int | None = None
+    days: int | None = None  # /hoanlai: how long to snooze
     ref: str = ""  # set when stored
 
 

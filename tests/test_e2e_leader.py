@@ -70,8 +70,12 @@ async def test_a_leader_lists_overdue_items_with_owners_and_days_late(
 async def test_summary_and_officers_for_managers_only(bot: BotUnderTest, unit_id: int) -> None:
     await say(bot, LAN, "/capnhat 1.5 50")
     summary = await say(bot, LEADER, "/tonghop")
-    assert summary.content.startswith(texts.summary_title("Xã Tân Đức", date(2024, 3, 4)))
-    assert "PAR: " in summary.content and "đang làm 1" in summary.content
+    assert summary.content.startswith("TỔNG HỢP CCHC – Xã Tân Đức\nSố liệu đến ngày 04/03/2024")
+    # The same bundle as the weekly summary: the message, then the chart and the workbook.
+    document = await bot.tg.wait_for(lambda m: m.chat_id == LEADER and m.method == "sendDocument")
+    photos = [m for m in bot.tg.sent(LEADER) if m.method == "sendPhoto"]
+    assert len(photos) == 1
+    assert document.file_bytes is not None and document.file_bytes[:2] == b"PK"  # an .xlsx
 
     officers = await say(bot, LEADER, "/canbo")
     assert officers.content.startswith("Cán bộ Xã Tân Đức (3):")

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 import core.progress
 from core.officers import add_officer
-from core.overview import overdue_items, short_status
+from core.overview import overdue_items
 from core.plan_model import Milestone, ParsedCriterion, ParsedPlan
 from core.plan_store import find_unit, import_plan
 from core.progress import (
@@ -309,24 +309,3 @@ async def test_overdue_items_with_owners(session: AsyncSession) -> None:
         60,
     )
     assert await overdue_items(session, unit=unit, today=date(2024, 3, 31)) == []
-
-
-async def test_short_status_per_index(session: AsyncSession) -> None:
-    unit, rows, clerk = await setup(session)
-    await report(session, clerk, rows["1"], status="done")
-    await report(session, clerk, rows["2"], percent=60)
-    await report(session, clerk, rows["5"], status="blocked", note="Chờ")
-    status = await short_status(session, unit=unit, today=date(2024, 5, 6))
-    par, sipas = status.indexes
-    assert (par.index, par.items, par.done, par.in_progress, par.blocked, par.not_started) == (
-        "PAR",
-        5,
-        1,
-        1,
-        1,
-        2,
-    )
-    assert (par.overdue, par.due_next_7) == (1, 1)  # 3 (30/04); 2 (10/05)
-    assert (sipas.index, sipas.items, sipas.overdue, sipas.due_next_7) == ("SIPAS", 1, 1, 0)
-    total = status.total
-    assert (total.items, total.done, total.overdue, total.due_next_7) == (6, 1, 2, 1)

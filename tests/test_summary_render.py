@@ -39,7 +39,6 @@ from core.summary_render import (
     message_sections,
     pack_sections,
     render_message,
-    render_short_status,
     sentence_case,
     short_title,
 )
@@ -533,26 +532,12 @@ def test_packing_splits_between_lines_when_a_section_is_too_long() -> None:
     assert len(huge[0]) == 4096 and huge[0].endswith("…")
 
 
-def test_short_status() -> None:
-    summary = small_summary()
-    summary.indexes.append(sipas_index())
-    assert render_short_status(summary) == "\n".join(
-        [
-            "Phường 6 – số liệu đến 15/09/2023",
-            "PAR: xong 25/59 (42%), quá hạn 7, chắc 40,5/97,9 điểm",
-            "SIPAS: xong 4/11 (36%), quá hạn 2",
-            "So với tuần trước: +3 việc hoàn thành, +2,5 điểm",
-        ]
-    )
-
-
 def test_an_empty_unit_still_renders() -> None:
     empty = Summary("Xã Tân Đức", AS_OF, [], [], [], 0, None)
     assert render_message(empty) == [
         "TỔNG HỢP CCHC – Xã Tân Đức\nSố liệu đến ngày 15/09/2023\n"
         "Minh chứng mới trong tuần: 0 tệp\n\nChưa có kế hoạch nào được nhập."
     ]
-    assert render_short_status(empty).endswith("Chưa có kế hoạch nào được nhập.")
     assert png_size(render_chart(empty))[0] == 1080
     assert openpyxl.load_workbook(io.BytesIO(render_workbook(empty))).sheetnames == list(SHEETS)
 

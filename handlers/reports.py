@@ -1,0 +1,74 @@
+"""The weekly summary on demand (/tonghop) and the year-end evidence pack (/xuat).
+
+/tonghop sends exactly what the Friday summary sends: the message (one or
+more parts), the chart and the spreadsheet, computed now. /xuat streams the
+pack to a temporary folder, split into parts under Telegram's 50 MB limit for
+bots, and sends each part straight from disk.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from telegram import Update
+
+from bot import texts
+from core.evidence_pack import safe_name, write_pack
+from core.export import pack_contents
+from core.summary import compute_summary
+from handlers.base import MANAGER, Context, Reply, Request, handler
+from scheduler.summaries import bundle
+
+# Telegram takes documents up to 50 MB from bots; keep a margin for the request itself.
+MAX_PART_BYTES = 49_000_000
+
+
+@handler(MANAGER)
+async def summary_command(update: Update, context: Context, request: Request) -> list[Reply]:
+    assert request.unit is not None
+    summary = await compute_summary(request.session, unit=request.unit, as_of=request.today)
+    if not summary.indexes:
+        return [Reply(texts.NO_PLAN)]
+    parts = bundle(summary, request.unit)
+    return [
+        *(Reply(text) for text in parts.texts),
+        Reply(texts.CHART_CAPTION, photo=parts.chart),
+        Reply(texts.WORKBOOK_CAPTION, document=(parts.workbook_name, parts.workbook)),
+    ]
+
+
+@handler(MANAGER)
+async def export_command(update: Update, context: Context, request: Request) -> list[Reply]:
+    """/xuat [năm] — coordinators and admins."""
+    assert request.unit is not None and request.officer is not None
+    if not {"coordinator", "admin"} & set(request.officer.roles or ()):
+        return [Reply(texts.NOT_ALLOWED)]
+    args = context.args or []
+    year = int(args[0]) if args and args[0].isdigit() else request.today.year
+    contents = await pack_contents(
+        request.session,
+        unit=request.unit,
+        year=year,
+        evidence_dir=request.settings.evidence_dir,
+    )
+    if not contents.items:
+        return [Reply(texts.no_plan_for_year(year))]
+    folder = Path(tempfile.mkdtemp(prefix="dondoc-pack-"))
+    name = safe_name(f"MinhChung {request.unit.name} {year}", max_length=80)
+    parts = write_pack(
+        folder / f"{name}.zip",
+        items=contents.items,
+        files=contents.files,
+        max_part_bytes=MAX_PART_BYTES,
+        tz=request.tz,
+    )
+    assert parts is not None
+    replies = [Reply(texts.export_ready(len(contents.items), len(contents.files), len(parts)))]
+    replies += [Reply("", document=(part.name, part)) for part in parts]
+    if contents.missing:
+        replies.append(Reply(texts.export_missing(len(contents.missing))))
+    # The parts are sent after the transaction commits; remove them once the last was tried.
+    replies[-1].after = lambda: shutil.rmtree(folder, ignore_errors=True)
+    return replies
