@@ -25,14 +25,7 @@ from core.plan_reader import read_document  # noqa: E402
 from core.plans import parse_plan_file  # noqa: E402
 from core.positions import default_catalogue  # noqa: E402
 from tests.renderings import render_docx, render_xlsx  # noqa: E402
-
-SEEDS = (
-    "phuong6_2023_par_points.txt",
-    "phuson_2023_2025_par_sipas_papi_pci.txt",
-    "songcau_2023_cchc.txt",
-    "tamquanbac_2023_par_sipas.txt",
-    "tanduc_2024_par_sipas.txt",
-)
+from tests.seed_files import ALL_SEEDS  # noqa: E402
 
 
 def clear_caches() -> None:
@@ -63,7 +56,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     args = parser.parse_args()
-    texts = [(name, (args.shared / "seeds" / name).read_bytes()) for name in SEEDS]
+    texts = [(name, (args.shared / "seeds" / name).read_bytes()) for name in ALL_SEEDS]
     per_file = max(args.seconds / 3, 0.3)
 
     print(f"{'plan':<44} {'criteria':>8} {'rows/s':>10}")

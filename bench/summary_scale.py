@@ -37,14 +37,8 @@ from core.summary import compute_summary  # noqa: E402
 from storage.db import make_engine, make_session_factory  # noqa: E402
 from storage.migrate import upgrade_database  # noqa: E402
 from storage.models import Criterion, Evidence, Officer, ProgressUpdate, Unit  # noqa: E402
+from tests.seed_files import ALL_SEEDS  # noqa: E402
 
-SEEDS = (
-    "phuong6_2023_par_points.txt",
-    "phuson_2023_2025_par_sipas_papi_pci.txt",
-    "songcau_2023_cchc.txt",
-    "tamquanbac_2023_par_sipas.txt",
-    "tanduc_2024_par_sipas.txt",
-)
 POSITIONS = ("VPTK", "TPHT", "TCKT", "VHXH", "DCXD", "CA", "QS", "NV", "MOTCUA")
 AS_OF = date(2024, 6, 28)
 
@@ -68,7 +62,7 @@ def _shift(day: date, years: int) -> date:
 
 
 async def build(sessions: async_sessionmaker[AsyncSession], units: int, shared: Path) -> None:
-    plans = [(name, (shared / "seeds" / name).read_bytes()) for name in SEEDS]
+    plans = [(name, (shared / "seeds" / name).read_bytes()) for name in ALL_SEEDS]
     rng = random.Random(7)
     for number in range(units):
         name, data = plans[number % len(plans)]

@@ -23,6 +23,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any, Protocol, cast
 
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -68,6 +69,18 @@ class CommandError(Exception):
     def __init__(self, message: str, exit_code: int = EXIT_BAD_INPUT) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+def read_input_file(path: Path) -> bytes:
+    """A file named on the command line, or a clear Vietnamese reason why not."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise CommandError(f"Không tìm thấy tệp {path}.") from None
+    except IsADirectoryError:
+        raise CommandError(f"{path} là một thư mục, không phải tệp.") from None
+    except OSError as exc:
+        raise CommandError(f"Không đọc được tệp {path}: {exc.strerror}.") from None
 
 
 class CommandModule(Protocol):

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.cli import CommandError
+from bot.cli import CommandError, read_input_file
 from bot.database import open_database
 from bot.settings import Settings
 from core.officers import (
@@ -93,17 +93,6 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     lst.set_defaults(handler=list_command)
 
 
-def _read_file(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise CommandError(f"Không tìm thấy tệp {path}.") from None
-    except IsADirectoryError:
-        raise CommandError(f"{path} là một thư mục, không phải tệp.") from None
-    except OSError as exc:
-        raise CommandError(f"Không đọc được tệp {path}: {exc.strerror}.") from None
-
-
 def _describe(officer: Officer) -> str:
     positions = ", ".join(officer.positions or []) or "chưa có vị trí"
     return f"{officer.name} ({positions})"
@@ -171,7 +160,7 @@ async def invite_command(args: argparse.Namespace, settings: Settings) -> int:
 
 async def import_command(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        rows = read_roster(_read_file(args.file), filename=args.file.name)
+        rows = read_roster(read_input_file(args.file), filename=args.file.name)
     except RosterError as exc:
         raise CommandError(str(exc)) from None
     engine, sessions = await open_database(settings)

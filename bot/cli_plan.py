@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bot.cli import CommandError
+from bot.cli import CommandError, read_input_file
 from bot.database import open_database
 from bot.settings import Settings
 from core.plan_preview import build_preview, render_preview
@@ -66,19 +66,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     mapping.set_defaults(handler=map_command)
 
 
-def _read_file(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise CommandError(f"Không tìm thấy tệp {path}.") from None
-    except IsADirectoryError:
-        raise CommandError(f"{path} là một thư mục, không phải tệp.") from None
-    except OSError as exc:
-        raise CommandError(f"Không đọc được tệp {path}: {exc.strerror}.") from None
-
-
 async def parse_command(args: argparse.Namespace, settings: Settings) -> int:
-    data = _read_file(args.file)
+    data = read_input_file(args.file)
     plan = parse_plan_file(data, filename=args.file.name, catalogue=default_catalogue())
     if args.json:
         print(json.dumps(plan.as_json(), ensure_ascii=False, indent=1))
@@ -90,7 +79,7 @@ async def parse_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def import_command(args: argparse.Namespace, settings: Settings) -> int:
-    data = _read_file(args.file)
+    data = read_input_file(args.file)
     engine, sessions = await open_database(settings)
     try:
         async with sessions() as session, session.begin():

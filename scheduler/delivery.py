@@ -33,12 +33,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import insert_ignoring_conflicts
 from storage.models import Delivery
 from storage.types import utcnow
 
@@ -67,16 +66,6 @@ def dedupe_key(*, unit_id: int, officer_id: int, kind: str, key_date: date) -> s
     return f"u{unit_id}:o{officer_id}:{kind}:{key_date.isoformat()}"
 
 
-def _insert_for(session: AsyncSession) -> Any:
-    """The dialect's INSERT, which knows ON CONFLICT; generic ``insert`` does not."""
-    dialect = session.bind.dialect.name if session.bind is not None else ""
-    if dialect == "sqlite":
-        return sqlite.insert
-    if dialect == "postgresql":
-        return postgresql.insert
-    raise NotImplementedError(f"claims need SQLite or PostgreSQL, not {dialect!r}")
-
-
 async def claim(
     session: AsyncSession,
     *,
@@ -94,9 +83,8 @@ async def claim(
     Commit right after, so that a crash leaves a visible claim rather than a silent gap.
     """
     key = dedupe_key(unit_id=unit_id, officer_id=officer_id, kind=kind, key_date=key_date)
-    insert = _insert_for(session)
     statement = (
-        insert(Delivery)
+        insert_ignoring_conflicts(session, Delivery)
         .values(
             unit_id=unit_id,
             officer_id=officer_id,

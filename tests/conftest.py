@@ -35,6 +35,7 @@ from bot.settings import Settings, get_settings, load_settings
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade_database_sync
 from storage.models import Base
+from tests.e2e import BotUnderTest, running_bot
 
 TEST_DATABASE_ENV = "DONDOC_TEST_DATABASE_URL"
 SETTING_NAMES = {(field.alias or name).upper() for name, field in Settings.model_fields.items()} | {
@@ -183,3 +184,12 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         TELEGRAM_BOT_TOKEN=None,
         _env_file=None,
     )
+
+
+@pytest.fixture
+async def bot(
+    settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[BotUnderTest]:
+    """The real bot polling the fake Bot API server (tests/e2e.py), on this test's database."""
+    async with running_bot(settings, session_factory) as running:
+        yield running

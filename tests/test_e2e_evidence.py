@@ -4,30 +4,19 @@ other ways of naming the item (a card's button, a reply to a card, picking a sug
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
-from bot.settings import Settings
 from storage.models import AuditLog, Evidence
-from tests.e2e import BotUnderTest, running_bot
+from tests.e2e import BotUnderTest
 from tests.e2e_support import count, criterion_id, press, say, seed_officer, seed_unit
 from tests.fakes.telegram_api import TINY_PNG
 from tests.seed_files import TANDUC
 
 LAN = 3001
 PDF = b"%PDF-1.4\n% bien ban niem yet\n%%EOF\n"
-
-
-@pytest.fixture
-async def bot(
-    settings: Settings, session_factory: async_sessionmaker[AsyncSession]
-) -> AsyncIterator[BotUnderTest]:
-    async with running_bot(settings, session_factory) as running:
-        yield running
 
 
 @pytest.fixture

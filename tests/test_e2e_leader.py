@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
-from bot.settings import Settings
 from core.overview import overdue_items
 from storage.models import Unit
-from tests.e2e import BotUnderTest, running_bot
+from tests.e2e import BotUnderTest
 from tests.e2e_support import press, say, seed_officer, seed_unit
 from tests.seed_files import TANDUC
 
 LAN, HUNG, LEADER = 3001, 3002, 5001
 AFTER_DEADLINES = datetime(2025, 1, 10, 2, 0, tzinfo=UTC)  # 09:00 in Vietnam
-
-
-@pytest.fixture
-async def bot(
-    settings: Settings, session_factory: async_sessionmaker[AsyncSession]
-) -> AsyncIterator[BotUnderTest]:
-    async with running_bot(settings, session_factory) as running:
-        yield running
 
 
 @pytest.fixture

@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date
 
-import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
-from bot.settings import Settings
 from core.ownership import officer_items
 from storage.models import AuditLog, Officer, ProgressUpdate
-from tests.e2e import BotUnderTest, running_bot
+from tests.e2e import BotUnderTest
 from tests.e2e_support import count, criterion_id, press, say, seed_officer, seed_unit
 from tests.seed_files import PHUSON, TANDUC
 
 LAN = 3001
 TODAY = date(2024, 3, 4)  # the harness clock's default day
-
-
-@pytest.fixture
-async def bot(
-    settings: Settings, session_factory: async_sessionmaker[AsyncSession]
-) -> AsyncIterator[BotUnderTest]:
-    async with running_bot(settings, session_factory) as running:
-        yield running
 
 
 async def tan_duc_with_lan(bot: BotUnderTest) -> tuple[int, int]:

@@ -4,32 +4,21 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import AsyncIterator
 from datetime import date
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
-from bot.settings import Settings
 from core.reminders import plan_day
 from handlers import reports
 from storage.models import Absence, Snooze, Unit
-from tests.e2e import BotUnderTest, running_bot
+from tests.e2e import BotUnderTest
 from tests.e2e_support import count, say, seed_officer, seed_unit
 from tests.seed_files import TANDUC
 
 LAN, COORDINATOR, LEADER = 3101, 3102, 3103
-
-
-@pytest.fixture
-async def bot(
-    settings: Settings, session_factory: async_sessionmaker[AsyncSession]
-) -> AsyncIterator[BotUnderTest]:
-    async with running_bot(settings, session_factory) as running:
-        yield running
 
 
 @pytest.fixture

@@ -3,13 +3,9 @@ button data naming another unit's item, and updates delivered twice."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
-from bot.settings import Settings
 from storage.models import (
     AssignmentOverride,
     AuditLog,
@@ -19,7 +15,7 @@ from storage.models import (
     ProgressUpdate,
     Unit,
 )
-from tests.e2e import BotUnderTest, running_bot
+from tests.e2e import BotUnderTest
 from tests.e2e_support import (
     button_data,
     count,
@@ -40,14 +36,6 @@ ADMIN_COMMANDS = (
     "/vitri TPHT Nguyễn Thị Lan",
     "/kehoach",
 )
-
-
-@pytest.fixture
-async def bot(
-    settings: Settings, session_factory: async_sessionmaker[AsyncSession]
-) -> AsyncIterator[BotUnderTest]:
-    async with running_bot(settings, session_factory) as running:
-        yield running
 
 
 @pytest.fixture
