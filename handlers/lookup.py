@@ -78,9 +78,15 @@ async def load_item(request: Request, criterion_id: int) -> Criterion | None:
 
 
 async def may_update(request: Request, criterion: Criterion) -> bool:
+    """core.ownership.can_update, asked once per item and update."""
     if request.officer is None:
         return False
-    return await can_update(request.session, officer=request.officer, criterion=criterion)
+    key = ("may_update", criterion.id)
+    if key not in request.memo:
+        request.memo[key] = await can_update(
+            request.session, officer=request.officer, criterion=criterion
+        )
+    return bool(request.memo[key])
 
 
 async def may_view(request: Request, criterion: Criterion) -> bool:
