@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.evidence_pack import PackFile, PackItem
@@ -92,7 +92,7 @@ async def pack_contents(
     return PackContents(items, files, missing)
 
 
-def _plans_covering(unit_id: int, year: int) -> object:
+def _plans_covering(unit_id: int, year: int) -> Select[tuple[int]]:
     return select(Plan.id).where(
         Plan.unit_id == unit_id,
         or_(Plan.period_start.is_(None), Plan.period_start <= year),

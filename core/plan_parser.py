@@ -499,7 +499,9 @@ class _Finisher:
         ]
 
     def _owners_from_activities(self, item: _Item, criterion: ParsedCriterion) -> None:
-        lead_texts, support_texts, deadline_texts = [], [], []
+        lead_texts: list[str] = []
+        support_texts: list[str] = []
+        deadline_texts: list[str] = []
         dates: set[date] = set()
         for activity in item.activities:
             lead_text = _one_line_or_none(activity.fields.get("lead"))

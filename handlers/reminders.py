@@ -45,7 +45,7 @@ async def _snooze_chosen(
 async def _snoozed(request: Request, criterion: Criterion, days: int) -> Reply:
     assert request.officer is not None
     if not await may_update(request, criterion):
-        return Reply(texts.NOT_YOUR_ITEM)
+        return Reply(texts.not_owner(label(criterion)))
     try:
         until = await snooze(
             request.session,

@@ -39,6 +39,8 @@ async def test_snooze_an_item(bot: BotUnderTest, unit_id: int) -> None:
     assert usage.content == texts.SNOOZE_USAGE
     unknown = await say(bot, LAN, "/hoanlai 9.9.9 3")
     assert "9.9.9" in unknown.content
+    others = await say(bot, LAN, "/hoanlai 2.1.1 3")  # led by Tư pháp, not Lan's
+    assert others.content == texts.not_owner("PAR 2.1.1")
     async with bot.sessions() as session:
         rows = (await session.scalars(select(Snooze))).all()
         assert [row.until for row in rows] == [date(2024, 3, 9)]
