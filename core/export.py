@@ -92,7 +92,7 @@ async def pack_contents(
     return PackContents(items, files, missing)
 
 
-def _plans_covering(unit_id: int, year: int) -> Select[tuple[int]]:
+def _plans_covering(unit_id: int, year: int) -> Select[int]:
     return select(Plan.id).where(
         Plan.unit_id == unit_id,
         or_(Plan.period_start.is_(None), Plan.period_start <= year),
