@@ -6,6 +6,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 from sqlalchemy import select
@@ -33,7 +34,7 @@ from tests.e2e_support import (
     seed_officer,
     seed_unit,
 )
-from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.telegram_api import ApiRequest, FakeTelegram
 from tests.seed_files import PHUONG6, TANDUC, seed_bytes
 
 ADMIN = 1000
@@ -89,6 +90,10 @@ async def test_configured_admin_imports_a_plan_maps_a_lead_and_confirms(bot: Bot
         "setMyCommands", lambda r: (r.params.get("scope") or {}).get("chat_id") == ADMIN
     )
     assert "kehoach" in {c["command"] for c in menu.params["commands"]}
+
+
+def menu_for(chat: int, request: ApiRequest) -> bool:
+    return bool((request.params.get("scope") or {}).get("chat_id") == chat)
 
 
 @asynccontextmanager
@@ -173,9 +178,7 @@ async def test_admin_invites_two_officers_who_link_through_the_deep_link(bot: Bo
         assert f"Vị trí: {position}." in greeting.content
         assert f"Bạn phụ trách {len(items.owned())} việc" in greeting.content
         assert len(items.owned()) > 0
-        await bot.tg.wait_for_request(
-            "setMyCommands", lambda r, u=user: (r.params.get("scope") or {}).get("chat_id") == u
-        )
+        await bot.tg.wait_for_request("setMyCommands", partial(menu_for, user))
 
     reused = await say(bot, 3003, f"/start {lan_code.group(1)}")
     assert "đã được dùng" in reused.content
