@@ -27,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sqlalchemy import event, insert, select, text  # noqa: E402
+from sqlalchemy import insert, select, text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
 
 from core.plan_model import ParsedPlan  # noqa: E402
@@ -38,6 +38,7 @@ from storage.db import make_engine, make_session_factory  # noqa: E402
 from storage.migrate import upgrade_database  # noqa: E402
 from storage.models import Criterion, Evidence, Officer, ProgressUpdate, Unit  # noqa: E402
 from tests.seed_files import ALL_SEEDS  # noqa: E402
+from tests.sql_counting import counted_statements  # noqa: E402
 
 POSITIONS = ("VPTK", "TPHT", "TCKT", "VHXH", "DCXD", "CA", "QS", "NV", "MOTCUA")
 AS_OF = date(2024, 6, 28)
@@ -180,18 +181,9 @@ async def measure(sessions: async_sessionmaker[AsyncSession], engine: object) ->
 
 
 async def statements(sessions: async_sessionmaker[AsyncSession], engine: object, unit: Unit) -> int:
-    seen: list[str] = []
-
-    def count(*args: object) -> None:
-        seen.append(str(args[2]))
-
-    sync_engine = engine.sync_engine  # type: ignore[attr-defined]
-    event.listen(sync_engine, "before_cursor_execute", count)
-    try:
-        async with sessions() as session:
+    async with sessions() as session:
+        with counted_statements(engine) as seen:  # type: ignore[arg-type]
             await compute_summary(session, unit=unit, as_of=AS_OF)
-    finally:
-        event.remove(sync_engine, "before_cursor_execute", count)
     return len(seen)
 
 

@@ -17,6 +17,8 @@ _INDEX_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("PAR", r"\bpar\b|\bparindex\b|chi so (?:cai )?cach hanh chinh|chi so cchc"),
     )
 )
+
+
 def earliest_index(folded: str) -> str | None:
     best: tuple[int, str] | None = None
     for name, pattern in _INDEX_PATTERNS:

@@ -45,6 +45,11 @@ def sqlite_file(url: str | URL) -> Path | None:
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Transactions are begun by SQLAlchemy (_begin_sqlite), not by the driver: the
+    # driver's implicit BEGIN comes only before DML, so a transaction whose first
+    # write was a SAVEPOINT ran outside any transaction and its RELEASE committed at
+    # once — a later rollback could not undo it. (SQLAlchemy's documented recipe.)
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         for pragma in SQLITE_PRAGMAS:
@@ -64,7 +69,12 @@ def make_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
         path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(sa_url, **kwargs)
     event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
+    event.listen(engine.sync_engine, "begin", _begin_sqlite)
     return engine
+
+
+def _begin_sqlite(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from scheduler.delivery import (
@@ -21,6 +20,7 @@ from scheduler.delivery import (
     reclaim_stale,
 )
 from storage.models import Delivery, Officer, Unit
+from tests.sql_counting import counted_statements
 
 T0 = datetime(2024, 3, 4, 0, 30, tzinfo=UTC)  # 07:30 in Hà Nội
 DAY = date(2024, 3, 4)
@@ -97,15 +97,9 @@ async def test_a_claim_is_one_insert_statement(
     engine: AsyncEngine, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
     seeded = await seed_unit(session_factory)
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(" ".join(statement.split()).upper())
-
     async with session_factory() as session:
         await session.connection()  # check out first: pool pings are not the claim's doing
-        event.listen(engine.sync_engine, "before_cursor_execute", record)
-        try:
+        with counted_statements(engine) as statements:
             won = await claim(
                 session,
                 unit_id=seeded.unit_id,
@@ -114,13 +108,11 @@ async def test_a_claim_is_one_insert_statement(
                 key_date=DAY,
                 chat_id=seeded.chat_ids[0],
             )
-        finally:
-            event.remove(engine.sync_engine, "before_cursor_execute", record)
         await session.commit()
 
     assert won is not None
     assert len(statements) == 1, statements
-    (insert,) = statements
+    insert = statements[0].upper()
     assert insert.startswith("INSERT INTO DELIVERIES")
     assert "ON CONFLICT (DEDUPE_KEY) DO NOTHING" in insert
     assert "RETURNING" in insert

@@ -12,7 +12,6 @@ import socket
 from typing import Any
 
 import httpx
-import pytest
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,8 +20,6 @@ from bot.application import WEBHOOK_PATH, build_application, start_bot, start_re
 from bot.settings import Settings
 from tests.e2e import bot_settings
 from tests.fakes.telegram_api import FakeTelegram
-
-pytest.importorskip("tornado", reason="webhook mode needs python-telegram-bot[webhooks]")
 
 SECRET = "dondoc-webhook-secret-0123456789"
 

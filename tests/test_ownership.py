@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from core.items import Ambiguous, Resolved, Unknown, natural_key, resolve_code
@@ -27,6 +25,7 @@ from core.plan_store import find_unit, get_or_create_unit, import_plan
 from core.progress import record_progress
 from storage.models import AuditLog, Criterion, Officer, Unit
 from tests.seed_files import PHUONG6, PHUSON, TANDUC, parsed_seed
+from tests.sql_counting import counted_statements
 
 NOW = datetime(2024, 12, 20, 3, 0, tzinfo=UTC)
 
@@ -94,20 +93,6 @@ async def person(
 
 def names(officers: list[Officer]) -> list[str]:
     return [o.name for o in officers]
-
-
-@contextmanager
-def counted_queries(engine: AsyncEngine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(*args: object) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
 
 
 RULE_ITEMS = [
@@ -258,9 +243,9 @@ async def test_bulk_owners_take_a_constant_number_of_queries(
     await person(session, unit, "Đoàn Đầu Mối", roles=("coordinator",))
     few = [rows["1"], rows["2"]]
     await session.commit()
-    with counted_queries(engine) as small:
+    with counted_statements(engine) as small:
         await owners_by_criterion(session, unit=unit, criteria=few)
-    with counted_queries(engine) as large:
+    with counted_statements(engine) as large:
         owners = await owners_by_criterion(session, unit=unit, criteria=list(rows.values()))
     assert len(small) == len(large) == 2
     assert len(owners) == 400 and names(owners[rows["400"].id]) == ["Đoàn Đầu Mối"]
@@ -416,7 +401,7 @@ async def test_officer_items_take_a_constant_number_of_queries(
                 now=NOW,
             )
         await session.commit()
-        with counted_queries(engine) as statements:
+        with counted_statements(engine) as statements:
             items = await officer_items(session, officer=clerk, today=date(2024, 12, 1))
         assert len(items.owned()) == size * 2 // 3 and len(items.common) == size // 3
         assert [i.percent for i in items.later[:3]] == [50, 50, 0]

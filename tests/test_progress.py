@@ -24,7 +24,7 @@ from core.progress import (
     record_progress,
 )
 from storage.models import AuditLog, Criterion, Officer, ProgressUpdate, Unit
-from tests.test_ownership import counted_queries
+from tests.sql_counting import counted_statements
 
 NOW = datetime(2024, 5, 6, 2, 30, tzinfo=UTC)
 
@@ -235,7 +235,7 @@ async def test_current_states_take_the_latest_report(
     await report(session, clerk, rows["2"], status="blocked", note="Chờ", at=NOW)  # same instant
     await session.commit()
     ids = [rows[code].id for code in ("1", "2", "3")]
-    with counted_queries(engine) as statements:
+    with counted_statements(engine) as statements:
         states = await current_states(session, criterion_ids=ids)
     assert len(statements) == 1
     assert (states[ids[0]].percent, states[ids[0]].status) == (80, "in_progress")
