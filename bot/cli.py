@@ -42,6 +42,7 @@ COMMAND_MODULES: list[str] = [
     "bot.cli_run",
     "bot.cli_remind",
     "bot.cli_summary",
+    "bot.cli_settings",
 ]
 
 EXIT_OK = 0

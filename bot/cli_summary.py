@@ -16,7 +16,6 @@ from core.evidence_pack import write_pack
 from core.export import pack_contents
 from core.plan_store import find_unit
 from core.summary import compute_summary
-from core.summary_chart import render_chart
 from core.summary_xlsx import render_workbook
 from scheduler.jobs import plain_bot
 from scheduler.sender import Sender
@@ -86,6 +85,8 @@ async def summary_command(args: argparse.Namespace, settings: Settings) -> int:
         args.xlsx.write_bytes(render_workbook(summary, tz=settings.tz))
         print(f"Đã ghi {args.xlsx}")
     else:
+        from core.summary_chart import render_chart  # matplotlib only when a chart is asked for
+
         args.png.write_bytes(render_chart(summary))
         print(f"Đã ghi {args.png}")
     return 0

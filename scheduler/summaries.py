@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.evidence_pack import safe_name
 from core.progress import unit_tz
 from core.summary import compute_summary
-from core.summary_chart import render_chart
 from core.summary_model import Summary
 from core.summary_render import render_message
 from core.summary_xlsx import render_workbook
@@ -39,6 +38,9 @@ class Bundle:
 
 
 def bundle(summary: Summary, unit: Unit) -> Bundle:
+    # matplotlib (about 50 MB with numpy) loads with the first chart, not with the bot.
+    from core.summary_chart import render_chart
+
     name = safe_name(f"TongHop {summary.unit} {summary.as_of:%Y-%m-%d}", max_length=80)
     return Bundle(
         texts=render_message(summary),

@@ -169,3 +169,28 @@ async def test_export_pack(
         capsys, "export", "--unit", "Phường Thử", "--year", "2019", "--out", str(out_zip)
     )
     assert code == 2 and "2019" in err
+
+
+async def test_settings_view_and_change(
+    planned: Sessions, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = await cli(capsys, "settings", "--unit", "Phường Thử")
+    assert code == 0 and "• Giờ nhắc: 07:30" in out
+    code, out, err = await cli(
+        capsys,
+        "settings",
+        "--unit",
+        "Phường Thử",
+        "--set",
+        "gio",
+        "08:00",
+        "--set",
+        "days_off",
+        "15/03/2024",
+    )
+    assert code == 0, err
+    assert "• Giờ nhắc: 08:00" in out and "• Ngày nghỉ riêng: 15/03/2024" in out
+    code, out, err = await cli(capsys, "settings", "--unit", "Phường Thử", "--set", "gio", "25h")
+    assert code == 2 and "Giờ nhắc" in err
+    code, out, _ = await cli(capsys, "remind", "--date", "2024-03-15", "--dry-run", "--json")
+    assert json.loads(out) == []  # the unit's own day off
