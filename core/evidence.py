@@ -27,10 +27,10 @@ from datetime import datetime
 from pathlib import Path, PurePath
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import audit
+from storage.db import insert_ignoring_conflicts
 from storage.models import Criterion, Evidence, Officer
 
 MAX_EVIDENCE_BYTES = 20 * 1024 * 1024  # what a bot may download through getFile
@@ -204,28 +204,31 @@ async def store_evidence(
         await asyncio.to_thread(_move, source, evidence_dir / relative)
     finally:
         await asyncio.to_thread(_discard, source)  # refused, duplicate or failed
-    row = Evidence(
-        unit_id=criterion.unit_id,
-        criterion_id=criterion.id,
-        officer_id=officer.id,
-        sha256=sha256,
-        file_unique_id=file_unique_id,
-        mime=mime,
-        size_bytes=size,
-        original_name=original_name,
-        caption=caption,
-        storage_path=relative.as_posix(),
-        source_update_id=source_update_id,
-        created_at=now,
+    values = {
+        "unit_id": criterion.unit_id,
+        "criterion_id": criterion.id,
+        "officer_id": officer.id,
+        "sha256": sha256,
+        "file_unique_id": file_unique_id,
+        "mime": mime,
+        "size_bytes": size,
+        "original_name": original_name,
+        "caption": caption,
+        "storage_path": relative.as_posix(),
+        "source_update_id": source_update_id,
+        "created_at": now,
+    }
+    inserted = await session.scalar(  # the same file stored by a racing twin inserts nothing
+        insert_ignoring_conflicts(session, Evidence)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["criterion_id", "sha256"])
+        .returning(Evidence.id)
     )
-    try:
-        async with session.begin_nested():  # the same file stored by a racing twin
-            session.add(row)
-    except IntegrityError:
+    if inserted is None:
         twin = await find_duplicate(session, criterion_id=criterion.id, sha256=sha256)
-        if twin is None:
-            raise
+        assert twin is not None  # the conflict was with it
         return await _result(session, twin, duplicate=True)
+    row = await session.get_one(Evidence, inserted)
     audit(
         session,
         unit_id=criterion.unit_id,

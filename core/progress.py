@@ -15,10 +15,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import audit
+from storage.db import insert_ignoring_conflicts
 from storage.models import PROGRESS_STATUSES, Criterion, Officer, ProgressUpdate, Unit
 
 STATUSES = PROGRESS_STATUSES  # ("not_started", "in_progress", "done", "blocked")
@@ -112,24 +112,28 @@ async def record_progress(
         criterion.id, NOT_STARTED
     )
     new_percent, new_status = _resolve(percent, status, note, previous)
-    row = ProgressUpdate(
-        unit_id=criterion.unit_id,
-        criterion_id=criterion.id,
-        officer_id=officer.id,
-        percent=new_percent,
-        status=new_status,
-        note=(note or "").strip() or None,
-        source=source,
-        source_update_id=source_update_id,
-        created_at=now,
+    values = {
+        "unit_id": criterion.unit_id,
+        "criterion_id": criterion.id,
+        "officer_id": officer.id,
+        "percent": new_percent,
+        "status": new_status,
+        "note": (note or "").strip() or None,
+        "source": source,
+        "source_update_id": source_update_id,
+        "created_at": now,
+    }
+    # One statement: a twin delivery racing us inserts nothing, without spoiling
+    # the rest of the caller's transaction (see storage.db.insert_ignoring_conflicts).
+    inserted = await session.scalar(
+        insert_ignoring_conflicts(session, ProgressUpdate)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["source", "source_update_id"])
+        .returning(ProgressUpdate.id)
     )
-    try:
-        # A savepoint: a twin delivery racing us loses here without spoiling
-        # the rest of the caller's transaction.
-        async with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
+    if inserted is None:
         return None
+    row = await session.get_one(ProgressUpdate, inserted)
     officer.last_activity_at = now
     audit(
         session,

@@ -45,11 +45,6 @@ def sqlite_file(url: str | URL) -> Path | None:
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # Transactions are begun by SQLAlchemy (_begin_sqlite), not by the driver: the
-    # driver's implicit BEGIN comes only before DML, so a transaction whose first
-    # write was a SAVEPOINT ran outside any transaction and its RELEASE committed at
-    # once — a later rollback could not undo it. (SQLAlchemy's documented recipe.)
-    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         for pragma in SQLITE_PRAGMAS:
@@ -69,12 +64,7 @@ def make_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
         path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(sa_url, **kwargs)
     event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
-    event.listen(engine.sync_engine, "begin", _begin_sqlite)
     return engine
-
-
-def _begin_sqlite(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -100,6 +90,12 @@ def insert_ignoring_conflicts(session: AsyncSession, model: type[Any]) -> Any:
 
     Both dialects speak this statement; SQLAlchemy only exposes it per dialect.
     Chain ``.values(...)``, ``.on_conflict_do_nothing(index_elements=[...])``.
+
+    Prefer it to a SAVEPOINT around an insert: the SQLite driver begins a
+    transaction only before DML, so a SAVEPOINT as a transaction's first write
+    would run on its own and its RELEASE would commit at once. (Taking BEGIN
+    over from the driver fixes that but makes read-then-write transactions fail
+    with "database is locked" under concurrent writers instead of waiting.)
     """
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     return postgresql_insert(model) if dialect == "postgresql" else sqlite_insert(model)
