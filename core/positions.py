@@ -67,6 +67,7 @@ class PositionCatalogue:
     positions: dict[str, Position]
     alias_to_code: dict[str, str] = field(default_factory=dict)
     _prefixes: set[str] = field(default_factory=set)
+    _by_length: dict[int, list[str]] = field(default_factory=dict)  # aliases, for fuzzy search
     _cache: dict[str, LeadMatch] = field(default_factory=dict)
 
     @classmethod
@@ -86,6 +87,7 @@ class PositionCatalogue:
         merged = dict(self.alias_to_code)
         copy = PositionCatalogue(positions=self.positions, alias_to_code=merged)
         copy._prefixes = set(self._prefixes)
+        copy._by_length = {length: list(keys) for length, keys in self._by_length.items()}
         for alias, code in extra_aliases.items():
             copy._add_alias(alias, code)
         return copy
@@ -94,6 +96,8 @@ class PositionCatalogue:
         key = fold_compact(alias)
         if not key:
             return
+        if key not in self.alias_to_code:
+            self._by_length.setdefault(len(key), []).append(key)
         self.alias_to_code[key] = code
         self._prefixes.update(key[:length] for length in range(1, len(key) + 1))
 
@@ -197,9 +201,13 @@ class PositionCatalogue:
         if allowed == 0:
             return None
         best: tuple[str, int] | None = None
-        for alias, code in self.alias_to_code.items():
-            if abs(len(alias) - len(key)) > allowed:
-                continue
+        nearby = (
+            alias
+            for length in range(len(key) - allowed, len(key) + allowed + 1)
+            for alias in self._by_length.get(length, ())
+        )
+        for alias in nearby:
+            code = self.alias_to_code[alias]
             distance = Levenshtein.distance(alias, key, score_cutoff=allowed)
             if distance <= allowed and (best is None or distance < best[1]):
                 best = (code, distance)
