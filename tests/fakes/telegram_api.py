@@ -14,9 +14,11 @@ users' side and inspects what the bot did:
         assert tg.calls("answerCallbackQuery")
 
 The user's side: user, send_text, send_photo, send_document, press_button, inject_raw_update,
-redeliver (each returns the update_id), block/unblock, fail_next, force_429. What the bot did:
-sent, last, messages_to, edits, requests, calls, commands_for, stats, wait_for,
-wait_for_request and checkpoint (so a wait ignores what came before).
+redeliver (each returns the update_id), block/unblock, fail_next, force_429, and
+hold_sends_after/release_held (sends beyond a budget hang unanswered, to kill a bot mid fan-out).
+What the bot did: sent, last, messages_to, edits, requests, calls, commands_for, stats, held,
+wait_for, wait_for_request, wait_for_held, wait_until and checkpoint (so a wait ignores what
+came before).
 
 Outside an event loop (benchmarks, a bot in a subprocess) use ``url = tg.start_in_thread()`` and
 ``tg.stop()``. Awaited helpers then hop onto the server's loop by themselves; from synchronous
@@ -24,7 +26,8 @@ code, ``tg.submit(tg.send_text(42, "hi"))`` does it. ``python -m tests.fakes.tel
 --port N --state FILE`` runs the server as its own process: it prints its URL, journals every
 request, update, message and edit to FILE as flushed JSON lines, serves ``GET /_fake/sent``,
 and takes the test's side through ``POST /_fake/<helper>`` with a JSON body of the helper's
-keyword arguments (file bytes as base64 in ``file_b64``).
+keyword arguments (file bytes as base64 in ``file_b64``); ``POST /_fake/wait_for_held`` answers
+with the number of requests held.
 
 What it checks, as Telegram does: the token (401), text <= 4096 and caption <= 1024 visible
 characters, HTML markup when parse_mode is HTML, callback_data <= 64 bytes, command names,
@@ -51,7 +54,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, Any, Concatenate, ParamSpec, TypeVar
+from typing import IO, Any, Concatenate, NoReturn, ParamSpec, TypeVar
 
 from aiohttp import web
 
@@ -211,6 +214,7 @@ class Stats:
     forbidden: int = 0
     bad_requests: int = 0
     server_errors: int = 0
+    held: int = 0  # send requests held unanswered (hold_sends_after), released or not
 
 
 @dataclass(frozen=True)
@@ -549,6 +553,11 @@ class FakeTelegram:
         # Injected failures.
         self._fail_queue: deque[tuple[int, frozenset[str]]] = deque()
         self._force_429: deque[int] = deque()
+        # Holding: sends still accepted before the fake starts holding them (None: no hold),
+        # the requests held now, and the event that releases them.
+        self._hold_budget: int | None = None
+        self.held: list[ApiRequest] = []
+        self._release = asyncio.Event()
 
         self._seq = 0
         self._changed = asyncio.Condition()
@@ -625,6 +634,7 @@ class FakeTelegram:
 
     async def _stop(self) -> None:
         self._closing = True
+        self._release_held()  # held requests end unanswered; none is recorded as sent
         await self._notify()  # release long polls so the server can close at once
         if self._runner is not None:
             await self._runner.cleanup()
@@ -879,6 +889,47 @@ class FakeTelegram:
         """The next n send requests get 429 with this retry_after, whatever the flood limits."""
         self._force_429.extend([retry_after] * n)
 
+    def hold_sends_after(self, n: int = 0) -> None:
+        """Accept n more sends (sendMessage, sendPhoto, sendDocument), then hold every later
+        send request: it is kept waiting, never answered and never recorded as sent (it is in
+        ``requests`` and ``held`` with status 0; 499 once released). A bot can thus be killed
+        at a known point of a fan-out (see wait_for_held). release_held ends the hold."""
+        if n < 0:
+            raise ValueError("n must be >= 0")
+        self._hold_budget = n
+
+    @_on_server_loop
+    async def release_held(self) -> int:
+        """Stop holding; drop every held request's connection without an answer (so it is
+        never recorded as sent, whether or not its client is still alive). Returns how many
+        were held."""
+        count = self._release_held()
+        await self._notify()
+        return count
+
+    def _release_held(self) -> int:
+        count = len(self.held)
+        self._hold_budget = None
+        self._release.set()
+        self._release = asyncio.Event()  # for a later hold
+        self.held = []
+        return count
+
+    def _holding(self) -> bool:
+        return self._hold_budget is not None and self._hold_budget <= 0
+
+    async def _hold(self, request: web.Request, record: ApiRequest) -> NoReturn:
+        release = self._release
+        self.held.append(record)
+        self.stats.held += 1
+        await self._notify()
+        await release.wait()
+        record.status = 499  # nginx's "client closed request": there was no answer
+        self._write_journal("request", **asdict(record))
+        if request.transport is not None:
+            request.transport.abort()  # the client sees a dropped connection, not an answer
+        raise asyncio.CancelledError  # aiohttp's way for a handler whose client is gone
+
     # ----------------------------------------------------------------- test side: inspection
 
     def sent(self, chat_id: int | None = None) -> list[SentMessage]:
@@ -963,6 +1014,29 @@ class FakeTelegram:
             raise TimeoutError(f"no {method} request within {timeout}s")
         return found[0]
 
+    @_on_server_loop
+    async def wait_for_held(
+        self,
+        count: int = 1,
+        timeout: float = 5.0,  # noqa: ASYNC109 - the familiar spelling for a test helper
+    ) -> list[ApiRequest]:
+        """Waits until at least count send requests are being held (hold_sends_after) and
+        returns those held so far."""
+        if not await self._wait(lambda: len(self.held) >= count, timeout):
+            raise TimeoutError(f"{len(self.held)} requests held after {timeout}s, not {count}")
+        return list(self.held)
+
+    @_on_server_loop
+    async def wait_until(
+        self,
+        condition: Callable[[], bool],
+        timeout: float = 5.0,  # noqa: ASYNC109 - the familiar spelling for a test helper
+    ) -> None:
+        """Waits until condition() holds, checking it on the server's loop after every change
+        (e.g. "every chat has a message"); TimeoutError otherwise."""
+        if not await self._wait(condition, timeout):
+            raise TimeoutError(f"condition not met within {timeout}s")
+
     async def _wait(self, condition: Callable[[], bool], seconds: float) -> bool:
         try:
             async with asyncio.timeout(seconds), self._changed:
@@ -994,6 +1068,8 @@ class FakeTelegram:
         record = ApiRequest(method, _loggable(raw), timestamp=self.clock(), seq=self._bump())
         self.requests.append(record)
         self.stats.requests += 1
+        if error is None and method in SEND_METHODS and self._holding():
+            return await self._hold(request, record)
         try:
             if error is not None:
                 raise error
@@ -1361,6 +1437,8 @@ class FakeTelegram:
         self._messages.append(message)
         self._by_key[(chat_id, message.message_id)] = message
         self.stats.sent += 1
+        if self._hold_budget is not None and method in SEND_METHODS:
+            self._hold_budget -= 1
         if self.flood is not None:
             self.flood.record(chat_id)
         self._write_journal("message", **message.to_json())
@@ -1485,15 +1563,21 @@ class FakeTelegram:
                 "unblock": self.unblock,
                 "fail_next": self.fail_next,
                 "force_429": self.force_429,
+                "hold_sends_after": self.hold_sends_after,
+                "release_held": self.release_held,
+                "wait_for_held": self._control_wait_for_held,
             }
             if action not in actions:
                 return web.json_response({"ok": False, "description": "unknown action"}, status=404)
             result = actions[action](**args)
             if asyncio.iscoroutine(result):
                 result = await result
-        except (TypeError, ValueError, KeyError, LookupError) as exc:
+        except (TypeError, ValueError, KeyError, LookupError, TimeoutError) as exc:
             return web.json_response({"ok": False, "description": repr(exc)}, status=400)
         return web.json_response({"ok": True, "result": result})
+
+    async def _control_wait_for_held(self, count: int = 1, timeout: float = 5.0) -> int:  # noqa: ASYNC109
+        return len(await self.wait_for_held(count, timeout))
 
     async def _handle_control_sent(self, request: web.Request) -> web.Response:
         chat_id = _lenient_int(request.query.get("chat_id"))

@@ -1,0 +1,296 @@
+"""Fault tests for reminders (issue 4): a flaky Bot API, a blocked chat, and the fault harness.
+
+The scenario: one unit, one item led by VPTK due on Wednesday 13/03/2024, and officers holding
+VPTK, each with a chat; each must get exactly one digest that morning.
+
+The 429/5xx and blocked-chat tests drive ReminderSender in this process, on a fake clock:
+nothing sleeps. The harness tests cover what the subprocess fault tests (a bot killed in mid
+fan-out, two bots at once) stand on: the fake Bot API server holding sends unanswered past a
+budget, so a bot can be killed at a known point, and ``tests.fakes.frozen_bot``, which runs
+``python -m bot`` on a chosen workday.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from random import Random
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram import Bot
+from telegram.error import NetworkError
+
+from bot import texts
+from core.officers import add_officer
+from core.plan_store import import_plan
+from core.plan_yaml import load_yaml_plan
+from scheduler.reminders import ReminderSender
+from scheduler.sender import Sender
+from storage.models import Delivery, Officer, Unit
+from tests.fakes import frozen_bot
+from tests.fakes.telegram_api import DEFAULT_TOKEN, FakeTelegram
+from tests.seed_files import REPO_DIR
+from tests.test_sender import FakeTime
+
+Sessions = async_sessionmaker[AsyncSession]
+
+ICT = ZoneInfo("Asia/Ho_Chi_Minh")
+DAY = date(2024, 3, 13)  # a Wednesday, a workday; the item is due that day
+MORNING = datetime(2024, 3, 13, 8, 0, tzinfo=ICT)  # after REMINDER_TIME: the catch-up sends
+FIRST_CHAT = 10_000
+COORDINATOR_CHAT = 99
+
+PLAN = """
+dondoc_plan: 1
+unit: Phường Thử
+year: 2024
+criteria:
+  - {index: PAR, code: "1", title: Khu vực một}
+  - {index: PAR, code: "1.1", title: Ban hành kế hoạch, lead: VPTK, deadline: 13/03/2024}
+"""
+
+
+@pytest.fixture(autouse=True)
+def retry_after_as_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PTB 22 warns when RetryAfter.retry_after is an int; opt in to the timedelta form."""
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+
+
+async def seed(sessions: Sessions, officers: int, *, coordinator: bool = False) -> int:
+    """The plan and ``officers`` VPTK officers with chats FIRST_CHAT…; returns the unit's id."""
+    async with sessions() as session, session.begin():
+        await import_plan(
+            session,
+            unit_name="Phường Thử",
+            plan=load_yaml_plan(PLAN),
+            source_name="kh.yaml",
+            source_sha256=None,
+            actor="test",
+        )
+        unit = (await session.scalars(select(Unit))).one()
+        for number in range(officers):
+            await add_officer(
+                session,
+                unit=unit,
+                name=f"Cán bộ {number:03d}",
+                positions=["VPTK"],
+                telegram_id=FIRST_CHAT + number,
+                actor="test",
+            )
+        if coordinator:
+            await add_officer(
+                session,
+                unit=unit,
+                name="Điều phối",
+                positions=[],
+                roles=["coordinator"],
+                telegram_id=COORDINATOR_CHAT,
+                actor="test",
+            )
+        return unit.id
+
+
+async def deliveries(sessions: Sessions) -> list[Delivery]:
+    async with sessions() as session:
+        return list(await session.scalars(select(Delivery).order_by(Delivery.id)))
+
+
+def states(rows: list[Delivery]) -> Counter[tuple[str, str]]:
+    return Counter((row.kind, row.status) for row in rows)
+
+
+def assert_one_digest_each(tg: FakeTelegram, chats: frozenset[int]) -> None:
+    """Every chat got exactly one message, a digest for DAY, and nobody else got anything."""
+    sent = tg.sent()
+    per_chat = Counter(message.chat_id for message in sent)
+    missing = sorted(chats - per_chat.keys())
+    repeated = {chat: n for chat, n in per_chat.items() if n > 1}
+    strangers = sorted(per_chat.keys() - chats)
+    assert (missing, repeated, strangers) == ([], {}, [])
+    header = texts.digest_header(DAY)
+    assert [m.chat_id for m in sent if not m.content.startswith(header)] == []
+    assert all("1.1" in m.content for m in sent)
+
+
+# --------------------------------------------------------------------------- the harness
+
+
+async def test_held_sends_are_never_answered_nor_recorded_as_sent() -> None:
+    async with FakeTelegram() as tg, Bot(tg.token, base_url=tg.base_url) as bot:
+        tg.hold_sends_after(2)
+        sends = [asyncio.create_task(bot.send_message(chat, "hi")) for chat in (1, 2, 3, 4)]
+        held = await tg.wait_for_held(2)
+        assert sorted(int(r.params["chat_id"]) for r in held) == [3, 4]
+        assert [m.chat_id for m in tg.sent()] == [1, 2]
+        sends[2].cancel()  # one client gives up (as a killed bot would): still never recorded
+        assert await tg.release_held() == 2
+        outcomes = await asyncio.gather(*sends, return_exceptions=True)
+        assert [m.chat_id for m in outcomes[:2]] == [1, 2]  # type: ignore[union-attr]
+        assert isinstance(outcomes[2], asyncio.CancelledError)
+        assert isinstance(outcomes[3], NetworkError)  # the connection dropped, no answer
+        assert (tg.stats.sent, tg.stats.held, tg.held) == (2, 2, [])
+        assert [r.status for r in held] == [499, 499]
+        await bot.send_message(5, "after")  # the hold is over
+        assert [m.chat_id for m in tg.sent()] == [1, 2, 5]
+
+
+def test_holding_over_http_for_a_server_in_another_process(tmp_path: Path) -> None:
+    journal = tmp_path / "telegram.jsonl"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.telegram_api", "--port", "0", "--state", journal],
+        cwd=REPO_DIR,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO_DIR)},
+    )
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        api = f"{url}/bot{DEFAULT_TOKEN}"
+        assert post_json(f"{url}/_fake/hold_sends_after", {"n": 1}) == {"ok": True, "result": None}
+        post_json(f"{api}/sendMessage", {"chat_id": 7, "text": "một"})
+        with ThreadPoolExecutor(1) as pool:
+            held = pool.submit(post_json, f"{api}/sendMessage", {"chat_id": 8, "text": "hai"})
+            assert post_json(f"{url}/_fake/wait_for_held", {"count": 1})["result"] == 1
+            assert post_json(f"{url}/_fake/release_held", {})["result"] == 1
+            with pytest.raises((ConnectionError, http.client.HTTPException, urllib.error.URLError)):
+                held.result(timeout=10)
+        with urllib.request.urlopen(f"{url}/_fake/sent", timeout=10) as answer:
+            assert [m["chat_id"] for m in json.load(answer)] == [7]
+    finally:
+        server.kill()
+        server.wait(timeout=5)
+    events = [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines()]
+    # One message; the held request is journalled once released, never as a message.
+    assert [(e["kind"], e.get("status")) for e in events] == [
+        ("message", None),
+        ("request", 200),
+        ("request", 499),
+    ]
+
+
+def post_json(url: str, body: dict[str, object]) -> dict[str, object]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        result: dict[str, object] = json.load(answer)
+    return result
+
+
+def test_frozen_bot_runs_the_cli_on_a_ticking_frozen_clock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[tuple[list[str], datetime]] = []
+
+    def fake_cli(argv: list[str]) -> int:
+        calls.append((argv, datetime.now(UTC)))
+        return 7
+
+    monkeypatch.setattr(frozen_bot, "bot_main", fake_cli)
+    assert frozen_bot.main(["--at", MORNING.isoformat(), "--", "--log-level", "INFO", "run"]) == 7
+    [(argv, seen)] = calls
+    assert argv == ["--log-level", "INFO", "run"]
+    assert MORNING <= seen < MORNING + timedelta(seconds=5)
+    assert datetime.now(UTC) > MORNING + timedelta(days=365)  # travel ends with the command
+    with pytest.raises(SystemExit):
+        frozen_bot.main(["--at", "2024-03-13T08:00:00", "--", "run"])  # no UTC offset
+    with pytest.raises(SystemExit):
+        frozen_bot.main(["--at", MORNING.isoformat()])  # nothing to run
+
+
+# --------------------------------------------------------------------------- in process
+
+
+async def test_429_and_5xx_for_a_while_then_every_digest_once_the_same_day(
+    session_factory: Sessions,
+) -> None:
+    officers = 40
+    chats = frozenset(range(FIRST_CHAT, FIRST_CHAT + officers))
+    unit_id = await seed(session_factory, officers)
+    time = FakeTime()  # the sender's pacing, back-off and retry_after, without real waiting
+    start = time.now
+
+    def now() -> datetime:
+        return MORNING + timedelta(seconds=time.now - start)
+
+    async with (
+        FakeTelegram(clock=time.clock) as tg,
+        Bot(tg.token, base_url=tg.base_url) as bot,
+    ):
+        tg.fail_next(3, status=502)
+        tg.fail_next(2, status=500)
+        tg.force_429(3, retry_after=1)
+        sender = Sender(bot, clock=time.clock, sleep=time.sleep, rng=Random(4))
+        reminders = ReminderSender(session_factory, sender, now)
+        report = await reminders.send_day(unit_id=unit_id, day=DAY)
+
+        assert report.outcomes == {"sent": officers}
+        assert (tg.stats.server_errors, tg.stats.too_many_requests) == (5, 3)
+        assert_one_digest_each(tg, chats)
+        calls = tg.calls("sendMessage")
+        assert len(calls) == officers + 5 + 3
+        for failed in (c for c in calls if c.status != 200):
+            chat = failed.params["chat_id"]
+            retry = next(c for c in calls if c.seq > failed.seq and c.params["chat_id"] == chat)
+            waited = retry.timestamp - failed.timestamp
+            # retry_after is honoured to the second; a 5xx backs off (0.25 s at least).
+            assert waited >= (1.0 if failed.status == 429 else 0.25), (failed, retry)
+
+        again = await reminders.send_day(unit_id=unit_id, day=DAY)  # a second tick that day
+        assert again.outcomes == {"duplicate": officers}
+        assert len(tg.sent()) == officers
+    rows = await deliveries(session_factory)
+    assert states(rows) == {("digest", "sent"): officers}
+    assert all(row.attempts == 1 for row in rows)
+    assert all(
+        row.sent_at is not None and row.sent_at.astimezone(ICT).date() == DAY for row in rows
+    )
+
+
+async def test_a_blocked_chat_marks_the_officer_unreachable_and_tells_the_coordinator_once(
+    session_factory: Sessions,
+) -> None:
+    unit_id = await seed(session_factory, 5, coordinator=True)
+    blocked_chat = FIRST_CHAT + 2
+    async with FakeTelegram() as tg, Bot(tg.token, base_url=tg.base_url) as bot:
+        tg.block(blocked_chat)
+        time = FakeTime()
+        sender = Sender(bot, clock=time.clock, sleep=time.sleep)
+        reminders = ReminderSender(session_factory, sender, lambda: MORNING)
+        report = await reminders.send_day(unit_id=unit_id, day=DAY)
+        assert report.outcomes == {"sent": 4, "blocked": 1}
+        again = await reminders.send_day(unit_id=unit_id, day=DAY)  # a later tick, same day
+        assert again.outcomes == {"duplicate": 5}
+
+        assert tg.stats.forbidden == 1  # tried once: the failed claim is not retried
+        assert tg.messages_to(blocked_chat) == []
+        notice = texts.unreachable_notice("Cán bộ 002")
+        assert tg.messages_to(COORDINATOR_CHAT) == [notice]
+        others = frozenset(range(FIRST_CHAT, FIRST_CHAT + 5)) - {blocked_chat}
+        assert Counter(m.chat_id for m in tg.sent()) == Counter([*others, COORDINATOR_CHAT])
+    async with session_factory() as session:
+        officers = {o.telegram_id: o for o in await session.scalars(select(Officer))}
+    assert [chat for chat, o in officers.items() if not o.reachable] == [blocked_chat]
+    rows = await deliveries(session_factory)
+    blocked_id = officers[blocked_chat].id
+    assert states(rows) == {
+        ("digest", "sent"): 4,
+        ("digest", "failed"): 1,
+        (f"unreachable-{blocked_id}", "sent"): 1,
+    }
+    failed = next(row for row in rows if row.status == "failed")
+    assert failed.chat_id == blocked_chat and (failed.error or "").startswith("blocked")
