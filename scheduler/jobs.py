@@ -146,6 +146,8 @@ def install(
     async def start(app: Application) -> None:  # type: ignore[type-arg]
         await bot.initialize()
         assert app.job_queue is not None
-        app.job_queue.run_repeating(tick, interval=TICK_SECONDS, first=0, name=JOB_NAME)
+        # first=1, not 0: PTB turns 0 into "now", which is already past when APScheduler
+        # adds the job, and the first tick (the catch-up) would then wait a whole interval.
+        app.job_queue.run_repeating(tick, interval=TICK_SECONDS, first=1, name=JOB_NAME)
 
     return start

@@ -1,13 +1,20 @@
-"""Fault tests for reminders (issue 4): a flaky Bot API, a blocked chat, and the fault harness.
+"""Fault tests for reminders (issue 4): a killed bot, two bots at once, a flaky Bot API, a block.
 
 The scenario: one unit, one item led by VPTK due on Wednesday 13/03/2024, and officers holding
 VPTK, each with a chat; each must get exactly one digest that morning.
 
-The 429/5xx and blocked-chat tests drive ReminderSender in this process, on a fake clock:
-nothing sleeps. The harness tests cover what the subprocess fault tests (a bot killed in mid
-fan-out, two bots at once) stand on: the fake Bot API server holding sends unanswered past a
-budget, so a bot can be killed at a known point, and ``tests.fakes.frozen_bot``, which runs
-``python -m bot`` on a chosen workday.
+The 429/5xx and blocked-chat tests drive ReminderSender in this process, on a fake clock. The
+subprocess tests (several hundred officers) run ``python -m bot run`` through
+``tests.fakes.frozen_bot``, which starts the bot's clock at 08:00 that day (after
+REMINDER_TIME, 07:30): the tick that runs at start-up is the catch-up, and sends the digests at
+once. The fake Bot API server runs in a thread of this process. Nothing sleeps: the tests wait
+on the fake server's conditions (a request being held, every chat having a message) and on the
+processes' exits.
+
+The kill is made deterministic by the fake server: it accepts the first 150 digests, then holds
+every later send unanswered. Once every fan-out worker is stuck on a held send, every earlier
+digest has been marked sent (a worker marks its message before taking the next), and exactly
+the held digests are claimed but unconfirmed: the state a SIGKILL in mid fan-out leaves.
 """
 
 from __future__ import annotations
@@ -16,12 +23,17 @@ import asyncio
 import http.client
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from random import Random
@@ -38,7 +50,7 @@ from core.officers import add_officer
 from core.plan_store import import_plan
 from core.plan_yaml import load_yaml_plan
 from scheduler.reminders import ReminderSender
-from scheduler.sender import Sender
+from scheduler.sender import FANOUT_CONCURRENCY, Sender
 from storage.models import Delivery, Officer, Unit
 from tests.fakes import frozen_bot
 from tests.fakes.telegram_api import DEFAULT_TOKEN, FakeTelegram
@@ -50,7 +62,11 @@ Sessions = async_sessionmaker[AsyncSession]
 ICT = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = date(2024, 3, 13)  # a Wednesday, a workday; the item is due that day
 MORNING = datetime(2024, 3, 13, 8, 0, tzinfo=ICT)  # after REMINDER_TIME: the catch-up sends
+LATER = datetime(2024, 3, 13, 8, 30, tzinfo=ICT)  # a restart: the dead claims are > 5 min old
+OFFICERS = 300
 FIRST_CHAT = 10_000
+CHATS = frozenset(range(FIRST_CHAT, FIRST_CHAT + OFFICERS))
+KILL_AFTER = 150  # digests the fake accepts before holding sends (the first bot's "half-way")
 COORDINATOR_CHAT = 99
 
 PLAN = """
@@ -123,6 +139,10 @@ def assert_one_digest_each(tg: FakeTelegram, chats: frozenset[int]) -> None:
     header = texts.digest_header(DAY)
     assert [m.chat_id for m in sent if not m.content.startswith(header)] == []
     assert all("1.1" in m.content for m in sent)
+
+
+def every_chat_has_a_message(tg: FakeTelegram, chats: frozenset[int]) -> bool:
+    return chats <= {message.chat_id for message in tg.sent()}
 
 
 # --------------------------------------------------------------------------- the harness
@@ -294,3 +314,185 @@ async def test_a_blocked_chat_marks_the_officer_unreachable_and_tells_the_coordi
     }
     failed = next(row for row in rows if row.status == "failed")
     assert failed.chat_id == blocked_chat and (failed.error or "").startswith("blocked")
+
+
+# --------------------------------------------------------------------------- bot processes
+
+
+@dataclass
+class BotProcess:
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def reports(self) -> list[dict[str, int]]:
+        """The tick's "unit N: <report>" lines (INFO), e.g. {"sent": 160, "duplicate": 140}."""
+        found = []
+        for line in self.output().splitlines():
+            match = re.search(r"scheduler\.jobs: unit \d+: Nhắc việc ngày [\d/]+: (.*)$", line)
+            if match:
+                found.append({k: int(n) for k, n in re.findall(r"(\w+): (\d+)", match[1])})
+        return found
+
+
+class Bots:
+    """Bot subprocesses against the fake server, each on a frozen-then-ticking clock; all are
+    killed on the way out, whatever happened."""
+
+    def __init__(self, tg: FakeTelegram, database_url: str, tmp_path: Path) -> None:
+        self.tg = tg
+        self.tmp_path = tmp_path
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "TELEGRAM_BOT_TOKEN": tg.token,
+            "TELEGRAM_API_BASE_URL": tg.base_url,
+            "TELEGRAM_FILE_BASE_URL": tg.base_file_url,
+            "EVIDENCE_DIR": str(tmp_path / "evidence"),
+            "REMINDER_TIME": "07:30",
+            "CLAIM_TIMEOUT_SECONDS": "300",  # LATER is 30 minutes after the first run's claims
+            "PYTHONPATH": str(REPO_DIR),
+        }
+        self.started: list[BotProcess] = []
+
+    def start(self, at: datetime) -> BotProcess:
+        log = self.tmp_path / f"bot-{len(self.started)}.log"
+        command = [sys.executable, "-m", "tests.fakes.frozen_bot", "--at", at.isoformat()]
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [*command, "--", "--log-level", "INFO", "run"],
+                cwd=REPO_DIR,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        bot = BotProcess(process, log)
+        self.started.append(bot)
+        return bot
+
+    def stop(self, bot: BotProcess) -> str:
+        """SIGTERM, a clean exit (it waits for a tick in progress), and a log without the token."""
+        bot.process.terminate()
+        code = bot.process.wait(timeout=30)
+        output = bot.output()
+        assert code == 0, output[-3000:]
+        assert self.tg.token not in output
+        return output
+
+    def kill_all(self) -> None:
+        for bot in self.started:
+            if bot.process.poll() is None:
+                bot.process.kill()
+                bot.process.wait(timeout=10)
+
+
+@contextmanager
+def bots_against_fake(database_url: str, tmp_path: Path) -> Iterator[Bots]:
+    tg = FakeTelegram()
+    tg.start_in_thread()
+    bots = Bots(tg, database_url, tmp_path)
+    try:
+        yield bots
+    except BaseException:
+        for number, bot in enumerate(bots.started):  # for the failure report, token-free
+            tail = bot.output()[-4000:].replace(tg.token, "[TOKEN]")
+            print(f"--- bot {number} (exit {bot.process.poll()}):\n{tail}")
+        raise
+    finally:
+        bots.kill_all()
+        tg.stop()
+
+
+# --------------------------------------------------------------------------- in subprocesses
+
+
+async def test_the_start_up_tick_is_the_catch_up(
+    database_url: str, session_factory: Sessions, tmp_path: Path
+) -> None:
+    """Down at 07:30, started at 08:00: today's digests go out at start-up, not a tick later."""
+    await seed(session_factory, 3)
+    with bots_against_fake(database_url, tmp_path) as bots:
+        bot = bots.start(MORNING)
+        await bots.tg.wait_until(lambda: len(bots.tg.sent()) == 3, timeout=15)
+        bots.stop(bot)
+        assert_one_digest_each(bots.tg, frozenset(range(FIRST_CHAT, FIRST_CHAT + 3)))
+
+
+async def test_a_fan_out_killed_half_way_resumes_on_restart_without_loss_or_repeat(
+    database_url: str, session_factory: Sessions, tmp_path: Path
+) -> None:
+    await seed(session_factory, OFFICERS)
+    with bots_against_fake(database_url, tmp_path) as bots:
+        tg = bots.tg
+        tg.hold_sends_after(KILL_AFTER)
+        first = bots.start(MORNING)
+        # Every fan-out worker stuck on a held send: all earlier digests are marked sent.
+        held = await tg.wait_for_held(FANOUT_CONCURRENCY, timeout=30)
+        first.process.kill()  # SIGKILL: no clean-up, no marks, connections dropped
+        assert first.process.wait(timeout=10) == -signal.SIGKILL
+        held_chats = {int(request.params["chat_id"]) for request in held}
+        assert len(held_chats) == FANOUT_CONCURRENCY
+        assert await tg.release_held() >= FANOUT_CONCURRENCY  # dropped, never answered
+
+        first_chats = {message.chat_id for message in tg.sent()}
+        assert len(tg.sent()) == len(first_chats) == KILL_AFTER
+        assert not held_chats & first_chats
+        rows = await deliveries(session_factory)
+        assert states(rows) == {
+            ("digest", "sent"): KILL_AFTER,
+            ("digest", "claimed"): FANOUT_CONCURRENCY,
+        }
+        assert {row.chat_id for row in rows if row.status == "sent"} == first_chats
+        assert {row.chat_id for row in rows if row.status == "claimed"} == held_chats
+
+        # Restarted later that morning: the new tick claims what is left, and the dead
+        # process's claims, unconfirmed for longer than CLAIM_TIMEOUT_SECONDS, are sent once.
+        second = bots.start(LATER)
+        await tg.wait_until(lambda: every_chat_has_a_message(tg, CHATS), timeout=40)
+        bots.stop(second)  # a clean stop waits for the tick: anything extra would be sent now
+
+        assert_one_digest_each(tg, CHATS)
+        claimed_before = KILL_AFTER + FANOUT_CONCURRENCY
+        assert second.reports() == [
+            {"duplicate": claimed_before, "sent": OFFICERS - claimed_before}
+        ]
+    rows = await deliveries(session_factory)
+    assert states(rows) == {("digest", "sent"): OFFICERS}
+    assert {row.chat_id for row in rows} == CHATS
+    assert all(row.message_id is not None and row.key_date == DAY for row in rows)
+    retried = {row.chat_id for row in rows if row.attempts == 2}
+    assert retried == held_chats
+    assert all(row.attempts == 1 for row in rows if row.chat_id not in held_chats)
+    # The first process's digests went out at 08:00, the rest after the restart, same day.
+    for row in rows:
+        assert row.sent_at is not None
+        sent_at = row.sent_at.astimezone(ICT)
+        assert sent_at.date() == DAY
+        assert (sent_at < LATER) == (row.chat_id in first_chats), row
+
+
+async def test_two_bot_processes_at_once_send_each_digest_once(
+    database_url: str, session_factory: Sessions, tmp_path: Path
+) -> None:
+    await seed(session_factory, OFFICERS)
+    with bots_against_fake(database_url, tmp_path) as bots:
+        tg = bots.tg
+        one, two = bots.start(MORNING), bots.start(MORNING)
+        await tg.wait_until(lambda: every_chat_has_a_message(tg, CHATS), timeout=40)
+        bots.stop(one)
+        bots.stop(two)
+
+        assert_one_digest_each(tg, CHATS)
+        # Both really raced for the same digests: each sent some, and they add up.
+        reports = [*one.reports(), *two.reports()]
+        assert len(reports) == 2
+        assert sum(report.get("sent", 0) for report in reports) == OFFICERS
+        assert all(report.get("sent", 0) > 0 for report in reports), reports
+        assert all(sum(report.values()) == OFFICERS for report in reports), reports
+    rows = await deliveries(session_factory)
+    assert states(rows) == {("digest", "sent"): OFFICERS}
+    assert {row.chat_id for row in rows} == CHATS
+    assert all(row.attempts == 1 for row in rows)
