@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, tzinfo
 
+from core.progress import STATUS_LABELS
+from core.text import format_date, format_points
+
 NO_TOKEN = """\
 Chưa có TELEGRAM_BOT_TOKEN nên bot chưa chạy được.
 1. Mở Telegram, nhắn @BotFather, gõ /newbot và làm theo hướng dẫn để nhận token.
@@ -97,25 +100,14 @@ ALIASES: dict[str, str] = {
 # --- small formatters ------------------------------------------------------------------------
 
 
-def day(value: date) -> str:
-    return value.strftime("%d/%m/%Y")
-
-
 def moment(value: datetime, tz: tzinfo) -> str:
     return value.astimezone(tz).strftime("%d/%m/%Y %H:%M")
 
 
-def number(value: float) -> str:
-    """Decimal comma, no trailing zeros: 16,5 and 2."""
-    return f"{value:g}".replace(".", ",")
-
-
-STATUS = {
-    "not_started": "Chưa làm",
-    "in_progress": "Đang làm",
-    "done": "Hoàn thành",
-    "blocked": "Gặp khó khăn",
-}
+# The formatters and labels live in core/, shared with the channel-neutral summary.
+day = format_date
+number = format_points
+STATUS = STATUS_LABELS
 
 
 def status(code: str, percent: int) -> str:

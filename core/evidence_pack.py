@@ -30,7 +30,7 @@ from typing import Any, BinaryIO
 
 from openpyxl import Workbook
 
-from core.summary_render import STATUS_LABELS
+from core.progress import STATUS_LABELS
 from core.summary_xlsx import LOCAL_TZ, MAX_WIDTH, Column, write_table
 from core.text import nfc
 

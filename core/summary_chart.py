@@ -22,8 +22,8 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Patch
 
 from core.summary_model import AreaRow, IndexSummary, Summary
-from core.summary_render import area_label, format_date, percent_of
-from core.text import nfc
+from core.summary_render import area_label, percent_of
+from core.text import format_date, nfc
 
 FONT_FAMILY = "DejaVu Sans"  # ships with matplotlib and covers every Vietnamese letter
 WIDTH_IN = 10.8

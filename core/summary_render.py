@@ -11,21 +11,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
-from datetime import date
 
 from core.summary_model import AreaRow, IndexSummary, ItemLine, OfficerRow, Summary, Trend
-from core.text import is_all_caps, nfc
+from core.text import format_date, format_points, is_all_caps, nfc
 
 MAX_LINES = 30  # the issue's "about 30 lines": one to two phone screens
 MAX_CHARS = 4096  # Telegram's limit for one text message, in UTF-16 code units
 LIST_LIMIT = 10  # the overdue / due-next-week / officer lists show this many, then a count
-
-STATUS_LABELS = {
-    "done": "Hoàn thành",
-    "in_progress": "Đang làm",
-    "not_started": "Chưa làm",
-    "blocked": "Gặp khó khăn",
-}
 
 _SPACES = re.compile(r"\s+")
 _VOWELS = set("aeiouyăâêôơưàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ")
@@ -36,16 +28,6 @@ _ACRONYMS = {"UBND", "HĐND", "MTTQ", "PAR", "SIPAS", "PAPI", "PCI", "INDEX", "K
 # ---------------------------------------------------------------- small formatters
 
 
-def format_points(value: float) -> str:
-    """Points with a decimal comma and no needless zeros: 16.5 -> "16,5", 2.0 -> "2"."""
-    # Two decimals is the finest grain plans use (0,25 / 0,75); rounding there
-    # also hides float noise such as 0.1 + 0.2.
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    if text in {"-0", ""}:
-        text = "0"
-    return text.replace(".", ",")
-
-
 def format_signed_points(value: float) -> str:
     text = format_points(value)
     return text if text.startswith("-") or text == "0" else f"+{text}"
@@ -54,10 +36,6 @@ def format_signed_points(value: float) -> str:
 def percent_of(done: int, total: int) -> int:
     """Whole percent, rounded down so that 100% only ever means everything is done."""
     return math.floor(100 * done / total) if total else 0
-
-
-def format_date(day: date) -> str:
-    return day.strftime("%d/%m/%Y")
 
 
 def short_title(text: str, limit: int = 40) -> str:

@@ -20,8 +20,8 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from core.progress import STATUS_LABELS
 from core.summary_model import IndexSummary, ItemLine, Summary
-from core.summary_render import STATUS_LABELS
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 SHEETS = ("Tổng hợp", "Theo lĩnh vực", "Theo cán bộ", "Quá hạn", "Chi tiết")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from datetime import date
 
 _BLOCK_TAG = re.compile(r"<\s*/?\s*(p|li|ul|ol|br|div|tr)\b[^>]*>", re.IGNORECASE)
 _ANY_TAG = re.compile(r"<[^>]{0,200}>")
@@ -174,3 +175,18 @@ def int_to_roman(number: int) -> str:
         count, number = divmod(number, value)
         parts.append(letters * count)
     return "".join(parts)
+
+
+def format_points(value: float) -> str:
+    """Points with a decimal comma and no needless zeros: 16.5 -> "16,5", 2.0 -> "2"."""
+    # Two decimals is the finest grain plans use (0,25 / 0,75); rounding there
+    # also hides float noise such as 0.1 + 0.2.
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    if text in {"-0", ""}:
+        text = "0"
+    return text.replace(".", ",")
+
+
+def format_date(day: date) -> str:
+    """Vietnamese dates are day/month/year: 31/12/2024."""
+    return day.strftime("%d/%m/%Y")
