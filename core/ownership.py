@@ -36,7 +36,7 @@ from core.progress import (
     report_days,
     unit_tz,
 )
-from core.text import one_line
+from core.text import short_title
 from storage.models import AssignmentOverride, Criterion, Officer, Unit
 
 SHORT_TITLE_CHARS = 60
@@ -243,16 +243,6 @@ class OfficerItems:
         return len(self.owned()) + len(self.common)
 
 
-def short_title(title: str, limit: int = SHORT_TITLE_CHARS) -> str:
-    text = one_line(title)
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    if " " in cut[limit // 2 :]:
-        cut = cut.rsplit(" ", 1)[0]
-    return cut.rstrip(" ,;:.-–") + "…"
-
-
 def display_due(
     due_dates: Sequence[date], status: str, report_days: Sequence[date] = ()
 ) -> date | None:
@@ -284,7 +274,7 @@ def item_view(
         index=criterion.index_name,
         code=criterion.code,
         title=criterion.title,
-        short_title=short_title(criterion.title),
+        short_title=short_title(criterion.title, SHORT_TITLE_CHARS),
         due_date=due,
         recurrence=criterion.recurrence,
         status=state.status,

@@ -23,9 +23,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.items import live_leaf_criteria
-from core.ownership import owners_by_criterion, short_title
+from core.ownership import owners_by_criterion
 from core.progress import NOT_STARTED, current_states, report_days, unit_tz
 from core.reminder_rules import ItemFacts, Kind, Reminder, ReminderPolicy, Rules, sort_for_digest
+from core.text import short_title
 from core.workdays import WorkCalendar
 from storage.db import insert_ignoring_conflicts
 from storage.models import Absence, Criterion, Escalation, Officer, Plan, Snooze, Unit

@@ -24,7 +24,6 @@ from sqlalchemy.orm import selectinload
 
 from core.items import live_criteria_query, natural_key
 from core.ownership import display_due, owners_by_criterion
-from core.ownership import short_title as shorten
 from core.progress import missed_date, unit_tz
 from core.summary_model import (
     AreaRow,
@@ -36,6 +35,7 @@ from core.summary_model import (
     Totals,
     Trend,
 )
+from core.text import short_title as shorten
 from storage.models import Criterion, Evidence, Officer, Plan, ProgressUpdate, Unit
 
 SILENT_AFTER_DAYS = 14

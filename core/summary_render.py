@@ -13,11 +13,12 @@ import re
 from collections.abc import Iterable, Sequence
 
 from core.summary_model import AreaRow, IndexSummary, ItemLine, OfficerRow, Summary, Trend
-from core.text import format_date, format_points, is_all_caps, nfc
+from core.text import format_date, format_points, is_all_caps, short_title
 
 MAX_LINES = 30  # the issue's "about 30 lines": one to two phone screens
 MAX_CHARS = 4096  # Telegram's limit for one text message, in UTF-16 code units
 LIST_LIMIT = 10  # the overdue / due-next-week / officer lists show this many, then a count
+LIST_TITLE_CHARS = 40  # titles in those lists
 
 _SPACES = re.compile(r"\s+")
 _VOWELS = set("aeiouyăâêôơưàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ")
@@ -36,19 +37,6 @@ def format_signed_points(value: float) -> str:
 def percent_of(done: int, total: int) -> int:
     """Whole percent, rounded down so that 100% only ever means everything is done."""
     return math.floor(100 * done / total) if total else 0
-
-
-def short_title(text: str, limit: int = 40) -> str:
-    """One line of at most ``limit`` characters, cut at a word boundary with "…"."""
-    flat = _SPACES.sub(" ", nfc(text)).strip()
-    if len(flat) <= limit:
-        return flat
-    head = flat[: limit - 1]
-    cut = head.rfind(" ")
-    # A cut that would keep less than half the room is worse than a cut mid-word.
-    if cut >= limit // 2:
-        head = head[:cut]
-    return head.rstrip(" ,;:-–") + "…"
 
 
 def sentence_case(title: str) -> str:
@@ -150,13 +138,13 @@ def _capped(lines: list[str], total: int, noun: str) -> list[str]:
 
 
 def _overdue_line(line: ItemLine) -> str:
-    title = short_title(line.short_title or line.title)
+    title = short_title(line.short_title or line.title, LIST_TITLE_CHARS)
     return f"• {line.code} {title} – {owners_text(line.owners)} – trễ {line.days_late} ngày"
 
 
 def _due_line(line: ItemLine) -> str:
     when = line.due_date.strftime("%d/%m") if line.due_date else "--/--"
-    title = short_title(line.short_title or line.title)
+    title = short_title(line.short_title or line.title, LIST_TITLE_CHARS)
     return f"• {when} {line.code} {title} – {owners_text(line.owners)}"
 
 

@@ -190,3 +190,16 @@ def format_points(value: float) -> str:
 def format_date(day: date) -> str:
     """Vietnamese dates are day/month/year: 31/12/2024."""
     return day.strftime("%d/%m/%Y")
+
+
+def short_title(text: str, limit: int = 60) -> str:
+    """One line of at most ``limit`` characters, cut at a word boundary with "…"."""
+    flat = one_line(nfc(text))
+    if len(flat) <= limit:
+        return flat
+    head = flat[: limit - 1]
+    cut = head.rfind(" ")
+    # A cut that would keep less than half the room is worse than a cut mid-word.
+    if cut >= limit // 2:
+        head = head[:cut]
+    return head.rstrip(" ,;:.-–") + "…"

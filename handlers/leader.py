@@ -16,7 +16,7 @@ from telegram import Update
 from bot import texts
 from core.officers import unit_officers
 from core.overview import overdue_items
-from core.ownership import short_title
+from core.text import short_title
 from handlers.base import MANAGER, Context, Reply, Request, as_int, callback_parts, handler
 from handlers.lookup import label
 from handlers.tasks import pager
