@@ -410,7 +410,7 @@ def test_format_points(value: float, text: str) -> None:
 
 def test_short_title_cuts_at_a_word_boundary() -> None:
     title = "Tỷ lệ hồ sơ TTHC do UBND cấp xã tiếp nhận trong năm được giải quyết đúng hạn"
-    assert short_title(title) == "Tỷ lệ hồ sơ TTHC do UBND cấp xã tiếp…"
+    assert short_title(title, 40) == "Tỷ lệ hồ sơ TTHC do UBND cấp xã tiếp…"
     assert short_title("Kế hoạch   CCHC\n2023") == "Kế hoạch CCHC 2023"
     assert short_title("A" * 50, limit=10) == "AAAAAAAAA…"
     assert all(len(short_title(title, n)) <= n for n in range(5, 80))
