@@ -28,8 +28,6 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from openpyxl import Workbook
-
 from core.progress import STATUS_LABELS
 from core.summary_xlsx import LOCAL_TZ, MAX_WIDTH, Column, write_table
 from core.text import nfc
@@ -205,6 +203,8 @@ def _missing_row(item: PackItem) -> list[Any]:
 
 def self_assessment_workbook(items: Sequence[PackItem]) -> bytes:
     """TuDanhGia.xlsx: "Tự đánh giá" (every item) and "Thiếu minh chứng" (done, no evidence)."""
+    from openpyxl import Workbook  # loaded with the first workbook, not with the bot
+
     wb = Workbook()
     sheet = wb.active
     assert sheet is not None  # a new Workbook always has one sheet

@@ -12,16 +12,14 @@ import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
 
 from core.progress import STATUS_LABELS
 from core.summary_model import IndexSummary, ItemLine, Summary
+
+if TYPE_CHECKING:  # openpyxl (with numpy and PIL) loads with the first workbook
+    from openpyxl.worksheet.worksheet import Worksheet
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 SHEETS = ("Tổng hợp", "Theo lĩnh vực", "Theo cán bộ", "Quá hạn", "Chi tiết")
@@ -52,6 +50,9 @@ def _text_width(value: Any) -> int:
 
 
 def _style_table(ws: Worksheet, columns: Sequence[Column], header_row: int, last_row: int) -> None:
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
     for number, column in enumerate(columns, start=1):
         letter = get_column_letter(number)
         header = ws.cell(header_row, number)
@@ -148,6 +149,8 @@ def _total_row(index: IndexSummary) -> list[Any]:
 
 
 def _summary_sheet(ws: Worksheet, summary: Summary) -> None:
+    from openpyxl.styles import Font
+
     """Unit and date above the per-index table; evidence and trend below it."""
     bold = Font(bold=True)
     ws["A1"], ws["B1"] = "Đơn vị", summary.unit
@@ -275,6 +278,8 @@ def _detail_rows(summary: Summary) -> list[list[Any]]:
 
 def render_workbook(summary: Summary, *, tz: tzinfo = LOCAL_TZ) -> bytes:
     """The .xlsx bytes: Tổng hợp, Theo lĩnh vực, Theo cán bộ, Quá hạn, Chi tiết."""
+    from openpyxl import Workbook
+
     wb = Workbook()
     summary_ws = wb.active
     assert summary_ws is not None  # a new Workbook always has one sheet
