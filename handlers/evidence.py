@@ -38,8 +38,6 @@ from handlers.base import (
     Request,
     Result,
     app_state,
-    as_int,
-    callback_parts,
     handler,
 )
 from handlers.lookup import (
@@ -58,10 +56,9 @@ from handlers.state import (
     album_slot,
     awaiting,
     decide_album,
-    expect,
     get_choice,
 )
-from handlers.tasks import card_item_id, card_reply, checked_item
+from handlers.tasks import await_answer_for_card, card_item_id, card_reply
 from storage.models import Criterion
 
 # How long an album's photos wait for the captioned one to say which item.
@@ -282,20 +279,10 @@ def _confirmation(slot: AlbumSlot | None, item: str, *, duplicate: bool, count: 
 @handler(OFFICER)
 async def evidence_pressed(update: Update, context: Context, request: Request) -> Reply:
     """ "E:<item>:<page>": the next files go to this item."""
-    _, raw_id, raw_page = callback_parts(update, 3)
-    criterion = await checked_item(request, as_int(raw_id))
-    if isinstance(criterion, Reply):
-        return criterion
-    page = as_int(raw_page) or 0
-    message = update.callback_query.message if update.callback_query else None
-    expect(
-        context,
-        "evidence",
-        now=request.now,
-        criterion_id=criterion.id,
-        message_id=message.message_id if isinstance(message, Message) else None,
-        page=page,
-    )
+    pressed = await await_answer_for_card(update, context, request, "evidence")
+    if isinstance(pressed, Reply):
+        return pressed
+    criterion, page = pressed
     notice = texts.ask_evidence(label(criterion))
     return await card_reply(request, criterion, page=page, edit=True, notice=notice)
 

@@ -7,7 +7,7 @@ core.ownership.can_update, asked again on every command and press.
 
 from __future__ import annotations
 
-from telegram import Message, Update
+from telegram import Update
 
 from bot import texts
 from core.progress import ProgressError, record_progress
@@ -23,8 +23,8 @@ from handlers.base import (
     handler,
 )
 from handlers.lookup import choice_action, find_item, label, may_update, split_code, unit_indexes
-from handlers.state import CHOICE_TTL, Choice, awaiting, expect, stop_awaiting
-from handlers.tasks import card_reply, checked_item
+from handlers.state import CHOICE_TTL, Choice, awaiting, stop_awaiting
+from handlers.tasks import await_answer_for_card, card_reply, checked_item
 from storage.models import Criterion
 
 
@@ -174,20 +174,10 @@ async def _card_after(
 @handler(OFFICER)
 async def blocked_pressed(update: Update, context: Context, request: Request) -> Reply:
     """ "B:<item>:<page>": ask for the reason; the next text message is it."""
-    _, raw_id, raw_page = callback_parts(update, 3)
-    criterion = await checked_item(request, as_int(raw_id))
-    if isinstance(criterion, Reply):
-        return criterion
-    page = as_int(raw_page) or 0
-    message = update.callback_query.message if update.callback_query else None
-    expect(
-        context,
-        "blocked",
-        now=request.now,
-        criterion_id=criterion.id,
-        message_id=message.message_id if isinstance(message, Message) else None,
-        page=page,
-    )
+    pressed = await await_answer_for_card(update, context, request, "blocked")
+    if isinstance(pressed, Reply):
+        return pressed
+    criterion, page = pressed
     return await card_reply(
         request,
         criterion,

@@ -11,7 +11,7 @@ import re
 from datetime import date
 
 from sqlalchemy import exists, select
-from telegram import Update
+from telegram import Message, Update
 
 from bot import texts
 from core.evidence import evidence_count
@@ -30,7 +30,7 @@ from handlers.base import (
     handler,
 )
 from handlers.lookup import choice_action, label, load_item, may_update, may_view
-from handlers.state import Choice, stop_awaiting
+from handlers.state import Choice, expect, stop_awaiting
 from storage.models import Criterion, Officer, Plan
 
 PAGE_SIZE = 8
@@ -138,6 +138,31 @@ async def checked_item(
     if not permitted:
         return Reply(texts.NOT_ALLOWED, alert=texts.NOT_ALLOWED)
     return criterion
+
+
+async def await_answer_for_card(
+    update: Update, context: Context, request: Request, kind: str
+) -> tuple[Criterion, int] | Reply:
+    """A card button "<X>:<item>:<page>" whose answer is the user's next message.
+
+    Remembers which card to update once the answer comes, so the reason or
+    file lands on the item the officer pressed, not on whatever they last typed.
+    """
+    _, raw_id, raw_page = callback_parts(update, 3)
+    criterion = await checked_item(request, as_int(raw_id))
+    if isinstance(criterion, Reply):
+        return criterion
+    page = as_int(raw_page) or 0
+    message = update.callback_query.message if update.callback_query else None
+    expect(
+        context,
+        kind,
+        now=request.now,
+        criterion_id=criterion.id,
+        message_id=message.message_id if isinstance(message, Message) else None,
+        page=page,
+    )
+    return criterion, page
 
 
 async def card_reply(
