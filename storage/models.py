@@ -94,6 +94,12 @@ class Unit(_Id, Base):
     timezone: Mapped[str | None] = mapped_column(default=None)
     settings: Mapped[dict[str, Any]] = mapped_column(_JSON_DICT, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Changed by database triggers (migration 0005), never by application code,
+    # whenever a row of the unit's officers, plans, criteria, milestones or
+    # assignment overrides changes: the per-unit cache of officers and plan
+    # items compares it with the value its snapshot was built at to know
+    # whether the snapshot is stale.
+    data_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
 
 
 class Officer(_UnitScoped, Base):
