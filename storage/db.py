@@ -24,6 +24,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage.sqlite_driver import sqlite_creator
+
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA busy_timeout=5000",
@@ -62,6 +64,7 @@ def make_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
     path = sqlite_file(sa_url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
+    kwargs.setdefault("async_creator", sqlite_creator(sa_url))  # see storage.sqlite_driver
     engine = create_async_engine(sa_url, **kwargs)
     event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
     return engine

@@ -1,0 +1,112 @@
+"""aiosqlite with one thread round trip per statement instead of four.
+
+aiosqlite runs every call on the connection's own thread and hands the result
+back to the event loop, and SQLAlchemy's adapter makes four such calls per
+statement: create a cursor, execute, fetch all rows, close the cursor. Each
+hand-over costs about 0.1 ms here, and under load the statement's transaction
+(and, on SQLite, the one writer lock) is held meanwhile: at a dozen statements
+per chat update that was a third of the bot's time per update.
+
+:class:`PrefetchingConnection` is aiosqlite's connection with a cursor that
+does all four steps in one call on the connection's thread and keeps the rows
+(SQLAlchemy reads them all at once anyway). Everything else (the thread,
+commit, rollback, close, errors) is aiosqlite's own. It relies on two private
+names of aiosqlite (``_execute``, ``_conn``), as SQLAlchemy's own aiosqlite
+adapter does, so the dependency is pinned to the minor version tested.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from typing import Any
+
+import aiosqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
+from sqlalchemy.engine import URL
+
+Description = tuple[tuple[Any, ...], ...] | None
+_Outcome = tuple[list[Any], Description, int, int | None]
+
+
+class PrefetchingCursor:
+    """The part of aiosqlite's cursor SQLAlchemy uses, one thread call per statement."""
+
+    arraysize = 1
+
+    def __init__(self, connection: PrefetchingConnection) -> None:
+        self._connection = connection
+        self._rows: list[Any] = []
+        self.description: Description = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+
+    async def __aenter__(self) -> PrefetchingCursor:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> PrefetchingCursor:
+        def run(cursor: sqlite3.Cursor) -> None:
+            cursor.execute(sql, parameters or ())
+
+        return await self._run(run)
+
+    async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> PrefetchingCursor:
+        def run(cursor: sqlite3.Cursor) -> None:
+            cursor.executemany(sql, parameters)
+
+        return await self._run(run)
+
+    async def _run(self, statement: Callable[[sqlite3.Cursor], None]) -> PrefetchingCursor:
+        connection = self._connection
+
+        def on_thread() -> _Outcome:
+            cursor = connection._conn.cursor()
+            try:
+                statement(cursor)
+                rows = cursor.fetchall() if cursor.description else []
+                return rows, cursor.description, cursor.rowcount, cursor.lastrowid
+            finally:
+                cursor.close()
+
+        outcome: _Outcome = await connection._execute(on_thread)
+        self._rows, self.description, self.rowcount, self.lastrowid = outcome
+        return self
+
+    async def fetchall(self) -> list[Any]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        count = self.arraysize if size is None else size
+        rows, self._rows = self._rows[:count], self._rows[count:]
+        return rows
+
+    async def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    async def close(self) -> None:
+        self._rows = []
+
+
+class PrefetchingConnection(aiosqlite.Connection):
+    def cursor(self) -> PrefetchingCursor:  # type: ignore[override]
+        return PrefetchingCursor(self)
+
+
+def sqlite_creator(url: URL) -> Callable[[], Coroutine[Any, Any, aiosqlite.Connection]]:
+    """An ``async_creator`` for create_async_engine: the URL's database, as SQLAlchemy opens it."""
+    args, options = SQLiteDialect_aiosqlite().create_connect_args(url)
+    database: str = args[0]
+
+    def connector() -> sqlite3.Connection:
+        return sqlite3.connect(database, **options)
+
+    async def connect() -> aiosqlite.Connection:
+        connection = PrefetchingConnection(connector, iter_chunk_size=64)
+        connection._thread.daemon = True  # as SQLAlchemy does: never hold up interpreter exit
+        return await connection
+
+    return connect
