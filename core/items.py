@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from core.text import nfc, one_line, roman_to_int
+from core.unit_snapshot import unit_snapshot
 from storage.models import Criterion, Plan, Unit
 
 MAX_SUGGESTIONS = 3
@@ -76,16 +77,6 @@ def clean_code(text: str) -> str:
     return one_line(nfc(text)).replace(" ", "").rstrip(".")
 
 
-async def _unit_indexes(session: AsyncSession, unit_id: int) -> set[str]:
-    rows = await session.scalars(
-        select(Criterion.index_name)
-        .join(Plan, Plan.id == Criterion.plan_id)
-        .where(Criterion.unit_id == unit_id, Plan.active.is_(True))
-        .distinct()
-    )
-    return set(rows.all())
-
-
 def split_index(text: str, indexes: set[str]) -> tuple[str | None, str]:
     """("PCI", "2.1") from "pci2.1" when PCI is one of the unit's indexes, else (None, code).
 
@@ -98,14 +89,15 @@ def split_index(text: str, indexes: set[str]) -> tuple[str | None, str]:
 
 
 async def resolve_code(session: AsyncSession, *, unit: Unit, text: str) -> Resolution:
-    index, code = split_index(text, await _unit_indexes(session, unit.id))
+    facts = await unit_snapshot(session, unit_id=unit.id)
+    index, code = split_index(text, set(facts.indexes))
     if not code:
         return Unknown([])
     query = live_criteria_query(unit.id).where(func.lower(Criterion.code) == code.lower())
     if index is not None:
         query = query.where(Criterion.index_name == index)
-    query = query.options(selectinload(Criterion.milestones))
-    found = list((await session.scalars(query)).all())
+    query = query.options(joinedload(Criterion.milestones))  # one round trip, not two
+    found = list((await session.scalars(query)).unique().all())
     if len(found) == 1:
         return Resolved(found[0])
     if found:

@@ -43,17 +43,18 @@ __all__ = [
     "ensure_configured_admin",
     "import_roster",
     "mark_unreachable",
+    "note_activity",
     "officer_by_name",
     "officer_by_telegram_id",
     "read_roster",
     "redeem_invite",
     "set_positions",
     "set_roles",
-    "touch_activity",
     "unit_officers",
 ]
 
 INVITE_TTL = timedelta(days=7)
+ACTIVITY_RESOLUTION = timedelta(minutes=10)  # see note_activity
 INVITE_CODE_BYTES = 16  # token_urlsafe(16): 22 characters
 DEFAULT_ADMIN_NAME = "Quản trị viên"
 
@@ -402,11 +403,19 @@ async def mark_unreachable(session: AsyncSession, *, officer: Officer, reachable
     await session.flush()
 
 
-async def touch_activity(session: AsyncSession, *, officer: Officer, now: datetime) -> None:
-    # Not audited: it changes on every message and carries no decision.
+async def note_activity(session: AsyncSession, *, officer: Officer, now: datetime) -> None:
+    """Record that the officer just did something (they wrote to us, or reported).
+
+    Only when the last record is older than ACTIVITY_RESOLUTION: "last
+    activity" is read to the minute at best (/canbo, the weekly summary), and
+    writing it on every update would turn every read into a write.
+    Not audited: it carries no decision.
+    """
+    seen = officer.last_activity_at
+    if officer.reachable and seen is not None and now - seen < ACTIVITY_RESOLUTION:
+        return
     officer.last_activity_at = now
-    if not officer.reachable:
-        officer.reachable = True  # they just wrote to us, so they can be reached
+    officer.reachable = True  # they just wrote to us, so they can be reached
     await session.flush()
 
 

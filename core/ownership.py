@@ -20,12 +20,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import audit
-from core.items import live_leaf_criteria, natural_key
+from core.items import natural_key
 from core.positions import PositionCatalogue, default_catalogue
 from core.progress import (
     NOT_STARTED,
@@ -36,10 +37,9 @@ from core.progress import (
     report_days,
     unit_tz,
 )
-from core.text import short_title
+from core.unit_snapshot import LeafItem, People, Person, UnitSnapshot, unit_snapshot
 from storage.models import AssignmentOverride, Criterion, Officer, Unit
 
-SHORT_TITLE_CHARS = 60
 DUE_SOON_DAYS = 7
 GROUPS = ("overdue", "due_7", "later", "ongoing", "unscheduled")
 GROUP_LABELS = {
@@ -56,29 +56,15 @@ class OwnershipError(ValueError):
     """A reassignment that is not allowed; the message is Vietnamese."""
 
 
-@dataclass
-class _People:
-    """A unit's active officers, indexed the ways the rules need."""
-
-    by_id: dict[int, Officer]
-    by_position: dict[str, list[Officer]]
-    fallback: list[Officer]  # coordinators, or admins when there are none
-
-
-async def _people(session: AsyncSession, unit_id: int) -> _People:
+async def _people(session: AsyncSession, unit_id: int) -> tuple[People, dict[int, Officer]]:
+    """The rules' view of the unit's active officers, and the ORM officers by id."""
     rows = await session.scalars(
         select(Officer)
         .where(Officer.unit_id == unit_id, Officer.active.is_(True))
         .order_by(Officer.name_key, Officer.id)
     )
     officers = list(rows.all())
-    by_position: dict[str, list[Officer]] = {}
-    for officer in officers:
-        for code in officer.positions or ():
-            by_position.setdefault(code, []).append(officer)
-    coordinators = [o for o in officers if "coordinator" in (o.roles or ())]
-    admins = [o for o in officers if "admin" in (o.roles or ())]
-    return _People({o.id: o for o in officers}, by_position, coordinators or admins)
+    return People.of([Person.of(o) for o in officers]), {o.id: o for o in officers}
 
 
 async def _overrides(session: AsyncSession, unit_id: int) -> dict[int, int]:
@@ -92,13 +78,20 @@ async def _overrides(session: AsyncSession, unit_id: int) -> dict[int, int]:
     return {criterion_id: officer_id for criterion_id, officer_id in rows}
 
 
+class _Led(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def leads(self) -> list[str] | tuple[str, ...]: ...
+
+
 def _owners(
-    criterion: Criterion, people: _People, overrides: dict[int, int], catalogue: PositionCatalogue
-) -> list[Officer]:
+    criterion: _Led, people: People, overrides: dict[int, int], catalogue: PositionCatalogue
+) -> list[Person]:
     chosen = people.by_id.get(overrides.get(criterion.id, -1))
     if chosen is not None:  # an override to someone since deactivated falls back to the rules
         return [chosen]
-    holders: dict[int, Officer] = {}
+    holders: dict[int, Person] = {}
     for code in criterion.leads or ():
         if catalogue.kind(code) == "officer":
             holders.update((o.id, o) for o in people.by_position.get(code, ()))
@@ -107,7 +100,7 @@ def _owners(
     return list(people.fallback)
 
 
-def is_common(criterion: Criterion, catalogue: PositionCatalogue | None = None) -> bool:
+def is_common(criterion: _Led, catalogue: PositionCatalogue | None = None) -> bool:
     """An ALL item: everybody's "Việc chung"."""
     catalogue = catalogue or default_catalogue()
     return any(catalogue.kind(code) == "everyone" for code in criterion.leads or ())
@@ -117,21 +110,28 @@ async def owners_by_criterion(
     session: AsyncSession, *, unit: Unit, criteria: Sequence[Criterion]
 ) -> dict[int, list[Officer]]:
     """Owners of many items of one unit in two queries, however many items."""
-    people = await _people(session, unit.id)
+    people, officers = await _people(session, unit.id)
     overrides = await _overrides(session, unit.id)
     catalogue = default_catalogue()
     return {
-        c.id: _owners(c, people, overrides, catalogue) for c in criteria if c.unit_id == unit.id
+        c.id: [officers[p.id] for p in _owners(c, people, overrides, catalogue)]
+        for c in criteria
+        if c.unit_id == unit.id
     }
 
 
 async def owners_of(session: AsyncSession, *, criterion: Criterion) -> list[Officer]:
-    people = await _people(session, criterion.unit_id)
+    people, officers = await _people(session, criterion.unit_id)
     override = await session.scalar(
         select(AssignmentOverride.officer_id).where(AssignmentOverride.criterion_id == criterion.id)
     )
     overrides = {criterion.id: override} if override is not None else {}
-    return _owners(criterion, people, overrides, default_catalogue())
+    return [officers[p.id] for p in _owners(criterion, people, overrides, default_catalogue())]
+
+
+def snapshot_owners(snapshot: UnitSnapshot, criterion: _Led) -> list[Person]:
+    """Owners of one item of the snapshot's unit, from the cached facts (no query)."""
+    return _owners(criterion, snapshot.people, snapshot.overrides, default_catalogue())
 
 
 async def can_update(session: AsyncSession, *, officer: Officer, criterion: Criterion) -> bool:
@@ -140,7 +140,8 @@ async def can_update(session: AsyncSession, *, officer: Officer, criterion: Crit
         return False
     if {"coordinator", "admin"} & set(officer.roles or ()) or is_common(criterion):
         return True
-    return any(owner.id == officer.id for owner in await owners_of(session, criterion=criterion))
+    snapshot = await unit_snapshot(session, unit_id=criterion.unit_id)
+    return any(owner.id == officer.id for owner in snapshot_owners(snapshot, criterion))
 
 
 async def assign(
@@ -254,9 +255,9 @@ def display_due(
 
 
 def item_view(
-    criterion: Criterion, state: ItemState, today: date, report_days: Sequence[date] = ()
+    criterion: LeafItem, state: ItemState, today: date, report_days: Sequence[date] = ()
 ) -> ItemView:
-    dates = [m.due_date for m in criterion.milestones]
+    dates = list(criterion.due_dates)
     due = display_due(dates, state.status, report_days)
     missed = missed_date(dates, state.status, criterion.recurrence, today, report_days)
     if criterion.recurrence == "continuous":
@@ -274,7 +275,7 @@ def item_view(
         index=criterion.index_name,
         code=criterion.code,
         title=criterion.title,
-        short_title=short_title(criterion.title, SHORT_TITLE_CHARS),
+        short_title=criterion.short_title,
         due_date=due,
         recurrence=criterion.recurrence,
         status=state.status,
@@ -291,25 +292,31 @@ def _sort_key(item: ItemView) -> tuple[object, ...]:
 async def officer_items(session: AsyncSession, *, officer: Officer, today: date) -> OfficerItems:
     """The officer's leaf items, grouped, plus the unit's "Việc chung" they do not own."""
     unit = await session.get_one(Unit, officer.unit_id)
-    criteria = await live_leaf_criteria(session, unit_id=unit.id)
-    owners = await owners_by_criterion(session, unit=unit, criteria=criteria)
+    snapshot = await unit_snapshot(session, unit_id=unit.id)
     catalogue = default_catalogue()
-    owned = [c for c in criteria if any(o.id == officer.id for o in owners[c.id])]
-    owned_ids = {c.id for c in owned}
-    common = [c for c in criteria if c.id not in owned_ids and is_common(c, catalogue)]
-    ids = [c.id for c in (*owned, *common)]
+    owned = [
+        item
+        for item in snapshot.items
+        if any(
+            o.id == officer.id
+            for o in _owners(item, snapshot.people, snapshot.overrides, catalogue)
+        )
+    ]
+    owned_ids = {item.id for item in owned}
+    common = [i for i in snapshot.items if i.id not in owned_ids and is_common(i, catalogue)]
+    ids = [item.id for item in (*owned, *common)]
     states = await current_states(session, criterion_ids=ids)
     reports = await report_days(session, criterion_ids=ids, tz=unit_tz(unit))
 
-    def view(criterion: Criterion) -> ItemView:
-        state = states.get(criterion.id, NOT_STARTED)
-        return item_view(criterion, state, today, reports.get(criterion.id, ()))
+    def view(item: LeafItem) -> ItemView:
+        state = states.get(item.id, NOT_STARTED)
+        return item_view(item, state, today, reports.get(item.id, ()))
 
     result = OfficerItems()
-    for criterion in owned:
-        item = view(criterion)
-        getattr(result, item.group).append(item)
-    result.common = [view(c) for c in common]
+    for item in owned:
+        shown = view(item)
+        getattr(result, shown.group).append(shown)
+    result.common = [view(i) for i in common]
     for name in (*GROUPS, "common"):
         items: list[ItemView] = getattr(result, name)
         if name == "common":

@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import audit
+from core.officers import note_activity
 from storage.db import insert_ignoring_conflicts
 from storage.models import PROGRESS_STATUSES, Criterion, Officer, ProgressUpdate, Unit
 
@@ -78,15 +79,6 @@ def _resolve(
     return (previous.percent if percent is None else percent), status
 
 
-async def _already_recorded(session: AsyncSession, source: str, source_update_id: str) -> bool:
-    found = await session.scalar(
-        select(ProgressUpdate.id).where(
-            ProgressUpdate.source == source, ProgressUpdate.source_update_id == source_update_id
-        )
-    )
-    return found is not None
-
-
 async def record_progress(
     session: AsyncSession,
     *,
@@ -106,8 +98,6 @@ async def record_progress(
     """
     if officer.unit_id != criterion.unit_id:
         raise ProgressError("Mục này không thuộc đơn vị của bạn.")
-    if source_update_id is not None and await _already_recorded(session, source, source_update_id):
-        return None
     previous = (await current_states(session, criterion_ids=[criterion.id])).get(
         criterion.id, NOT_STARTED
     )
@@ -123,18 +113,18 @@ async def record_progress(
         "source_update_id": source_update_id,
         "created_at": now,
     }
-    # One statement: a twin delivery racing us inserts nothing, without spoiling
-    # the rest of the caller's transaction (see storage.db.insert_ignoring_conflicts).
-    inserted = await session.scalar(
+    # One statement: a twin delivery (same source and update id) inserts nothing,
+    # without spoiling the rest of the caller's transaction (see
+    # storage.db.insert_ignoring_conflicts), and the new row comes back with it.
+    row = await session.scalar(
         insert_ignoring_conflicts(session, ProgressUpdate)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["source", "source_update_id"])
-        .returning(ProgressUpdate.id)
+        .returning(ProgressUpdate)
     )
-    if inserted is None:
+    if row is None:
         return None
-    row = await session.get_one(ProgressUpdate, inserted)
-    officer.last_activity_at = now
+    await note_activity(session, officer=officer, now=now)
     audit(
         session,
         unit_id=criterion.unit_id,
@@ -177,15 +167,33 @@ async def current_states(
             .subquery()
         )
         latest = select(ranked).where(ranked.c.rank == 1)
-        for row in (await session.execute(latest)).mappings():
-            states[row["criterion_id"]] = ItemState(
-                percent=row["percent"],
-                status=row["status"],
-                updated_at=row["created_at"],
-                last_note=row["note"],
-                officer_id=row["officer_id"],
-            )
+        for row in await session.execute(latest):
+            states[row.criterion_id] = item_state(row)
     return states
+
+
+class _Report(Protocol):
+    @property
+    def percent(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def note(self) -> str | None: ...
+    @property
+    def officer_id(self) -> int | None: ...
+
+
+def item_state(report: _Report) -> ItemState:
+    """The state a report leaves its item in (a ProgressUpdate, or a row of its columns)."""
+    return ItemState(
+        percent=report.percent,
+        status=report.status,
+        updated_at=report.created_at,
+        last_note=report.note,
+        officer_id=report.officer_id,
+    )
 
 
 def state_of(states: dict[int, ItemState], criterion_id: int) -> ItemState:

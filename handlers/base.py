@@ -25,7 +25,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ from bot import texts
 from bot.menu import set_chat_menu
 from bot.settings import Settings
 from core.evidence import MAX_EVIDENCE_BYTES, new_incoming_path
-from core.officers import touch_activity
+from core.officers import note_activity
 from storage.db import insert_ignoring_conflicts
 from storage.models import Officer, ProcessedUpdate, Unit
 
@@ -53,9 +53,6 @@ CHANNEL = "telegram"
 Context = ContextTypes.DEFAULT_TYPE
 Clock = Callable[[], datetime]
 
-# "Last activity" is for /canbo, to the minute at best: writing it on every
-# update would turn every read-only handler into a write transaction.
-ACTIVITY_RESOLUTION = timedelta(minutes=10)
 DOWNLOAD_TIMEOUT_SECONDS = 120.0
 
 
@@ -217,13 +214,21 @@ def allowed(officer: Officer | None, who: str) -> bool:
     return who in roles
 
 
-def handler(who: str = OFFICER) -> Callable[[Feature], TelegramCallback]:
-    """Wrap a feature function in the per-update frame described in the module docstring."""
+def handler(
+    who: str = OFFICER, *, reads_only: bool = False
+) -> Callable[[Feature], TelegramCallback]:
+    """Wrap a feature function in the per-update frame described in the module docstring.
+
+    ``reads_only``: the feature writes nothing (a list, a card), so the frame
+    runs it before taking the writer's turn, and claims the update last.
+    """
 
     def decorate(feature: Feature) -> TelegramCallback:
         @wraps(feature)
         async def callback(update: Update, context: Context) -> None:
-            result = await _run_in_transaction(feature, who, update, context, claim=True)
+            result = await _run_in_transaction(
+                feature, who, update, context, claim=True, reads_only=reads_only
+            )
             replies = (
                 await _fetch_then_finish(result, who, update, context)
                 if isinstance(result, Fetch)
@@ -238,13 +243,28 @@ def handler(who: str = OFFICER) -> Callable[[Feature], TelegramCallback]:
 
 
 async def _run_in_transaction(
-    feature: Feature, who: str, update: Update, context: Context, *, claim: bool
+    feature: Feature,
+    who: str,
+    update: Update,
+    context: Context,
+    *,
+    claim: bool,
+    reads_only: bool = False,
 ) -> Result:
+    """One transaction: who is asking, the claim, the role check, the feature.
+
+    On SQLite the transaction is a writer's from its first write (the claim,
+    usually) to its commit, and writers take turns (see _one_writer). A
+    feature that only reads runs before its turn, and its claim is the
+    transaction's only write, so it holds the turn for one statement instead
+    of the whole feature. If the claim then finds a twin handled the update
+    already, what the feature computed is dropped, as if it never ran.
+    """
     state = app_state(context)
     user = update.effective_user
     if user is None:
         return None  # channel posts and the like: nothing for us
-    async with _one_writer(context), state.sessions() as session, session.begin():
+    async with state.sessions() as session:
         found = (
             await session.execute(
                 select(Officer, Unit)
@@ -253,14 +273,6 @@ async def _run_in_transaction(
             )
         ).first()
         officer, unit = (found[0], found[1]) if found is not None else (None, None)
-        if claim and not await claim_update(session, update.update_id, officer):
-            log.info("update %s already handled; ignored", update.update_id)
-            return None
-        if not allowed(officer, who):
-            return _refusal(officer, update, state.settings)
-        now = state.clock()
-        if officer is not None and _activity_is_stale(officer, now):
-            await touch_activity(session, officer=officer, now=now)
         request = Request(
             session=session,
             officer=officer,
@@ -269,10 +281,29 @@ async def _run_in_transaction(
             display_name=user.full_name,
             update_id=update.update_id,
             settings=state.settings,
-            now=now,
+            now=state.clock(),
             context=context,
         )
-        return await feature(update, context, request)
+        if reads_only:
+            result = await _checked_feature(feature, who, update, context, request)
+        async with _one_writer(context):
+            if claim and not await claim_update(session, update.update_id, officer):
+                log.info("update %s already handled; ignored", update.update_id)
+                return None
+            if not reads_only:
+                result = await _checked_feature(feature, who, update, context, request)
+            if officer is not None and allowed(officer, who):
+                await note_activity(session, officer=officer, now=request.now)
+            await session.commit()
+        return result
+
+
+async def _checked_feature(
+    feature: Feature, who: str, update: Update, context: Context, request: Request
+) -> Result:
+    if not allowed(request.officer, who):
+        return _refusal(request.officer, update, request.settings)
+    return await feature(update, context, request)
 
 
 SQLITE_LOCK_KEY = "dondoc_sqlite_lock"
@@ -293,11 +324,6 @@ def _one_writer(context: Context) -> contextlib.AbstractAsyncContextManager[obje
         lock = context.bot_data[SQLITE_LOCK_KEY] = asyncio.Lock()
     assert isinstance(lock, asyncio.Lock)
     return lock
-
-
-def _activity_is_stale(officer: Officer, now: datetime) -> bool:
-    seen = officer.last_activity_at
-    return not officer.reachable or seen is None or now - seen >= ACTIVITY_RESOLUTION
 
 
 async def claim_update(session: AsyncSession, update_id: int, officer: Officer | None) -> bool:

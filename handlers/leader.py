@@ -35,12 +35,12 @@ def _page_of(items: Sequence[object], page: int, size: int) -> tuple[int, int]:
 # --- /quahan ---------------------------------------------------------------------------------
 
 
-@handler(MANAGER)
+@handler(MANAGER, reads_only=True)
 async def overdue_command(update: Update, context: Context, request: Request) -> Reply:
     return await overdue_reply(request, page=0)
 
 
-@handler(MANAGER)
+@handler(MANAGER, reads_only=True)
 async def overdue_page(update: Update, context: Context, request: Request) -> Reply:
     return await overdue_reply(request, page=as_int(callback_parts(update, 2)[1]) or 0, edit=True)
 
@@ -70,12 +70,12 @@ async def overdue_reply(request: Request, *, page: int, edit: bool = False) -> R
 # --- /canbo ----------------------------------------------------------------------------------
 
 
-@handler(MANAGER)
+@handler(MANAGER, reads_only=True)
 async def officers_command(update: Update, context: Context, request: Request) -> Reply:
     return await officers_reply(request, page=0)
 
 
-@handler(MANAGER)
+@handler(MANAGER, reads_only=True)
 async def officers_page(update: Update, context: Context, request: Request) -> Reply:
     return await officers_reply(request, page=as_int(callback_parts(update, 2)[1]) or 0, edit=True)
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 from telegram import Update
 
 from bot import texts
 from core.items import Ambiguous, Resolved, resolve_code
 from core.ownership import can_update
 from core.roles import is_manager
+from core.unit_snapshot import unit_snapshot
 from handlers.base import (
     OFFICER,
     Button,
@@ -64,7 +65,7 @@ async def load_item(request: Request, criterion_id: int) -> Criterion | None:
     """The live item with this id in the user's unit, or None (gone, or someone else's)."""
     if request.officer is None:
         return None
-    return await request.session.scalar(
+    found = await request.session.scalars(
         select(Criterion)
         .join(Plan, Plan.id == Criterion.plan_id)
         .where(
@@ -73,8 +74,9 @@ async def load_item(request: Request, criterion_id: int) -> Criterion | None:
             Criterion.active.is_(True),
             Plan.active.is_(True),
         )
-        .options(selectinload(Criterion.milestones))
+        .options(joinedload(Criterion.milestones))  # one round trip, not two
     )
+    return found.unique().one_or_none()
 
 
 async def may_update(request: Request, criterion: Criterion) -> bool:
@@ -100,10 +102,8 @@ async def unit_indexes(request: Request) -> list[str]:
     """The indexes of the unit's live plans ("PAR", "PCI", …), to read "PCI 2.1" as one code."""
     if request.officer is None:
         return []
-    rows = await request.session.scalars(
-        select(Plan.indexes).where(Plan.unit_id == request.officer.unit_id, Plan.active.is_(True))
-    )
-    return sorted({index for indexes in rows for index in indexes or ()})
+    facts = await unit_snapshot(request.session, unit_id=request.officer.unit_id)
+    return sorted(facts.indexes)
 
 
 def split_code(args: Sequence[str], indexes: Sequence[str] = ()) -> tuple[str, list[str]]:

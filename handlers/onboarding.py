@@ -72,7 +72,7 @@ async def _welcome(request: Request, officer: Officer, *, linked: bool = False) 
     return [Reply(text), MenuChange(request.user_id, tuple(officer.roles or ()))]
 
 
-@handler(ANYONE)
+@handler(ANYONE, reads_only=True)
 async def help_command(update: Update, context: Context, request: Request) -> Reply:
     officer = request.officer
     if officer is None:
@@ -92,12 +92,12 @@ async def help_command(update: Update, context: Context, request: Request) -> Re
     return Reply("\n".join(lines))
 
 
-@handler(OFFICER)
+@handler(OFFICER, reads_only=True)
 async def unknown_command(update: Update, context: Context, request: Request) -> Reply:
     return Reply(texts.UNKNOWN_COMMAND)
 
 
-@handler(OFFICER)
+@handler(OFFICER, reads_only=True)
 async def stale_button(update: Update, context: Context, request: Request) -> Reply:
     """A press no other handler knows: an old keyboard, or data made up by a client."""
     return Reply("", alert=texts.STALE_BUTTON)

@@ -15,8 +15,9 @@ from telegram import Message, Update
 
 from bot import texts
 from core.evidence import evidence_count
-from core.ownership import ItemView, officer_items, owners_of
-from core.progress import NOT_STARTED, current_states, recent_updates
+from core.ownership import ItemView, officer_items, snapshot_owners
+from core.progress import NOT_STARTED, item_state, recent_updates
+from core.unit_snapshot import unit_snapshot
 from handlers.base import (
     OFFICER,
     Button,
@@ -31,7 +32,7 @@ from handlers.base import (
 )
 from handlers.lookup import choice_action, label, load_item, may_update, may_view
 from handlers.state import Choice, expect, stop_awaiting
-from storage.models import Criterion, Officer, Plan
+from storage.models import Criterion, Plan, ProgressUpdate
 
 PAGE_SIZE = 8
 LIST_PREFIX = "L"
@@ -50,12 +51,12 @@ ITEM_BUTTON_CHARS = 40
 # --- the list ----------------------------------------------------------------------------------
 
 
-@handler(OFFICER)
+@handler(OFFICER, reads_only=True)
 async def tasks_command(update: Update, context: Context, request: Request) -> Reply:
     return await tasks_reply(request, page=0)
 
 
-@handler(OFFICER)
+@handler(OFFICER, reads_only=True)
 async def tasks_page(update: Update, context: Context, request: Request) -> Reply:
     """ "L:<page>": another page, or back from a card (which also drops a pending question)."""
     stop_awaiting(context, "blocked", "evidence")
@@ -116,7 +117,7 @@ async def _unit_has_plan(request: Request) -> bool:
 # --- the card ----------------------------------------------------------------------------------
 
 
-@handler(OFFICER)
+@handler(OFFICER, reads_only=True)
 async def open_card(update: Update, context: Context, request: Request) -> Reply:
     """ "C:<item>:<page>": show the card in place of the list (or of a question)."""
     stop_awaiting(context, "blocked", "evidence")
@@ -204,10 +205,9 @@ def card_buttons(criterion_id: int, page: int) -> list[list[Button]]:
 
 async def card_text(request: Request, criterion: Criterion, *, notice: str | None = None) -> str:
     session = request.session
-    state = (await current_states(session, criterion_ids=[criterion.id])).get(
-        criterion.id, NOT_STARTED
-    )
-    owners = await owners_of(session, criterion=criterion)
+    facts = await unit_snapshot(session, unit_id=criterion.unit_id)
+    recent = await recent_updates(session, criterion=criterion, limit=3)
+    state = item_state(recent[0]) if recent else NOT_STARTED
     lines = [f"{label(criterion)} — {_cut(criterion.title, MAX_TITLE_CHARS)}"]
     if criterion.requirement:
         lines.append(
@@ -216,10 +216,10 @@ async def card_text(request: Request, criterion: Criterion, *, notice: str | Non
     lines += _deadline_lines(criterion)
     if criterion.max_points is not None or criterion.target_points is not None:
         lines.append(texts.card_points(criterion.max_points, criterion.target_points))
-    who = ", ".join(o.name for o in owners) or texts.CARD_NO_OWNER
+    who = ", ".join(o.name for o in snapshot_owners(facts, criterion)) or texts.CARD_NO_OWNER
     lines.append(f"{texts.CARD_OWNERS}: {who}")
     lines.append(f"{texts.CARD_STATUS}: {texts.status(state.status, state.percent)}")
-    lines += await _recent_lines(request, criterion)
+    lines += _recent_lines(request, recent, facts.names)
     lines.append(texts.card_evidence(await evidence_count(session, criterion_id=criterion.id)))
     if notice:
         lines.append(f"\n{notice}")
@@ -240,15 +240,11 @@ def _deadline_lines(criterion: Criterion) -> list[str]:
     return lines
 
 
-async def _recent_lines(request: Request, criterion: Criterion) -> list[str]:
-    recent = await recent_updates(request.session, criterion=criterion, limit=3)
+def _recent_lines(
+    request: Request, recent: list[ProgressUpdate], names: dict[int, str]
+) -> list[str]:
     if not recent:
         return []
-    ids = {row.officer_id for row in recent if row.officer_id is not None}
-    found = await request.session.execute(
-        select(Officer.id, Officer.name).where(Officer.id.in_(ids))
-    )
-    names: dict[int, str] = {officer_id: name for officer_id, name in found}
     lines = [texts.CARD_RECENT]
     for row in recent:
         when = texts.moment(row.created_at, request.tz)

@@ -23,11 +23,11 @@ from core.officers import (
     ensure_configured_admin,
     import_roster,
     mark_unreachable,
+    note_activity,
     officer_by_telegram_id,
     read_roster,
     redeem_invite,
     set_positions,
-    touch_activity,
     unit_officers,
 )
 from core.plan_store import get_or_create_unit
@@ -444,7 +444,7 @@ async def test_set_positions_reachability_and_activity(session: AsyncSession) ->
     await mark_unreachable(session, officer=clerk, reachable=False)
     await mark_unreachable(session, officer=clerk, reachable=False)
     assert not clerk.reachable and len(await audits(session, "officer.reachable")) == 1
-    await touch_activity(session, officer=clerk, now=NOW)
+    await note_activity(session, officer=clerk, now=NOW)
     await session.commit()
     assert clerk.last_activity_at == NOW and clerk.reachable
 

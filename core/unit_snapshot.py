@@ -1,0 +1,215 @@
+"""A unit's slow-changing facts, kept in memory between updates.
+
+Almost every chat update asks "who owns this item?" or "what are my items?",
+and the answers depend on the unit's officers, its live plan items and the
+admin's reassignments, which change a few times a year. Loading them afresh
+for every update (about a hundred ORM objects, a dozen round trips to the
+database) was most of the bot's time per update.
+
+So they are loaded once into plain, immutable objects and reused while the
+unit's ``data_version`` stays the same. Database triggers (migration 0005)
+change that version in the same transaction as any write to officers, plans,
+criteria, milestones or reassignments, whoever writes: this process, the CLI
+in another one, a bulk statement. Reading the version costs one small query,
+and because it is read in the caller's transaction, a caller that has just
+changed something (and flushed) sees its own change.
+
+A new version is a random number (SQLite) or a sequence value (PostgreSQL),
+never an increment: a snapshot built from a transaction that later rolled
+back is then filed under a version no committed state will ever have.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import date
+from weakref import WeakKeyDictionary
+
+from sqlalchemy import Engine, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.text import short_title
+from storage.models import AssignmentOverride, Criterion, Milestone, Officer, Plan, Unit
+
+# Enough for every commune of a province in one process; the least recently
+# used unit is dropped beyond it (about 70 KB per unit of 100 items).
+MAX_CACHED_UNITS = 1024
+SHORT_TITLE_CHARS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """An officer as the ownership rules see them."""
+
+    id: int
+    name: str
+    name_key: str
+    positions: tuple[str, ...]
+    roles: tuple[str, ...]
+
+    @classmethod
+    def of(cls, officer: Officer) -> Person:
+        positions, roles = tuple(officer.positions or ()), tuple(officer.roles or ())
+        return cls(officer.id, officer.name, officer.name_key, positions, roles)
+
+
+@dataclass
+class People:
+    """A unit's active officers, indexed the ways the ownership rules need."""
+
+    by_id: dict[int, Person]
+    by_position: dict[str, list[Person]]
+    fallback: list[Person]  # coordinators, or admins when there are none
+
+    @classmethod
+    def of(cls, officers: list[Person]) -> People:
+        """``officers`` must be active and in display order (name key, then id)."""
+        by_position: dict[str, list[Person]] = {}
+        for officer in officers:
+            for code in officer.positions:
+                by_position.setdefault(code, []).append(officer)
+        coordinators = [o for o in officers if "coordinator" in o.roles]
+        admins = [o for o in officers if "admin" in o.roles]
+        return cls({o.id: o for o in officers}, by_position, coordinators or admins)
+
+
+@dataclass(frozen=True, slots=True)
+class LeafItem:
+    """A live leaf item as lists and ownership need it (not its requirement or raw row)."""
+
+    id: int
+    index_name: str
+    code: str
+    title: str
+    short_title: str
+    recurrence: str | None
+    leads: tuple[str, ...]
+    due_dates: tuple[date, ...]  # in milestone order
+
+
+@dataclass(frozen=True)
+class UnitSnapshot:
+    unit_id: int
+    version: int
+    people: People  # active officers only
+    names: dict[int, str]  # every officer's name, inactive ones too (for history lines)
+    overrides: dict[int, int]  # item id -> the officer an admin gave it to
+    items: tuple[LeafItem, ...]  # live leaf items, in document order
+    indexes: frozenset[str]  # of the unit's live plans ("PAR", "PCI", …)
+    by_id: dict[int, LeafItem] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_id", {item.id: item for item in self.items})
+
+
+_caches: WeakKeyDictionary[Engine, OrderedDict[int, UnitSnapshot]] = WeakKeyDictionary()
+
+
+async def unit_snapshot(session: AsyncSession, *, unit_id: int) -> UnitSnapshot:
+    """The unit's facts as of this transaction: from the cache when its version still holds."""
+    version = await session.scalar(select(Unit.data_version).where(Unit.id == unit_id))
+    cache = _caches.setdefault(_engine(session), OrderedDict())
+    found = cache.get(unit_id)
+    if found is not None and found.version == version:
+        cache.move_to_end(unit_id)
+        return found
+    snapshot = await _load(session, unit_id, version or 0)
+    cache[unit_id] = snapshot
+    if len(cache) > MAX_CACHED_UNITS:
+        cache.popitem(last=False)
+    return snapshot
+
+
+def _engine(session: AsyncSession) -> Engine:
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
+async def _load(session: AsyncSession, unit_id: int, version: int) -> UnitSnapshot:
+    officers = await session.execute(
+        select(
+            Officer.id,
+            Officer.name,
+            Officer.name_key,
+            Officer.positions,
+            Officer.roles,
+            Officer.active,
+        )
+        .where(Officer.unit_id == unit_id)
+        .order_by(Officer.name_key, Officer.id)
+    )
+    active: list[Person] = []
+    names: dict[int, str] = {}
+    for row in officers:
+        names[row.id] = row.name
+        if row.active:
+            positions, roles = tuple(row.positions or ()), tuple(row.roles or ())
+            active.append(Person(row.id, row.name, row.name_key, positions, roles))
+    overrides = await session.execute(
+        select(AssignmentOverride.criterion_id, AssignmentOverride.officer_id).where(
+            AssignmentOverride.unit_id == unit_id
+        )
+    )
+    plans = await session.scalars(
+        select(Plan.indexes).where(Plan.unit_id == unit_id, Plan.active.is_(True))
+    )
+    return UnitSnapshot(
+        unit_id=unit_id,
+        version=version,
+        people=People.of(active),
+        names=names,
+        overrides={criterion_id: officer_id for criterion_id, officer_id in overrides},
+        items=await _leaf_items(session, unit_id),
+        indexes=frozenset(index for indexes in plans for index in indexes or ()),
+    )
+
+
+async def _leaf_items(session: AsyncSession, unit_id: int) -> tuple[LeafItem, ...]:
+    rows = await session.execute(
+        select(
+            Criterion.id,
+            Criterion.index_name,
+            Criterion.code,
+            Criterion.title,
+            Criterion.recurrence,
+            Criterion.leads,
+            Milestone.due_date,
+        )
+        .join(Plan, Plan.id == Criterion.plan_id)
+        .outerjoin(Milestone, Milestone.criterion_id == Criterion.id)
+        .where(
+            Criterion.unit_id == unit_id,
+            Criterion.active.is_(True),
+            Criterion.is_leaf.is_(True),
+            Plan.active.is_(True),
+        )
+        .order_by(Criterion.plan_id, Criterion.ordinal, Milestone.ordinal, Milestone.id)
+    )
+    dates: dict[int, list[date]] = {}
+    heads: dict[int, tuple[str, str, str, str | None, tuple[str, ...]]] = {}
+    for row in rows:
+        if row.id not in heads:
+            heads[row.id] = (
+                row.index_name,
+                row.code,
+                row.title,
+                row.recurrence,
+                tuple(row.leads or ()),
+            )
+            dates[row.id] = []
+        if row.due_date is not None:
+            dates[row.id].append(row.due_date)
+    return tuple(
+        LeafItem(
+            id=item_id,
+            index_name=index_name,
+            code=code,
+            title=title,
+            short_title=short_title(title, SHORT_TITLE_CHARS),
+            recurrence=recurrence,
+            leads=leads,
+            due_dates=tuple(dates[item_id]),
+        )
+        for item_id, (index_name, code, title, recurrence, leads) in heads.items()
+    )
