@@ -17,6 +17,11 @@ changed something (and flushed) sees its own change.
 A new version is a random number (SQLite) or a sequence value (PostgreSQL),
 never an increment: a snapshot built from a transaction that later rolled
 back is then filed under a version no committed state will ever have.
+
+Within one transaction the snapshot is also remembered on the session, so a
+card that checks ownership and then lists owners reads the version once. That
+memo is forgotten at the end of the transaction and as soon as the session
+writes to one of the watched tables.
 """
 
 from __future__ import annotations
@@ -24,10 +29,12 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import chain
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from core.text import short_title
 from storage.models import AssignmentOverride, Criterion, Milestone, Officer, Plan, Unit
@@ -35,6 +42,10 @@ from storage.models import AssignmentOverride, Criterion, Milestone, Officer, Pl
 # Enough for every commune of a province in one process; the least recently
 # used unit is dropped beyond it (about 70 KB per unit of 100 items).
 MAX_CACHED_UNITS = 1024
+# The tables whose triggers change units.data_version (migration 0005; a test
+# checks the two lists agree).
+WATCHED_TABLES = frozenset({"officers", "plans", "criteria", "milestones", "assignment_overrides"})
+_MEMO = "dondoc.unit_snapshots"
 SHORT_TITLE_CHARS = 60
 
 
@@ -108,6 +119,16 @@ _caches: WeakKeyDictionary[Engine, OrderedDict[int, UnitSnapshot]] = WeakKeyDict
 
 async def unit_snapshot(session: AsyncSession, *, unit_id: int) -> UnitSnapshot:
     """The unit's facts as of this transaction: from the cache when its version still holds."""
+    if _touches_watched_rows(session.sync_session):
+        _forget(session.sync_session)  # the version query below flushes them first
+    memo: dict[int, UnitSnapshot] = session.info.setdefault(_MEMO, {})
+    if unit_id in memo:
+        return memo[unit_id]
+    memo[unit_id] = snapshot = await _current(session, unit_id)
+    return snapshot
+
+
+async def _current(session: AsyncSession, unit_id: int) -> UnitSnapshot:
     version = await session.scalar(select(Unit.data_version).where(Unit.id == unit_id))
     cache = _caches.setdefault(_engine(session), OrderedDict())
     found = cache.get(unit_id)
@@ -213,3 +234,39 @@ async def _leaf_items(session: AsyncSession, unit_id: int) -> tuple[LeafItem, ..
         )
         for item_id, (index_name, code, title, recurrence, leads) in heads.items()
     )
+
+
+# --- forgetting the per-transaction memo -----------------------------------------------------
+
+
+def _forget(session: Session) -> None:
+    session.info.pop(_MEMO, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_at_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    _forget(session)
+
+
+def _touches_watched_rows(session: Session) -> bool:
+    """Pending (or, in after_flush, just flushed) changes to a watched table."""
+    return any(
+        getattr(instance, "__tablename__", None) in WATCHED_TABLES
+        for instance in chain(session.new, session.dirty, session.deleted)
+    )
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_after_flushing_watched_rows(session: Session, context: object) -> None:
+    # In after_flush, new/dirty/deleted still list what was just flushed.
+    if _touches_watched_rows(session):
+        _forget(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _forget_before_writing_watched_rows(state: ORMExecuteState) -> None:
+    if state.is_select:
+        return
+    table = getattr(state.statement, "table", None)
+    if table is None or getattr(table, "name", None) in WATCHED_TABLES:
+        _forget(state.session)
