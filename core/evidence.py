@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePath
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import audit
@@ -114,9 +114,15 @@ def relative_path(criterion: Criterion, sha256: str, ext: str) -> PurePath:
     )
 
 
+_COUNT = (
+    select(func.count())
+    .select_from(Evidence)
+    .where(Evidence.criterion_id == bindparam("criterion_id"))
+)  # built once: it runs on every card
+
+
 async def evidence_count(session: AsyncSession, *, criterion_id: int) -> int:
-    query = select(func.count()).select_from(Evidence).where(Evidence.criterion_id == criterion_id)
-    return int(await session.scalar(query) or 0)
+    return int(await session.scalar(_COUNT, {"criterion_id": criterion_id}) or 0)
 
 
 async def find_duplicate(

@@ -14,7 +14,7 @@ from datetime import date, datetime, tzinfo
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import BindParameter, Integer, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import audit
@@ -146,28 +146,44 @@ def _default_actor(source: str, officer: Officer) -> str:
     return f"{source}:{channel_id}" if channel_id is not None else source
 
 
+# Hot statements are built once: SQLAlchemy takes longer to build a statement
+# (and its cache key) than SQLite takes to run it. Lists of ids are expanding
+# parameters, passed in chunks far below SQLite's and asyncpg's limits.
+_IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
+_RANK = (
+    func.row_number()
+    .over(
+        partition_by=ProgressUpdate.criterion_id,
+        order_by=(ProgressUpdate.created_at.desc(), ProgressUpdate.id.desc()),
+    )
+    .label("rank")
+)
+_RANKED = select(ProgressUpdate, _RANK).where(ProgressUpdate.criterion_id.in_(_IDS)).subquery()
+_LATEST_PER_ITEM = select(_RANKED).where(_RANKED.c.rank == 1)
+_NEWEST_FIRST = (ProgressUpdate.created_at.desc(), ProgressUpdate.id.desc())
+_RECENT = (
+    select(ProgressUpdate)
+    .where(ProgressUpdate.criterion_id == bindparam("criterion_id"))
+    .order_by(*_NEWEST_FIRST)
+    .limit(bindparam("limit", type_=Integer))
+)
+_REPORT_TIMES = select(ProgressUpdate.criterion_id, ProgressUpdate.created_at).where(
+    ProgressUpdate.criterion_id.in_(_IDS)
+)
+
+
+def _chunks(ids: Iterable[int]) -> list[list[int]]:
+    ordered = sorted(set(ids))
+    return [ordered[start : start + _CHUNK] for start in range(0, len(ordered), _CHUNK)]
+
+
 async def current_states(
     session: AsyncSession, *, criterion_ids: Iterable[int]
 ) -> dict[int, ItemState]:
     """The latest report per item; items never reported are missing (use NOT_STARTED)."""
-    ids = sorted(set(criterion_ids))
     states: dict[int, ItemState] = {}
-    for start in range(0, len(ids), _CHUNK):
-        rank = (
-            func.row_number()
-            .over(
-                partition_by=ProgressUpdate.criterion_id,
-                order_by=(ProgressUpdate.created_at.desc(), ProgressUpdate.id.desc()),
-            )
-            .label("rank")
-        )
-        ranked = (
-            select(ProgressUpdate, rank)
-            .where(ProgressUpdate.criterion_id.in_(ids[start : start + _CHUNK]))
-            .subquery()
-        )
-        latest = select(ranked).where(ranked.c.rank == 1)
-        for row in await session.execute(latest):
+    for chunk in _chunks(criterion_ids):
+        for row in await session.execute(_LATEST_PER_ITEM, {"ids": chunk}):
             states[row.criterion_id] = item_state(row)
     return states
 
@@ -203,12 +219,8 @@ def state_of(states: dict[int, ItemState], criterion_id: int) -> ItemState:
 async def recent_updates(
     session: AsyncSession, *, criterion: Criterion, limit: int = 3
 ) -> list[ProgressUpdate]:
-    rows = await session.scalars(
-        select(ProgressUpdate)
-        .where(ProgressUpdate.criterion_id == criterion.id)
-        .order_by(ProgressUpdate.created_at.desc(), ProgressUpdate.id.desc())
-        .limit(limit)
-    )
+    """The item's latest reports, newest first (the first is its current state)."""
+    rows = await session.scalars(_RECENT, {"criterion_id": criterion.id, "limit": limit})
     return list(rows.all())
 
 
@@ -295,14 +307,8 @@ async def report_days(
     session: AsyncSession, *, criterion_ids: Iterable[int], tz: tzinfo
 ) -> dict[int, list[date]]:
     """The local dates of every progress report of these items (which milestones they meet)."""
-    ids = sorted(set(criterion_ids))
     days: dict[int, list[date]] = {}
-    for start in range(0, len(ids), _CHUNK):
-        rows = await session.execute(
-            select(ProgressUpdate.criterion_id, ProgressUpdate.created_at).where(
-                ProgressUpdate.criterion_id.in_(ids[start : start + _CHUNK])
-            )
-        )
-        for criterion_id, created_at in rows:
+    for chunk in _chunks(criterion_ids):
+        for criterion_id, created_at in await session.execute(_REPORT_TIMES, {"ids": chunk}):
             days.setdefault(criterion_id, []).append(created_at.astimezone(tz).date())
     return days

@@ -32,7 +32,7 @@ from datetime import date
 from itertools import chain
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, bindparam, event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
@@ -46,6 +46,7 @@ MAX_CACHED_UNITS = 1024
 # checks the two lists agree).
 WATCHED_TABLES = frozenset({"officers", "plans", "criteria", "milestones", "assignment_overrides"})
 _MEMO = "dondoc.unit_snapshots"
+_VERSION = select(Unit.data_version).where(Unit.id == bindparam("unit_id"))  # built once
 SHORT_TITLE_CHARS = 60
 
 
@@ -129,7 +130,7 @@ async def unit_snapshot(session: AsyncSession, *, unit_id: int) -> UnitSnapshot:
 
 
 async def _current(session: AsyncSession, unit_id: int) -> UnitSnapshot:
-    version = await session.scalar(select(Unit.data_version).where(Unit.id == unit_id))
+    version = await session.scalar(_VERSION, {"unit_id": unit_id})
     cache = _caches.setdefault(_engine(session), OrderedDict())
     found = cache.get(unit_id)
     if found is not None and found.version == version:

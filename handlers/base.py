@@ -32,7 +32,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, Forbidden
@@ -44,7 +44,7 @@ from bot.settings import Settings
 from core.evidence import MAX_EVIDENCE_BYTES, new_incoming_path
 from core.officers import note_activity
 from storage.db import insert_ignoring_conflicts
-from storage.models import Officer, ProcessedUpdate, Unit
+from storage.models import Base, Officer, ProcessedUpdate, Unit
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +214,13 @@ def allowed(officer: Officer | None, who: str) -> bool:
     return who in roles
 
 
+_WHO_IS_ASKING = (
+    select(Officer, Unit)
+    .join(Unit, Unit.id == Officer.unit_id)
+    .where(Officer.telegram_id == bindparam("telegram_id"))
+)  # built once: every update runs it
+
+
 def handler(
     who: str = OFFICER, *, reads_only: bool = False
 ) -> Callable[[Feature], TelegramCallback]:
@@ -265,13 +272,7 @@ async def _run_in_transaction(
     if user is None:
         return None  # channel posts and the like: nothing for us
     async with state.sessions() as session:
-        found = (
-            await session.execute(
-                select(Officer, Unit)
-                .join(Unit, Unit.id == Officer.unit_id)
-                .where(Officer.telegram_id == user.id)
-            )
-        ).first()
+        found = (await session.execute(_WHO_IS_ASKING, {"telegram_id": user.id})).first()
         officer, unit = (found[0], found[1]) if found is not None else (None, None)
         request = Request(
             session=session,
@@ -333,18 +334,32 @@ async def claim_update(session: AsyncSession, update_id: int, officer: Officer |
     handled at the same moment by another worker waits for it and inserts
     nothing, and a handler that fails rolls its claim back with the rest.
     """
-    statement = (
-        insert_ignoring_conflicts(session, ProcessedUpdate)
-        .values(
-            channel=CHANNEL,
-            update_id=update_id,
-            unit_id=officer.unit_id if officer else None,
-            processed_at=datetime.now(UTC),
-        )
-        .on_conflict_do_nothing(index_elements=["channel", "update_id"])
-    )
-    result = await session.execute(statement)
+    values = {
+        "channel": CHANNEL,
+        "update_id": update_id,
+        "unit_id": officer.unit_id if officer else None,
+        "processed_at": datetime.now(UTC),
+    }
+    result = await session.execute(_claim_statement(session), values)
     return bool(getattr(result, "rowcount", 0) == 1)
+
+
+_claims: dict[str, Any] = {}
+
+
+def _claim_statement(session: AsyncSession) -> Any:
+    """The claim's INSERT for this session's dialect, built once per dialect."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    if dialect not in _claims:
+        columns = ("channel", "update_id", "unit_id", "processed_at")
+        # On the table, not the model: with separate parameters an ORM insert
+        # would run as a bulk insert, which reports no row count.
+        _claims[dialect] = (
+            insert_ignoring_conflicts(session, Base.metadata.tables[ProcessedUpdate.__tablename__])
+            .values({name: bindparam(name) for name in columns})
+            .on_conflict_do_nothing(index_elements=["channel", "update_id"])
+        )
+    return _claims[dialect]
 
 
 def _refusal(officer: Officer | None, update: Update, settings: Settings) -> Reply:

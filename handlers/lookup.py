@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 from telegram import Update
 
@@ -61,22 +61,25 @@ def button_title(criterion: Criterion, limit: int = BUTTON_TITLE_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+_LIVE_ITEM = (
+    select(Criterion)
+    .join(Plan, Plan.id == Criterion.plan_id)
+    .where(
+        Criterion.id == bindparam("criterion_id"),
+        Criterion.unit_id == bindparam("unit_id"),
+        Criterion.active.is_(True),
+        Plan.active.is_(True),
+    )
+    .options(joinedload(Criterion.milestones))  # one round trip, not two
+)  # built once: every button press runs it
+
+
 async def load_item(request: Request, criterion_id: int) -> Criterion | None:
     """The live item with this id in the user's unit, or None (gone, or someone else's)."""
     if request.officer is None:
         return None
-    found = await request.session.scalars(
-        select(Criterion)
-        .join(Plan, Plan.id == Criterion.plan_id)
-        .where(
-            Criterion.id == criterion_id,
-            Criterion.unit_id == request.officer.unit_id,
-            Criterion.active.is_(True),
-            Plan.active.is_(True),
-        )
-        .options(joinedload(Criterion.milestones))  # one round trip, not two
-    )
-    return found.unique().one_or_none()
+    params = {"criterion_id": criterion_id, "unit_id": request.officer.unit_id}
+    return (await request.session.scalars(_LIVE_ITEM, params)).unique().one_or_none()
 
 
 async def may_update(request: Request, criterion: Criterion) -> bool:

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Table, event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
@@ -88,11 +88,14 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
             raise
 
 
-def insert_ignoring_conflicts(session: AsyncSession, model: type[Any]) -> Any:
+def insert_ignoring_conflicts(session: AsyncSession, model: type[Any] | Table) -> Any:
     """``INSERT … ON CONFLICT DO NOTHING`` for this session's database (SQLite or PostgreSQL).
 
     Both dialects speak this statement; SQLAlchemy only exposes it per dialect.
     Chain ``.values(...)``, ``.on_conflict_do_nothing(index_elements=[...])``.
+    Pass the model's table instead of the model for a statement run with
+    separate parameters: SQLAlchemy runs an ORM insert given parameters as a
+    bulk insert, which reports no row count.
 
     Prefer it to a SAVEPOINT around an insert: the SQLite driver begins a
     transaction only before DML, so a SAVEPOINT as a transaction's first write
