@@ -116,9 +116,9 @@ def relative_path(criterion: Criterion, sha256: str, ext: str) -> PurePath:
 
 _COUNT = (
     select(func.count())
-    .select_from(Evidence)
-    .where(Evidence.criterion_id == bindparam("criterion_id"))
-)  # built once: it runs on every card
+    .select_from(Evidence.__table__)
+    .where(Evidence.__table__.c.criterion_id == bindparam("criterion_id"))
+)  # built once, on the table (no ORM on the way): it runs on every card
 
 
 async def evidence_count(session: AsyncSession, *, criterion_id: int) -> int:

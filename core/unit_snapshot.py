@@ -46,7 +46,9 @@ MAX_CACHED_UNITS = 1024
 # checks the two lists agree).
 WATCHED_TABLES = frozenset({"officers", "plans", "criteria", "milestones", "assignment_overrides"})
 _MEMO = "dondoc.unit_snapshots"
-_VERSION = select(Unit.data_version).where(Unit.id == bindparam("unit_id"))  # built once
+_UNITS = Unit.__table__.c
+# Built once, on the table (no ORM on the way): every update reads it.
+_VERSION = select(_UNITS.data_version).where(_UNITS.id == bindparam("unit_id"))
 SHORT_TITLE_CHARS = 60
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from datetime import date
 
 from sqlalchemy import exists, select
@@ -16,7 +17,7 @@ from telegram import Message, Update
 from bot import texts
 from core.evidence import evidence_count
 from core.ownership import ItemView, officer_items, snapshot_owners
-from core.progress import NOT_STARTED, item_state, recent_updates
+from core.progress import NOT_STARTED, Report, item_state, recent_updates
 from core.unit_snapshot import unit_snapshot
 from handlers.base import (
     OFFICER,
@@ -32,7 +33,7 @@ from handlers.base import (
 )
 from handlers.lookup import choice_action, label, load_item, may_update, may_view
 from handlers.state import Choice, expect, stop_awaiting
-from storage.models import Criterion, Plan, ProgressUpdate
+from storage.models import Criterion, Plan
 
 PAGE_SIZE = 8
 LIST_PREFIX = "L"
@@ -240,9 +241,7 @@ def _deadline_lines(criterion: Criterion) -> list[str]:
     return lines
 
 
-def _recent_lines(
-    request: Request, recent: list[ProgressUpdate], names: dict[int, str]
-) -> list[str]:
+def _recent_lines(request: Request, recent: Sequence[Report], names: dict[int, str]) -> list[str]:
     if not recent:
         return []
     lines = [texts.CARD_RECENT]
