@@ -1,18 +1,30 @@
-"""aiosqlite with one thread round trip per statement instead of four.
+"""aiosqlite, with one thread round trip per write and none per read.
 
 aiosqlite runs every call on the connection's own thread and hands the result
 back to the event loop, and SQLAlchemy's adapter makes four such calls per
 statement: create a cursor, execute, fetch all rows, close the cursor. Each
-hand-over costs about 0.1 ms here, and under load the statement's transaction
-(and, on SQLite, the one writer lock) is held meanwhile: at a dozen statements
-per chat update that was a third of the bot's time per update.
+hand-over costs the event loop about 0.1 ms of work, and on SQLite the one
+writer's turn (handlers.base._one_writer) is held meanwhile: at a dozen
+statements per chat update that was a third of the bot's time per update.
 
 :class:`PrefetchingConnection` is aiosqlite's connection with a cursor that
-does all four steps in one call on the connection's thread and keeps the rows
-(SQLAlchemy reads them all at once anyway). Everything else (the thread,
-commit, rollback, close, errors) is aiosqlite's own. It relies on two private
-names of aiosqlite (``_execute``, ``_conn``), as SQLAlchemy's own aiosqlite
-adapter does, so the dependency is pinned to the minor version tested.
+does all four steps in one call and keeps the rows (SQLAlchemy reads them all
+at once anyway):
+
+* A SELECT runs right there, on the event loop's thread. In WAL mode a reader
+  never waits for a lock, and the chat's reads take tens of microseconds, less
+  than the hand-over would. (A big read, such as a summary's, holds the loop
+  for its few milliseconds of SQLite work; reading its rows into Python objects
+  takes longer than that and happens on the loop in either case.)
+* Anything else (INSERT, UPDATE, DELETE, PRAGMA) goes to the connection's
+  thread in one call, because a write may wait for another process's lock.
+
+Everything else (the thread, commit, rollback, close, errors) is aiosqlite's
+own. The connection is opened with check_same_thread=False (SQLAlchemy does
+the same for a file), and is never used by two threads at once: each call is
+awaited before the next. It relies on two private names of aiosqlite (``_execute``,
+``_conn``), as SQLAlchemy's own adapter does, so the dependency is pinned to
+the minor version tested.
 """
 
 from __future__ import annotations
@@ -40,6 +52,7 @@ class PrefetchingCursor:
         self.description: Description = None
         self.rowcount = -1
         self.lastrowid: int | None = None
+        self._inline = False
 
     async def __aenter__(self) -> PrefetchingCursor:
         return self
@@ -48,6 +61,8 @@ class PrefetchingCursor:
         await self.close()
 
     async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> PrefetchingCursor:
+        self._inline = sql.lstrip()[:6].upper() == "SELECT"  # see the module docstring
+
         def run(cursor: sqlite3.Cursor) -> None:
             cursor.execute(sql, parameters or ())
 
@@ -62,7 +77,7 @@ class PrefetchingCursor:
     async def _run(self, statement: Callable[[sqlite3.Cursor], None]) -> PrefetchingCursor:
         connection = self._connection
 
-        def on_thread() -> _Outcome:
+        def in_one_call() -> _Outcome:
             cursor = connection._conn.cursor()
             try:
                 statement(cursor)
@@ -71,7 +86,10 @@ class PrefetchingCursor:
             finally:
                 cursor.close()
 
-        outcome: _Outcome = await connection._execute(on_thread)
+        if self._inline:
+            outcome = in_one_call()
+        else:
+            outcome = await connection._execute(in_one_call)
         self._rows, self.description, self.rowcount, self.lastrowid = outcome
         return self
 
@@ -100,6 +118,8 @@ def sqlite_creator(url: URL) -> Callable[[], Coroutine[Any, Any, aiosqlite.Conne
     """An ``async_creator`` for create_async_engine: the URL's database, as SQLAlchemy opens it."""
     args, options = SQLiteDialect_aiosqlite().create_connect_args(url)
     database: str = args[0]
+    # Reads run on the loop's thread, the rest on the connection's (one at a time).
+    options["check_same_thread"] = False
 
     def connector() -> sqlite3.Connection:
         return sqlite3.connect(database, **options)

@@ -1,0 +1,52 @@
+"""storage.sqlite_driver: reads on the event loop's thread, writes on the connection's."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+
+from storage.db import make_engine
+
+
+async def test_reads_stay_on_the_loop_thread_and_writes_go_to_the_connections(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}")
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def add_thread_function(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.create_function("thread_id", 0, threading.get_ident)
+
+    loop_thread = threading.get_ident()
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (n INTEGER, written_by INTEGER)"))
+            inserted = await connection.execute(
+                text("INSERT INTO t VALUES (:n, thread_id())"), [{"n": 1}, {"n": 2}, {"n": 3}]
+            )
+            read_by = await connection.scalar(text("SELECT thread_id()"))
+            written = await connection.execute(text("SELECT n, written_by FROM t ORDER BY n"))
+            rows = written.all()
+            changed = await connection.execute(text("UPDATE t SET n = n * 10 WHERE n >= 2"))
+            after = list(await connection.scalars(text("SELECT n FROM t ORDER BY n")))
+    finally:
+        await engine.dispose()
+    assert read_by == loop_thread
+    assert [n for n, _ in rows] == [1, 2, 3]
+    assert {writer for _, writer in rows} != {loop_thread}  # the connection's own thread
+    assert inserted.rowcount == 3 and changed.rowcount == 2
+    assert after == [1, 20, 30]
+
+
+async def test_an_in_memory_database_works_too() -> None:
+    engine = make_engine("sqlite+aiosqlite://")
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (n INTEGER)"))
+            await connection.execute(text("INSERT INTO t VALUES (7)"))
+            assert await connection.scalar(text("SELECT n FROM t")) == 7
+    finally:
+        await engine.dispose()
