@@ -1,4 +1,4 @@
-"""aiosqlite, with one thread round trip per write and none per read.
+"""aiosqlite with fewer hand-overs to its thread: none for reads, one per write transaction.
 
 aiosqlite runs every call on the connection's own thread and hands the result
 back to the event loop, and SQLAlchemy's adapter makes four such calls per
@@ -16,8 +16,11 @@ at once anyway):
   than the hand-over would. (A big read, such as a summary's, holds the loop
   for its few milliseconds of SQLite work; reading its rows into Python objects
   takes longer than that and happens on the loop in either case.)
-* Anything else (INSERT, UPDATE, DELETE, PRAGMA) goes to the connection's
-  thread in one call, because a write may wait for another process's lock.
+* So does a write in a transaction that has written already: it holds the
+  database's write lock, so nothing can make it wait.
+* The first write of a transaction (INSERT, UPDATE, DELETE, PRAGMA) goes to
+  the connection's thread in one call, because it may wait for another
+  process's lock, and so does COMMIT (it may checkpoint the WAL to disk).
 
 Everything else (the thread, commit, rollback, close, errors) is aiosqlite's
 own. The connection is opened with check_same_thread=False (SQLAlchemy does
@@ -61,7 +64,9 @@ class PrefetchingCursor:
         await self.close()
 
     async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> PrefetchingCursor:
-        self._inline = sql.lstrip()[:6].upper() == "SELECT"  # see the module docstring
+        self._inline = (  # see the module docstring
+            sql.lstrip()[:6].upper() == "SELECT" or self._connection._open_transaction()
+        )
 
         def run(cursor: sqlite3.Cursor) -> None:
             cursor.execute(sql, parameters or ())
@@ -112,6 +117,22 @@ class PrefetchingCursor:
 class PrefetchingConnection(aiosqlite.Connection):
     def cursor(self) -> PrefetchingCursor:  # type: ignore[override]
         return PrefetchingCursor(self)
+
+    # With no transaction open (only reads ran: the driver begins one before
+    # the first write), COMMIT and ROLLBACK would do nothing: skip the hand-over.
+    # Every pooled connection is rolled back when it is given back, so this
+    # saves one per session that only read, and one per session after commit.
+
+    async def commit(self) -> None:
+        if self._open_transaction():
+            await super().commit()
+
+    async def rollback(self) -> None:
+        if self._open_transaction():
+            await super().rollback()
+
+    def _open_transaction(self) -> bool:
+        return self._connection is None or self._connection.in_transaction
 
 
 def sqlite_creator(url: URL) -> Callable[[], Coroutine[Any, Any, aiosqlite.Connection]]:

@@ -1,4 +1,9 @@
-"""storage.sqlite_driver: reads on the event loop's thread, writes on the connection's."""
+"""storage.sqlite_driver: what runs on the event loop's thread and what on the connection's.
+
+Reads, and writes after a transaction's first one, run on the loop's thread; a
+transaction's first write (it may wait for another process's lock) and its
+commit go to the connection's thread.
+"""
 
 from __future__ import annotations
 
@@ -31,14 +36,19 @@ async def test_reads_stay_on_the_loop_thread_and_writes_go_to_the_connections(
             written = await connection.execute(text("SELECT n, written_by FROM t ORDER BY n"))
             rows = written.all()
             changed = await connection.execute(text("UPDATE t SET n = n * 10 WHERE n >= 2"))
-            after = list(await connection.scalars(text("SELECT n FROM t ORDER BY n")))
+            await connection.execute(text("INSERT INTO t VALUES (4, thread_id())"))
+            after = (await connection.execute(text("SELECT n, written_by FROM t ORDER BY n"))).all()
+        async with engine.connect() as connection:  # committed
+            committed = list(await connection.scalars(text("SELECT n FROM t ORDER BY n")))
     finally:
         await engine.dispose()
     assert read_by == loop_thread
     assert [n for n, _ in rows] == [1, 2, 3]
-    assert {writer for _, writer in rows} != {loop_thread}  # the connection's own thread
+    first_writer = {writer for _, writer in rows}
+    assert len(first_writer) == 1 and first_writer != {loop_thread}  # the connection's thread
     assert inserted.rowcount == 3 and changed.rowcount == 2
-    assert after == [1, 20, 30]
+    assert after == [(1, *first_writer), (4, loop_thread), (20, *first_writer), (30, *first_writer)]
+    assert committed == [1, 4, 20, 30]
 
 
 async def test_an_in_memory_database_works_too() -> None:
