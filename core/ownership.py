@@ -285,6 +285,28 @@ def item_view(
     )
 
 
+def _items_of(
+    snapshot: UnitSnapshot, officer_id: int
+) -> tuple[tuple[LeafItem, ...], tuple[LeafItem, ...]]:
+    """The officer's own items and the "Việc chung" they do not own; worked out once
+    per snapshot and officer."""
+    key = ("items_of", officer_id)
+    if key not in snapshot.derived:
+        catalogue = default_catalogue()
+        owned = tuple(
+            item
+            for item in snapshot.items
+            if any(o.id == officer_id for o in snapshot_owners(snapshot, item))
+        )
+        owned_ids = {item.id for item in owned}
+        common = tuple(
+            i for i in snapshot.items if i.id not in owned_ids and is_common(i, catalogue)
+        )
+        snapshot.derived[key] = (owned, common)
+    found: tuple[tuple[LeafItem, ...], tuple[LeafItem, ...]] = snapshot.derived[key]
+    return found
+
+
 def _sort_key(item: ItemView) -> tuple[object, ...]:
     return (item.due_date or date.max, natural_key(item.code), item.index)
 
@@ -293,20 +315,12 @@ async def officer_items(session: AsyncSession, *, officer: Officer, today: date)
     """The officer's leaf items, grouped, plus the unit's "Việc chung" they do not own."""
     unit = await session.get_one(Unit, officer.unit_id)
     snapshot = await unit_snapshot(session, unit_id=unit.id)
-    catalogue = default_catalogue()
-    owned = [
-        item
-        for item in snapshot.items
-        if any(
-            o.id == officer.id
-            for o in _owners(item, snapshot.people, snapshot.overrides, catalogue)
-        )
-    ]
-    owned_ids = {item.id for item in owned}
-    common = [i for i in snapshot.items if i.id not in owned_ids and is_common(i, catalogue)]
+    owned, common = _items_of(snapshot, officer.id)
     ids = [item.id for item in (*owned, *common)]
     states = await current_states(session, criterion_ids=ids)
-    reports = await report_days(session, criterion_ids=ids, tz=unit_tz(unit))
+    # Report days decide which milestone is open only for items with several.
+    stepped = [item.id for item in (*owned, *common) if len(item.due_dates) > 1]
+    reports = await report_days(session, criterion_ids=stepped, tz=unit_tz(unit))
 
     def view(item: LeafItem) -> ItemView:
         state = states.get(item.id, NOT_STARTED)

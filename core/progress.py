@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import audit
 from core.officers import note_activity
-from storage.db import insert_ignoring_conflicts
-from storage.models import PROGRESS_STATUSES, Criterion, Officer, ProgressUpdate, Unit
+from storage.db import prepared_insert_ignoring
+from storage.models import PROGRESS_STATUSES, Base, Criterion, Officer, ProgressUpdate, Unit
 
 STATUSES = PROGRESS_STATUSES  # ("not_started", "in_progress", "done", "blocked")
 STATUS_LABELS = {
@@ -91,8 +91,9 @@ async def record_progress(
     source_update_id: str | None,
     now: datetime,
     actor: str | None = None,
-) -> ProgressUpdate | None:
-    """Record a report; None when this (source, update id) was already recorded.
+) -> Row[Any] | None:
+    """Record a report: the new progress_updates row, or None when this (source,
+    update id) was already recorded.
 
     ``actor`` defaults to "<source>:<the officer's id on that channel>".
     """
@@ -116,12 +117,14 @@ async def record_progress(
     # One statement: a twin delivery (same source and update id) inserts nothing,
     # without spoiling the rest of the caller's transaction (see
     # storage.db.insert_ignoring_conflicts), and the new row comes back with it.
-    row = await session.scalar(
-        insert_ignoring_conflicts(session, ProgressUpdate)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["source", "source_update_id"])
-        .returning(ProgressUpdate)
+    insert = prepared_insert_ignoring(
+        session,
+        _REPORTS_TABLE,
+        columns=tuple(values),
+        unique=("source", "source_update_id"),
+        returning=_REPORT_FIELDS,
     )
+    row = (await session.execute(insert, values)).first()
     if row is None:
         return None
     await note_activity(session, officer=officer, now=now)
@@ -150,7 +153,9 @@ def _default_actor(source: str, officer: Officer) -> str:
 # takes longer to build a statement (and its cache key), and twice as long to
 # read rows through the ORM, as SQLite takes to run it. Lists of ids are
 # expanding parameters, passed in chunks far below SQLite's and asyncpg's limits.
-_REPORTS = ProgressUpdate.__table__.c
+_REPORTS_TABLE = Base.metadata.tables[ProgressUpdate.__tablename__]
+_REPORTS = _REPORTS_TABLE.c
+_REPORT_FIELDS = tuple(column.name for column in _REPORTS)
 _IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
 _NEWEST_FIRST = (_REPORTS.created_at.desc(), _REPORTS.id.desc())
 _RANK = func.row_number().over(partition_by=_REPORTS.criterion_id, order_by=_NEWEST_FIRST)

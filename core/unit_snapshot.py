@@ -30,6 +30,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import chain
+from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, bindparam, event, select
@@ -112,6 +113,9 @@ class UnitSnapshot:
     items: tuple[LeafItem, ...]  # live leaf items, in document order
     indexes: frozenset[str]  # of the unit's live plans ("PAR", "PCI", …)
     by_id: dict[int, LeafItem] = field(init=False)
+    # What other modules work out from these facts (who owns what), kept with
+    # them: it holds as long as they do.
+    derived: dict[Any, Any] = field(init=False, default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_id", {item.id: item for item in self.items})

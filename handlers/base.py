@@ -43,7 +43,7 @@ from bot.menu import set_chat_menu
 from bot.settings import Settings
 from core.evidence import MAX_EVIDENCE_BYTES, new_incoming_path
 from core.officers import note_activity
-from storage.db import insert_ignoring_conflicts
+from storage.db import prepared_insert_ignoring
 from storage.models import Base, Officer, ProcessedUpdate, Unit
 
 log = logging.getLogger(__name__)
@@ -340,26 +340,14 @@ async def claim_update(session: AsyncSession, update_id: int, officer: Officer |
         "unit_id": officer.unit_id if officer else None,
         "processed_at": datetime.now(UTC),
     }
-    result = await session.execute(_claim_statement(session), values)
+    claim = prepared_insert_ignoring(
+        session, _PROCESSED, columns=tuple(values), unique=("channel", "update_id")
+    )
+    result = await session.execute(claim, values)
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
-_claims: dict[str, Any] = {}
-
-
-def _claim_statement(session: AsyncSession) -> Any:
-    """The claim's INSERT for this session's dialect, built once per dialect."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    if dialect not in _claims:
-        columns = ("channel", "update_id", "unit_id", "processed_at")
-        # On the table, not the model: with separate parameters an ORM insert
-        # would run as a bulk insert, which reports no row count.
-        _claims[dialect] = (
-            insert_ignoring_conflicts(session, Base.metadata.tables[ProcessedUpdate.__tablename__])
-            .values({name: bindparam(name) for name in columns})
-            .on_conflict_do_nothing(index_elements=["channel", "update_id"])
-        )
-    return _claims[dialect]
+_PROCESSED = Base.metadata.tables[ProcessedUpdate.__tablename__]
 
 
 def _refusal(officer: Officer | None, update: Update, settings: Settings) -> Reply:

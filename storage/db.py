@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, event
+from sqlalchemy import Table, bindparam, event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
@@ -105,3 +105,34 @@ def insert_ignoring_conflicts(session: AsyncSession, model: type[Any] | Table) -
     """
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     return postgresql_insert(model) if dialect == "postgresql" else sqlite_insert(model)
+
+
+_prepared: dict[tuple[object, ...], Any] = {}
+
+
+def prepared_insert_ignoring(
+    session: AsyncSession,
+    table: Table,
+    *,
+    columns: tuple[str, ...],
+    unique: tuple[str, ...],
+    returning: tuple[str, ...] = (),
+) -> Any:
+    """``INSERT … ON CONFLICT (unique) DO NOTHING [RETURNING …]`` with a parameter per column.
+
+    Built once per dialect and kept: for a statement run on every update,
+    building it costs more than running it. Execute it with a dict of values;
+    on a table (not a model), so it reports its row count and returns rows.
+    """
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    key = (dialect, table.name, columns, unique, returning)
+    if key not in _prepared:
+        statement = (
+            insert_ignoring_conflicts(session, table)
+            .values({name: bindparam(name) for name in columns})
+            .on_conflict_do_nothing(index_elements=list(unique))
+        )
+        if returning:
+            statement = statement.returning(*(table.c[name] for name in returning))
+        _prepared[key] = statement
+    return _prepared[key]
