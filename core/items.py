@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
-from sqlalchemy import Select, func, select
+from sqlalchemy import BindParameter, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -43,7 +43,7 @@ class Unknown:
 Resolution = Resolved | Ambiguous | Unknown
 
 
-def live_criteria_query(unit_id: int) -> Select[Criterion]:
+def live_criteria_query(unit_id: int | BindParameter[int]) -> Select[Criterion]:
     """Active criteria of the unit's active plans, in document order."""
     return (
         select(Criterion)
@@ -51,6 +51,16 @@ def live_criteria_query(unit_id: int) -> Select[Criterion]:
         .where(Criterion.unit_id == unit_id, Criterion.active.is_(True), Plan.active.is_(True))
         .order_by(Criterion.plan_id, Criterion.ordinal)
     )
+
+
+# Built once: every /capnhat and /xong runs one. The milestones come in the same
+# round trip (a join), not in a second query.
+_BY_CODE = (
+    live_criteria_query(bindparam("unit_id"))
+    .where(func.lower(Criterion.code) == bindparam("code"))
+    .options(joinedload(Criterion.milestones))
+)
+_BY_INDEX_AND_CODE = _BY_CODE.where(Criterion.index_name == bindparam("index"))
 
 
 async def live_leaf_criteria(session: AsyncSession, *, unit_id: int) -> list[Criterion]:
@@ -93,11 +103,9 @@ async def resolve_code(session: AsyncSession, *, unit: Unit, text: str) -> Resol
     index, code = split_index(text, set(facts.indexes))
     if not code:
         return Unknown([])
-    query = live_criteria_query(unit.id).where(func.lower(Criterion.code) == code.lower())
-    if index is not None:
-        query = query.where(Criterion.index_name == index)
-    query = query.options(joinedload(Criterion.milestones))  # one round trip, not two
-    found = list((await session.scalars(query)).unique().all())
+    params = {"unit_id": unit.id, "code": code.lower(), "index": index}
+    query = _BY_CODE if index is None else _BY_INDEX_AND_CODE
+    found = list((await session.scalars(query, params)).unique().all())
     if len(found) == 1:
         return Resolved(found[0])
     if found:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam
 from sqlalchemy.orm import joinedload
 from telegram import Update
 
 from bot import texts
-from core.items import Ambiguous, Resolved, resolve_code
+from core.items import Ambiguous, Resolved, live_criteria_query, resolve_code
 from core.ownership import can_update
 from core.roles import is_manager
 from core.unit_snapshot import unit_snapshot
@@ -33,7 +33,7 @@ from handlers.base import (
     handler,
 )
 from handlers.state import Choice, drop_choice, get_choice, new_choice
-from storage.models import Criterion, Plan
+from storage.models import Criterion
 
 CHOICE_PREFIX = "Q"
 BUTTON_TITLE_CHARS = 40
@@ -62,14 +62,8 @@ def button_title(criterion: Criterion, limit: int = BUTTON_TITLE_CHARS) -> str:
 
 
 _LIVE_ITEM = (
-    select(Criterion)
-    .join(Plan, Plan.id == Criterion.plan_id)
-    .where(
-        Criterion.id == bindparam("criterion_id"),
-        Criterion.unit_id == bindparam("unit_id"),
-        Criterion.active.is_(True),
-        Plan.active.is_(True),
-    )
+    live_criteria_query(bindparam("unit_id"))
+    .where(Criterion.id == bindparam("criterion_id"))
     .options(joinedload(Criterion.milestones))  # one round trip, not two
 )  # built once: every button press runs it
 
