@@ -21,7 +21,8 @@ back is then filed under a version no committed state will ever have.
 Within one transaction the snapshot is also remembered on the session, so a
 card that checks ownership and then lists owners reads the version once. That
 memo is forgotten at the end of the transaction and as soon as the session
-writes to one of the watched tables.
+writes to one of the watched tables; from then on, until the transaction
+ends, the session gets facts read afresh (see unit_snapshot).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ MAX_CACHED_UNITS = 1024
 # checks the two lists agree).
 WATCHED_TABLES = frozenset({"officers", "plans", "criteria", "milestones", "assignment_overrides"})
 _MEMO = "dondoc.unit_snapshots"
+_WROTE = "dondoc.wrote_watched_tables"
 _UNITS = Unit.__table__.c
 # Built once, on the table (no ORM on the way): every update reads it.
 _VERSION = select(_UNITS.data_version).where(_UNITS.id == bindparam("unit_id"))
@@ -125,14 +127,21 @@ _caches: WeakKeyDictionary[Engine, OrderedDict[int, UnitSnapshot]] = WeakKeyDict
 
 
 async def unit_snapshot(session: AsyncSession, *, unit_id: int) -> UnitSnapshot:
-    """The unit's facts as of this transaction: from the cache when its version still holds."""
+    """The unit's facts as of this transaction: from the cache when its version still holds.
+
+    A transaction that has written to the watched tables gets facts read
+    afresh, and they are not cached: on PostgreSQL its own change is not in
+    the version until it commits, and it may yet roll back.
+    """
     if _touches_watched_rows(session.sync_session):
-        _forget(session.sync_session)  # the version query below flushes them first
+        await session.flush()  # the events below note the write
     memo: dict[int, UnitSnapshot] = session.info.setdefault(_MEMO, {})
-    if unit_id in memo:
-        return memo[unit_id]
-    memo[unit_id] = snapshot = await _current(session, unit_id)
-    return snapshot
+    if unit_id not in memo:
+        if session.info.get(_WROTE):
+            memo[unit_id] = await _load(session, unit_id, version=0)
+        else:
+            memo[unit_id] = await _current(session, unit_id)
+    return memo[unit_id]
 
 
 async def _current(session: AsyncSession, unit_id: int) -> UnitSnapshot:
@@ -247,12 +256,16 @@ async def _leaf_items(session: AsyncSession, unit_id: int) -> tuple[LeafItem, ..
 
 
 def _forget(session: Session) -> None:
+    """The session wrote to a watched table: what it remembered may be out of date."""
     session.info.pop(_MEMO, None)
+    session.info[_WROTE] = True
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _forget_at_transaction_end(session: Session, transaction: SessionTransaction) -> None:
-    _forget(session)
+    session.info.pop(_MEMO, None)
+    if transaction.parent is None:  # not a savepoint: the writes are committed or gone
+        session.info.pop(_WROTE, None)
 
 
 def _touches_watched_rows(session: Session) -> bool:

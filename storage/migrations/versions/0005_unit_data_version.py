@@ -4,13 +4,20 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-23 09:00:00+00:00
 
-``units.data_version`` changes, inside the writing transaction, whenever a
+``units.data_version`` changes, with the writing transaction, whenever a
 row the per-unit cache of officers and plan items depends on is inserted,
 updated or deleted; the cache compares it with the value its snapshot was
 built at. The bump is done by triggers rather than by application code so
 that every writer bumps it: the bot, the CLI in another process, a future
 Zalo adapter, ORM flushes and Core bulk statements alike. Session events in
 one process would miss bulk statements and other processes.
+
+On PostgreSQL the triggers are deferred to the commit. Bumping the unit's row
+at once would lock it until the commit, and two transactions writing rows of
+one unit in opposite orders (a roster import and /vitri) would deadlock on it.
+Deferred, the version is written as the transaction commits, so a transaction
+does not see its own change in it: core.unit_snapshot notices the session's
+own writes instead. On SQLite writers take turns, and the bump is immediate.
 
 The new value never repeats one that a rolled-back transaction may have
 produced, so a snapshot built from uncommitted data is never taken for a
@@ -94,8 +101,9 @@ def upgrade() -> None:
         op.execute(PG_FUNCTION_BODY)
         for table, columns in WATCHED.items():
             op.execute(
-                f"CREATE TRIGGER {_pg_trigger(table)} "
+                f"CREATE CONSTRAINT TRIGGER {_pg_trigger(table)} "
                 f"AFTER INSERT OR DELETE OR {_update_of(columns)} ON {table} "
+                "DEFERRABLE INITIALLY DEFERRED "
                 f"FOR EACH ROW EXECUTE FUNCTION {PG_FUNCTION}()"
             )
     else:
