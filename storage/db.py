@@ -64,7 +64,8 @@ def make_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
     path = sqlite_file(sa_url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-    kwargs.setdefault("async_creator", sqlite_creator(sa_url))  # see storage.sqlite_driver
+    if "async_creator" not in kwargs:  # see storage.sqlite_driver
+        kwargs["async_creator"] = sqlite_creator(sa_url, kwargs.pop("connect_args", None))
     engine = create_async_engine(sa_url, **kwargs)
     event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
     return engine

@@ -16,11 +16,11 @@ at once anyway):
   than the hand-over would. (A big read, such as a summary's, holds the loop
   for its few milliseconds of SQLite work; reading its rows into Python objects
   takes longer than that and happens on the loop in either case.)
-* So does a write in a transaction that has written already: it holds the
-  database's write lock, so nothing can make it wait.
-* The first write of a transaction (INSERT, UPDATE, DELETE, PRAGMA) goes to
-  the connection's thread in one call, because it may wait for another
-  process's lock, and so does COMMIT (it may checkpoint the WAL to disk).
+* So does an INSERT, UPDATE or DELETE in a transaction that has written
+  already: it holds the database's write lock, so nothing can make it wait.
+* Everything else goes to the connection's thread in one call: the first
+  write of a transaction (it may wait for another process's lock), COMMIT (it
+  may checkpoint the WAL to disk), SAVEPOINT and RELEASE, PRAGMAs, DDL.
 
 Everything else (the thread, commit, rollback, close, errors) is aiosqlite's
 own. The connection is opened with check_same_thread=False (SQLAlchemy does
@@ -41,6 +41,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import URL
 
 Description = tuple[tuple[Any, ...], ...] | None
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 _Outcome = tuple[list[Any], Description, int, int | None]
 
 
@@ -56,6 +57,7 @@ class PrefetchingCursor:
         self.rowcount = -1
         self.lastrowid: int | None = None
         self._inline = False
+        self._writes = False
 
     async def __aenter__(self) -> PrefetchingCursor:
         return self
@@ -64,8 +66,11 @@ class PrefetchingCursor:
         await self.close()
 
     async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> PrefetchingCursor:
-        self._inline = (  # see the module docstring
-            sql.lstrip()[:6].upper() == "SELECT" or self._connection._open_transaction()
+        verb = sql.lstrip()[:7].upper()
+        self._writes = verb.startswith(_WRITES)
+        # See the module docstring.
+        self._inline = verb.startswith("SELECT") or (
+            self._writes and self._connection._holds_write_lock()
         )
 
         def run(cursor: sqlite3.Cursor) -> None:
@@ -96,6 +101,8 @@ class PrefetchingCursor:
         else:
             outcome = await connection._execute(in_one_call)
         self._rows, self.description, self.rowcount, self.lastrowid = outcome
+        if self._writes:
+            connection._wrote = True  # it succeeded, so this transaction has the write lock
         return self
 
     async def fetchall(self) -> list[Any]:
@@ -115,8 +122,19 @@ class PrefetchingCursor:
 
 
 class PrefetchingConnection(aiosqlite.Connection):
+    # Set once a write of the open transaction succeeded: from then on the
+    # transaction holds the database's write lock. (An open transaction alone
+    # is not enough: a SAVEPOINT opens one without the lock, and so does a
+    # first write that failed with SQLITE_BUSY.)
+    _wrote = False
+
     def cursor(self) -> PrefetchingCursor:  # type: ignore[override]
         return PrefetchingCursor(self)
+
+    def _holds_write_lock(self) -> bool:
+        if not self._open_transaction():
+            self._wrote = False
+        return self._wrote
 
     # With no transaction open (only reads ran: the driver begins one before
     # the first write), COMMIT and ROLLBACK would do nothing: skip the hand-over.
@@ -124,10 +142,12 @@ class PrefetchingConnection(aiosqlite.Connection):
     # saves one per session that only read, and one per session after commit.
 
     async def commit(self) -> None:
+        self._wrote = False
         if self._open_transaction():
             await super().commit()
 
     async def rollback(self) -> None:
+        self._wrote = False
         if self._open_transaction():
             await super().rollback()
 
@@ -135,9 +155,13 @@ class PrefetchingConnection(aiosqlite.Connection):
         return self._connection is None or self._connection.in_transaction
 
 
-def sqlite_creator(url: URL) -> Callable[[], Coroutine[Any, Any, aiosqlite.Connection]]:
-    """An ``async_creator`` for create_async_engine: the URL's database, as SQLAlchemy opens it."""
+def sqlite_creator(
+    url: URL, connect_args: dict[str, Any] | None = None
+) -> Callable[[], Coroutine[Any, Any, aiosqlite.Connection]]:
+    """An ``async_creator`` for create_async_engine: the URL's database, as SQLAlchemy
+    opens it, with ``connect_args`` for sqlite3.connect."""
     args, options = SQLiteDialect_aiosqlite().create_connect_args(url)
+    options.update(connect_args or {})
     database: str = args[0]
     # Reads run on the loop's thread, the rest on the connection's (one at a time).
     options["check_same_thread"] = False

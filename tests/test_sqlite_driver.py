@@ -7,6 +7,8 @@ commit go to the connection's thread.
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -60,3 +62,36 @@ async def test_an_in_memory_database_works_too() -> None:
             assert await connection.scalar(text("SELECT n FROM t")) == 7
     finally:
         await engine.dispose()
+
+
+async def test_a_first_write_after_a_savepoint_waits_off_the_loop(tmp_path: Path) -> None:
+    """A SAVEPOINT opens a transaction without taking the write lock: the write after it may
+    still have to wait for another connection, and must do so on the connection's thread.
+
+    Another connection holds the lock; the loop releases it as soon as it gets a turn. Had
+    the insert run on the loop, the loop would be stuck in SQLite's busy wait until the
+    timeout and the insert would fail with "database is locked".
+    """
+    path = tmp_path / "driver.db"
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def add_thread_function(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.create_function("thread_id", 0, threading.get_ident)
+
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (n INTEGER, written_by INTEGER)"))
+        holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        holder.execute("BEGIN IMMEDIATE")
+        async with engine.connect() as connection:
+            await connection.execute(text("SAVEPOINT before_writing"))
+            asyncio.get_running_loop().call_soon(holder.execute, "COMMIT")
+            await connection.execute(text("INSERT INTO t VALUES (1, thread_id())"))
+            await connection.execute(text("RELEASE before_writing"))
+            await connection.commit()
+            writer = await connection.scalar(text("SELECT written_by FROM t"))
+        holder.close()
+    finally:
+        await engine.dispose()
+    assert writer is not None and writer != threading.get_ident()
