@@ -1,11 +1,17 @@
 """The frame every Telegram handler runs in.
 
-Each update gets one database session and one transaction. Inside it we first
-claim the update's id in ``processed_updates`` (a redelivered update finds it
-claimed and is ignored), then look up who is asking, check their role, and run
-the feature's function. That function returns what to say (:class:`Reply`)
+Each update gets one database session and one transaction. Inside it we look
+up who is asking, claim the update's id in ``processed_updates`` (a
+redelivered update finds it claimed and is ignored), check their role, and
+run the feature's function. That function returns what to say (:class:`Reply`)
 instead of saying it: replies are sent only after the transaction commits, so
-the bot never confirms a change that was rolled back.
+the bot never confirms a change that was rolled back. Anything else it wants
+done afterwards (conversation state) waits for the commit too
+(:meth:`Request.after_commit`).
+
+A feature that only reads (``@handler(..., reads_only=True)``: lists, cards,
+help) runs first and claims the update last, so that on SQLite it holds the
+writer's turn for one statement; a twin's result is dropped unseen.
 
 A feature that must download a user's file returns :class:`Fetch` instead:
 the first transaction (the claim, the checks) commits, the file is streamed
@@ -89,6 +95,12 @@ class Request:
     context: Context | None = None
     # Answers worth keeping for the rest of this update (e.g. "may they update item 12?").
     memo: dict[Any, Any] = field(default_factory=dict)
+    # What to do once the transaction has committed (conversation state, say).
+    post_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once this update's transaction commits; never if it does not."""
+        self.post_commit.append(action)
 
     @property
     def source_id(self) -> str:
@@ -258,53 +270,92 @@ async def _run_in_transaction(
     claim: bool,
     reads_only: bool = False,
 ) -> Result:
-    """One transaction: who is asking, the claim, the role check, the feature.
-
-    On SQLite the transaction is a writer's from its first write (the claim,
-    usually) to its commit, and writers take turns (see _one_writer). A
-    feature that only reads runs before its turn, and its claim is the
-    transaction's only write, so it holds the turn for one statement instead
-    of the whole feature. If the claim then finds a twin handled the update
-    already, what the feature computed is dropped, as if it never ran.
-    """
+    """One transaction: who is asking, the claim, the role check, the feature."""
     state = app_state(context)
     user = update.effective_user
     if user is None:
         return None  # channel posts and the like: nothing for us
-    async with state.sessions() as session:
-        found = (await session.execute(_WHO_IS_ASKING, {"telegram_id": user.id})).first()
-        officer, unit = (found[0], found[1]) if found is not None else (None, None)
-        request = Request(
-            session=session,
-            officer=officer,
-            unit=unit,
-            user_id=user.id,
-            display_name=user.full_name,
-            update_id=update.update_id,
-            settings=state.settings,
-            now=state.clock(),
-            context=context,
-        )
-        if reads_only:
-            result = await _checked_feature(feature, who, update, context, request)
-        async with _one_writer(context):
-            if claim and not await claim_update(session, update.update_id, officer):
-                log.info("update %s already handled; ignored", update.update_id)
-                return None
-            if not reads_only:
-                result = await _checked_feature(feature, who, update, context, request)
-            if officer is not None and allowed(officer, who):
-                await note_activity(session, officer=officer, now=request.now)
-            await session.commit()
-        return result
+    if reads_only:
+        return await _read_then_claim(feature, who, update, context, user.id)
+    async with _one_writer(context), state.sessions() as session:
+        request = await _request(session, update, context, user.id)
+        if claim and not await claim_update(session, update.update_id, request.officer):
+            log.info("update %s already handled; ignored", update.update_id)
+            return None
+        if allowed(request.officer, who):
+            await _note_activity(request)
+            result = await feature(update, context, request)
+        else:
+            result = _refusal(request.officer, update, state.settings)
+        await session.commit()
+    _run_after_commit(request)
+    return result
 
 
-async def _checked_feature(
-    feature: Feature, who: str, update: Update, context: Context, request: Request
+async def _read_then_claim(
+    feature: Feature, who: str, update: Update, context: Context, user_id: int
 ) -> Result:
-    if not allowed(request.officer, who):
-        return _refusal(request.officer, update, request.settings)
-    return await feature(update, context, request)
+    """A feature that only reads runs before the writer's turn; the claim comes last.
+
+    On SQLite the transaction is a writer's from its first write to its
+    commit, and writers take turns (see _one_writer): this way a list or a
+    card holds the turn for the claim alone. If the claim finds a twin handled
+    the update already, what the feature computed is dropped, and what it
+    asked to do afterwards (Request.after_commit) never happens.
+    """
+    state = app_state(context)
+    async with state.sessions() as session:
+        request = await _request(session, update, context, user_id)
+        if allowed(request.officer, who):
+            result = await feature(update, context, request)
+        else:
+            result = _refusal(request.officer, update, state.settings)
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError(f"{feature.__name__} is marked reads_only but changed rows")
+        async with _one_writer(context):
+            try:
+                if not await claim_update(session, update.update_id, request.officer):
+                    log.info("update %s already handled; ignored", update.update_id)
+                    await session.rollback()
+                    return None
+                await _note_activity(request)
+                await session.commit()
+            except BaseException:
+                await session.rollback()  # inside the turn: the next writer finds no lock
+                raise
+    _run_after_commit(request)
+    return result
+
+
+async def _request(
+    session: AsyncSession, update: Update, context: Context, user_id: int
+) -> Request:
+    state = app_state(context)
+    found = (await session.execute(_WHO_IS_ASKING, {"telegram_id": user_id})).first()
+    officer, unit = (found[0], found[1]) if found is not None else (None, None)
+    user = update.effective_user
+    return Request(
+        session=session,
+        officer=officer,
+        unit=unit,
+        user_id=user_id,
+        display_name=user.full_name if user is not None else "",
+        update_id=update.update_id,
+        settings=state.settings,
+        now=state.clock(),
+        context=context,
+    )
+
+
+async def _note_activity(request: Request) -> None:
+    officer = request.officer
+    if officer is not None and officer.active:
+        await note_activity(request.session, officer=officer, now=request.now)
+
+
+def _run_after_commit(request: Request) -> None:
+    for action in request.post_commit:
+        action()
 
 
 SQLITE_LOCK_KEY = "dondoc_sqlite_lock"

@@ -60,7 +60,7 @@ async def tasks_command(update: Update, context: Context, request: Request) -> R
 @handler(OFFICER, reads_only=True)
 async def tasks_page(update: Update, context: Context, request: Request) -> Reply:
     """ "L:<page>": another page, or back from a card (which also drops a pending question)."""
-    stop_awaiting(context, "blocked", "evidence")
+    request.after_commit(lambda: stop_awaiting(context, "blocked", "evidence"))
     page = as_int(callback_parts(update, 2)[1]) or 0
     return await tasks_reply(request, page=page, edit=True)
 
@@ -121,7 +121,7 @@ async def _unit_has_plan(request: Request) -> bool:
 @handler(OFFICER, reads_only=True)
 async def open_card(update: Update, context: Context, request: Request) -> Reply:
     """ "C:<item>:<page>": show the card in place of the list (or of a question)."""
-    stop_awaiting(context, "blocked", "evidence")
+    request.after_commit(lambda: stop_awaiting(context, "blocked", "evidence"))
     _, raw_id, raw_page = callback_parts(update, 3)
     criterion = await checked_item(request, as_int(raw_id), view_only=True)
     if isinstance(criterion, Reply):

@@ -219,6 +219,26 @@ async def test_a_roster_sent_with_the_caption_canbo_adds_officers_all_or_nothing
     assert "Phạm Văn Nam — TCKT" in listing.content and "chưa liên kết" in listing.content
 
 
+async def test_a_bad_roster_that_changes_the_admins_own_row_lists_its_problems(
+    bot: BotUnderTest,
+) -> None:
+    """The import rolls back after flushing the admin's row: the frame must not trip on it."""
+    unit_id = await seed_unit(bot, TANDUC, "Xã Tân Đức")
+    await seed_officer(bot, unit_id, "Quản trị", roles=("admin",), telegram_id=ADMIN)
+    await seed_officer(bot, unit_id, "Lê Văn A", ["CA"], telegram_id=5000)
+    taken_id = "Họ tên,Vị trí,Vai trò,Telegram ID\nQuản trị,VPTK,,\nNgô Thị Hà,TCKT,,5000\n"
+
+    mark = bot.tg.checkpoint()
+    await bot.tg.send_document(ADMIN, taken_id.encode(), "canbo.csv", "text/csv", caption="/canbo")
+    failed = await bot.tg.wait_for(lambda m: m.chat_id == ADMIN, after=mark)
+
+    assert failed.content.startswith("Danh sách có lỗi, chưa nhập gì:")
+    async with bot.sessions() as session:
+        admin = await session.scalar(select(Officer).where(Officer.telegram_id == ADMIN))
+        assert admin is not None and admin.positions == []
+    assert await count(bot, Officer, Officer.name == "Ngô Thị Hà") == 0
+
+
 async def test_admin_reassigns_an_item_and_changes_positions_by_button(bot: BotUnderTest) -> None:
     unit_id = await seed_unit(bot, TANDUC, "Xã Tân Đức")
     await seed_officer(bot, unit_id, "Quản trị", roles=("admin",), telegram_id=ADMIN)

@@ -155,3 +155,28 @@ async def test_updates_delivered_twice_record_once(
     assert len(bot.tg.calls("getFile")) == 1
     replies = [m for m in bot.tg.sent(LAN) if m.content.startswith("Đã ghi PAR 1.5")]
     assert len(replies) == 1
+
+
+async def test_a_twin_of_a_card_press_leaves_a_later_question_pending(
+    bot: BotUnderTest, units: tuple[int, int]
+) -> None:
+    """Cards are read-only and claim their update last: a twin must not undo what came after."""
+    tan_duc, _ = units
+    item = await criterion_id(bot, tan_duc, "PAR", "1.5")
+    listing = await say(bot, LAN, "/viec")
+    mark = bot.tg.checkpoint()
+    opened = await bot.tg.press_button(LAN, listing.message_id, button_data(listing, "PAR 1.5 "))
+    card = await bot.tg.wait_for(lambda m: m.chat_id == LAN, after=mark)
+    mark = bot.tg.checkpoint()
+    await bot.tg.press_button(LAN, card.message_id, button_data(card, texts.BLOCKED_BUTTON))
+    await bot.tg.wait_for(lambda m: texts.ASK_BLOCKED_REASON in m.content, after=mark)
+
+    await bot.tg.redeliver(opened)  # the earlier "open the card" press, again
+    await say(bot, LAN, "/help")  # a later update proves the twin was consumed
+    mark = bot.tg.checkpoint()
+    await bot.tg.send_text(LAN, "Thiếu kinh phí")
+    saved = texts.blocked_saved("PAR 1.5")
+    await bot.tg.wait_for(lambda m: m.chat_id == LAN and m.content == saved, after=mark)
+
+    assert await count(bot, ProgressUpdate, ProgressUpdate.criterion_id == item) == 1
+    assert texts.FREE_TEXT_HINT not in [m.content for m in bot.tg.sent(LAN)]
