@@ -36,6 +36,7 @@ __all__ = [
     "RosterError",
     "RosterReport",
     "RosterRow",
+    "activity_is_stale",
     "add_officer",
     "attach_admin_to_unit",
     "create_invite",
@@ -403,6 +404,12 @@ async def mark_unreachable(session: AsyncSession, *, officer: Officer, reachable
     await session.flush()
 
 
+def activity_is_stale(officer: Officer, now: datetime) -> bool:
+    """Whether note_activity would write anything."""
+    seen = officer.last_activity_at
+    return not officer.reachable or seen is None or now - seen >= ACTIVITY_RESOLUTION
+
+
 async def note_activity(session: AsyncSession, *, officer: Officer, now: datetime) -> None:
     """Record that the officer just did something (they wrote to us, or reported).
 
@@ -411,8 +418,7 @@ async def note_activity(session: AsyncSession, *, officer: Officer, now: datetim
     writing it on every update would turn every read into a write.
     Not audited: it carries no decision.
     """
-    seen = officer.last_activity_at
-    if officer.reachable and seen is not None and now - seen < ACTIVITY_RESOLUTION:
+    if not activity_is_stale(officer, now):
         return
     officer.last_activity_at = now
     officer.reachable = True  # they just wrote to us, so they can be reached

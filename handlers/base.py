@@ -48,7 +48,7 @@ from bot import texts
 from bot.menu import set_chat_menu
 from bot.settings import Settings
 from core.evidence import MAX_EVIDENCE_BYTES, new_incoming_path
-from core.officers import note_activity
+from core.officers import activity_is_stale, note_activity
 from storage.db import prepared_insert_ignoring
 from storage.models import Base, Officer, ProcessedUpdate, Unit
 
@@ -299,30 +299,31 @@ async def _read_then_claim(
 
     On SQLite the transaction is a writer's from its first write to its
     commit, and writers take turns (see _one_writer): this way a list or a
-    card holds the turn for the claim alone. If the claim finds a twin handled
-    the update already, what the feature computed is dropped, and what it
-    asked to do afterwards (Request.after_commit) never happens.
+    card holds the turn for the claim alone. The reads' connection goes back
+    to the pool before waiting for the turn, so that nobody waits for the turn
+    while holding a connection the turn's holder may need. If the claim finds
+    a twin handled the update already, what the feature computed is dropped,
+    and what it asked to do afterwards (Request.after_commit) never happens.
     """
     state = app_state(context)
-    async with state.sessions() as session:
-        request = await _request(session, update, context, user_id)
+    async with state.sessions() as reading:
+        request = await _request(reading, update, context, user_id)
         if allowed(request.officer, who):
             result = await feature(update, context, request)
         else:
             result = _refusal(request.officer, update, state.settings)
-        if session.new or session.dirty or session.deleted:
+        if reading.new or reading.dirty or reading.deleted:
             raise RuntimeError(f"{feature.__name__} is marked reads_only but changed rows")
-        async with _one_writer(context):
-            try:
-                if not await claim_update(session, update.update_id, request.officer):
-                    log.info("update %s already handled; ignored", update.update_id)
-                    await session.rollback()
-                    return None
-                await _note_activity(request)
-                await session.commit()
-            except BaseException:
-                await session.rollback()  # inside the turn: the next writer finds no lock
-                raise
+    async with _one_writer(context), state.sessions() as session:
+        if not await claim_update(session, update.update_id, request.officer):
+            log.info("update %s already handled; ignored", update.update_id)
+            return None
+        seen = request.officer  # as the reads found them; loaded again only to write
+        if seen is not None and seen.active and activity_is_stale(seen, request.now):
+            officer = await session.get(Officer, seen.id)
+            if officer is not None:
+                await note_activity(session, officer=officer, now=request.now)
+        await session.commit()
     _run_after_commit(request)
     return result
 

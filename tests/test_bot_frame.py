@@ -14,10 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
 from bot.settings import Settings
+from storage.db import make_engine, make_session_factory
 from storage.models import Officer, ProcessedUpdate, Unit
 from tests.e2e import BotUnderTest, running_bot
+from tests.e2e_support import seed_officer, seed_unit
 from tests.fakes.telegram_api import FakeTelegram
-from tests.seed_files import REPO_DIR
+from tests.seed_files import REPO_DIR, TANDUC
 
 
 @pytest.fixture
@@ -104,3 +106,33 @@ def test_run_subprocess_talks_to_the_bot_api(tmp_path: Path, database_url: str) 
         tg.stop()
     assert process.returncode == 0, err
     assert tg.token not in err
+
+
+async def test_lists_and_reports_at_once_share_a_one_connection_pool(
+    settings: Settings, database_url: str
+) -> None:
+    """Lists read before the writer's turn and give their connection back before waiting
+    for it; a report takes its turn before its connection. Were a list to wait for the turn
+    holding the only connection, the report holding the turn would wait for the connection
+    (on SQLite), and both would fail when the pool gave up."""
+    engine = make_engine(database_url, pool_size=1, max_overflow=0, pool_timeout=5)
+    sessions = make_session_factory(engine)
+    try:
+        async with running_bot(settings, sessions) as bot:
+            unit = await seed_unit(bot, TANDUC, "Xã Tân Đức")
+            chats = [6001, 6002, 6003, 6004]
+            for n, chat in enumerate(chats):
+                await seed_officer(bot, unit, f"Cán bộ {n}", ["VPTK"], telegram_id=chat)
+            for chat in chats:  # all at once: nobody waits for an answer before sending
+                await bot.tg.send_text(chat, "/viec")
+                await bot.tg.send_text(chat, "/capnhat 1.5 40")
+                await bot.tg.send_text(chat, "/viec")
+            for chat in chats:
+                await bot.tg.wait_for(lambda m, c=chat: m.chat_id == c and len(bot.tg.sent(c)) >= 3)
+            answers = [m.content for chat in chats for m in bot.tg.sent(chat)]
+    finally:
+        await engine.dispose()
+    assert texts.ERROR not in answers
+    assert sum(a.startswith("Đã ghi PAR 1.5") for a in answers) == len(chats)
+    listing = texts.tasks_title(0, 0, 1).split("(")[0]
+    assert sum(a.startswith(listing) for a in answers) == 2 * len(chats)
