@@ -16,12 +16,17 @@ from tests.sql_counting import counted_statements
 from tests.test_unit_data_version import World, make_world, new_officer
 
 
+async def committed_world(sessions: async_sessionmaker[AsyncSession]) -> World:
+    async with sessions() as session:
+        world = await make_world(session, "Xã A")
+        await session.commit()
+    return world
+
+
 async def test_a_second_transaction_reads_one_small_query(
     session_factory: async_sessionmaker[AsyncSession], engine: AsyncEngine
 ) -> None:
-    async with session_factory() as session:
-        world = await make_world(session, "Xã A")
-        await session.commit()
+    world = await committed_world(session_factory)
     async with session_factory() as session:
         first = await unit_snapshot(session, unit_id=world.unit.id)
     async with session_factory() as session:
@@ -37,9 +42,8 @@ async def test_a_second_transaction_reads_one_small_query(
 async def test_another_sessions_commit_is_seen(
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
+    world = await committed_world(session_factory)
     async with session_factory() as session:
-        world = await make_world(session, "Xã A")
-        await session.commit()
         before = await unit_snapshot(session, unit_id=world.unit.id)
     async with session_factory() as other:
         other.add(new_officer(world.unit, "Người mới"))
@@ -74,9 +78,7 @@ async def test_the_callers_own_change_is_seen_at_once(session: AsyncSession) -> 
 async def test_a_rolled_back_change_never_comes_back(
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
-    async with session_factory() as session:
-        world = await make_world(session, "Xã A")
-        await session.commit()
+    world = await committed_world(session_factory)
     async with session_factory() as session:
         session.add(new_officer(world.unit, "Chỉ thoáng qua"))
         seen = await unit_snapshot(session, unit_id=world.unit.id)
