@@ -42,14 +42,6 @@ from storage.models import AssignmentOverride, Criterion, Officer, Unit
 
 DUE_SOON_DAYS = 7
 GROUPS = ("overdue", "due_7", "later", "ongoing", "unscheduled")
-GROUP_LABELS = {
-    "overdue": "Quá hạn",
-    "due_7": "Đến hạn trong 7 ngày",
-    "later": "Hạn sau",
-    "ongoing": "Thường xuyên",
-    "unscheduled": "Chưa có hạn",
-    "common": "Việc chung",
-}
 
 
 class OwnershipError(ValueError):

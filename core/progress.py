@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.audit import audit
 from core.officers import note_activity
 from storage.db import prepared_insert_ignoring
-from storage.models import PROGRESS_STATUSES, Base, Criterion, Officer, ProgressUpdate, Unit
+from storage.models import PROGRESS_STATUSES, Criterion, Officer, ProgressUpdate, Unit
 
 STATUSES = PROGRESS_STATUSES  # ("not_started", "in_progress", "done", "blocked")
 STATUS_LABELS = {
@@ -119,7 +119,7 @@ async def record_progress(
     # storage.db.insert_ignoring_conflicts), and the new row comes back with it.
     insert = prepared_insert_ignoring(
         session,
-        _REPORTS_TABLE,
+        ProgressUpdate,
         columns=tuple(values),
         unique=("source", "source_update_id"),
         returning=_REPORT_FIELDS,
@@ -153,8 +153,7 @@ def _default_actor(source: str, officer: Officer) -> str:
 # takes longer to build a statement (and its cache key), and twice as long to
 # read rows through the ORM, as SQLite takes to run it. Lists of ids are
 # expanding parameters, passed in chunks far below SQLite's and asyncpg's limits.
-_REPORTS_TABLE = Base.metadata.tables[ProgressUpdate.__tablename__]
-_REPORTS = _REPORTS_TABLE.c
+_REPORTS = ProgressUpdate.__table__.c
 _REPORT_FIELDS = tuple(column.name for column in _REPORTS)
 _IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
 _NEWEST_FIRST = (_REPORTS.created_at.desc(), _REPORTS.id.desc())

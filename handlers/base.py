@@ -50,7 +50,7 @@ from bot.settings import Settings
 from core.evidence import MAX_EVIDENCE_BYTES, new_incoming_path
 from core.officers import activity_is_stale, note_activity
 from storage.db import prepared_insert_ignoring
-from storage.models import Base, Officer, ProcessedUpdate, Unit
+from storage.models import Officer, ProcessedUpdate, Unit
 
 log = logging.getLogger(__name__)
 
@@ -393,13 +393,10 @@ async def claim_update(session: AsyncSession, update_id: int, officer: Officer |
         "processed_at": datetime.now(UTC),
     }
     claim = prepared_insert_ignoring(
-        session, _PROCESSED, columns=tuple(values), unique=("channel", "update_id")
+        session, ProcessedUpdate, columns=tuple(values), unique=("channel", "update_id")
     )
     result = await session.execute(claim, values)
     return bool(getattr(result, "rowcount", 0) == 1)
-
-
-_PROCESSED = Base.metadata.tables[ProcessedUpdate.__tablename__]
 
 
 def _refusal(officer: Officer | None, update: Update, settings: Settings) -> Reply:
@@ -549,20 +546,14 @@ async def _send(update: Update, context: Context, reply: Reply) -> None:
     parse_mode = "HTML" if reply.html else None
     if reply.document is not None:
         name, content = reply.document
-        if isinstance(content, Path):
-            with content.open("rb") as stream:  # streamed: a pack part can be 50 MB
-                sent = await context.bot.send_document(
-                    chat.id,
-                    document=stream,
-                    filename=name,
-                    caption=reply.text or None,
-                    reply_markup=reply.markup(),
-                    parse_mode=parse_mode,
-                )
-        else:
+        # A file on disk is streamed: a pack part can be 50 MB.
+        opened = (
+            content.open("rb") if isinstance(content, Path) else contextlib.nullcontext(content)
+        )
+        with opened as document:
             sent = await context.bot.send_document(
                 chat.id,
-                document=content,
+                document=document,
                 filename=name,
                 caption=reply.text or None,
                 reply_markup=reply.markup(),

@@ -113,7 +113,7 @@ _prepared: dict[tuple[object, ...], Any] = {}
 
 def prepared_insert_ignoring(
     session: AsyncSession,
-    table: Table,
+    model: type[Any],
     *,
     columns: tuple[str, ...],
     unique: tuple[str, ...],
@@ -123,8 +123,9 @@ def prepared_insert_ignoring(
 
     Built once per dialect and kept: for a statement run on every update,
     building it costs more than running it. Execute it with a dict of values;
-    on a table (not a model), so it reports its row count and returns rows.
+    it is made on the model's table, so it reports its row count and returns rows.
     """
+    table = model.metadata.tables[model.__tablename__]
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     key = (dialect, table.name, columns, unique, returning)
     if key not in _prepared:
