@@ -10,6 +10,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,11 +18,12 @@ from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
 
 from bot.menu import set_chat_menu, set_default_menu
-from bot.settings import Settings
+from bot.settings import TELEGRAM_WEBHOOK_PATH, Settings
 from handlers import register_handlers
 from handlers.base import STATE_KEY, AppState, Clock, on_error, utc_clock
 from scheduler import jobs as scheduler_jobs
 from storage.models import Officer
+from web.server import Webhook, WebServer, start_web_server
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +31,8 @@ log = logging.getLogger(__name__)
 # still arrive in order because PTB hands them out in sequence.
 CONCURRENT_UPDATES = 32
 STARTUP_KEY = "dondoc_startup"
-WEBHOOK_PATH = "telegram"
+WEBHOOK_PATH = TELEGRAM_WEBHOOK_PATH
+TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 StartupHook = Callable[[Application], Awaitable[None]]  # type: ignore[type-arg]
 
 
@@ -88,38 +91,70 @@ async def _set_menus(app: Application, sessions: async_sessionmaker[AsyncSession
 
 
 async def run_until_stopped(app: Application, settings: Settings) -> None:  # type: ignore[type-arg]
-    """Long polling, or a webhook when WEBHOOK_URL is set, until SIGINT/SIGTERM."""
+    """Long polling, or the web server with a webhook, until SIGINT/SIGTERM."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with app:
         await start_bot(app)
-        await start_receiving(app, settings)
+        server = await start_receiving(app, settings)
         await stop.wait()
+        if server is not None:
+            await server.stop()
         assert app.updater is not None
-        await app.updater.stop()
+        if app.updater.running:
+            await app.updater.stop()
         await app.stop()
 
 
-async def start_receiving(app: Application, settings: Settings) -> None:  # type: ignore[type-arg]
-    """Long polling, or a webhook when WEBHOOK_URL is set.
+async def start_receiving(app: Application, settings: Settings) -> WebServer | None:  # type: ignore[type-arg]
+    """Long polling; or, with PUBLIC_BASE_URL (or WEBHOOK_URL), the web server and a webhook.
 
-    The webhook is registered with WEBHOOK_SECRET as its secret token: PTB's
-    webhook server then answers 403 to any request without that exact header.
+    The web server is started first, so that Telegram's first delivery finds
+    it; then the webhook is registered with its secret token, which the
+    server checks on every request (403 without the exact header).
     """
     assert app.updater is not None
-    if settings.webhook_url:
-        assert settings.webhook_secret is not None
-        await app.updater.start_webhook(
-            listen=settings.webhook_listen,
-            port=settings.port,
-            url_path=WEBHOOK_PATH,
-            webhook_url=settings.webhook_url,
-            secret_token=settings.webhook_secret.get_secret_value(),
-            allowed_updates=Update.ALL_TYPES,
-        )
-        log.warning("dondoc is running (webhook on port %s)", settings.port)
-    else:
+    if not settings.web_enabled:
         await app.updater.start_polling(allowed_updates=Update.ALL_TYPES)
         log.warning("dondoc is running (long polling)")
+        return None
+    state = app.bot_data[STATE_KEY]
+    server = await start_web_server(
+        settings,
+        sessions=state.sessions,
+        clock=state.clock,
+        webhooks=[telegram_webhook(app, settings)],
+    )
+    url = settings.telegram_webhook_url
+    assert url is not None  # web_enabled
+    try:
+        await app.bot.set_webhook(
+            url,
+            secret_token=settings.webhook_secret_for(WEBHOOK_PATH),
+            allowed_updates=Update.ALL_TYPES,
+        )
+    except BaseException:
+        await server.stop()
+        raise
+    log.warning("dondoc is running (web server on port %s, Telegram webhook)", server.port)
+    return server
+
+
+def telegram_webhook(app: Application, settings: Settings) -> Webhook:  # type: ignore[type-arg]
+    """Telegram's route on the web server: PTB's custom-webhook pattern.
+
+    The server checks the secret header; the body becomes an Update on the
+    application's queue, where polling would have put it.
+    """
+
+    async def accept(body: dict[str, Any]) -> None:
+        await app.update_queue.put(Update.de_json(body, app.bot))
+
+    return Webhook(
+        path=WEBHOOK_PATH,
+        header=TELEGRAM_SECRET_HEADER,
+        secret=settings.webhook_secret_for(WEBHOOK_PATH),
+        accept=accept,
+    )

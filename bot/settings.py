@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +18,9 @@ from core.reminder_rules import PolicyError, parse_clock
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/dondoc.db"
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+TELEGRAM_WEBHOOK_PATH = "telegram"  # the Telegram webhook is PUBLIC_BASE_URL + "/telegram"
+MIN_WEB_SECRET = 32
+DEFAULT_LISTEN = "0.0.0.0"
 
 
 class SettingsError(Exception):
@@ -43,10 +48,14 @@ class Settings(BaseSettings):
     reminder_time: str = Field(default="07:30", alias="REMINDER_TIME")
     summary_cron: str = Field(default="0 16 * * fri", alias="SUMMARY_CRON")
     claim_timeout_seconds: int = Field(default=300, alias="CLAIM_TIMEOUT_SECONDS", ge=0, le=86400)
+    public_base_url: str | None = Field(default=None, alias="PUBLIC_BASE_URL")
+    web_secret: SecretStr | None = Field(default=None, alias="WEB_SECRET")
+    web_listen: str | None = Field(default=None, alias="WEB_LISTEN")
+    port: int = Field(default=8080, alias="PORT", ge=1, le=65535)
+    # Before the web server, the Telegram webhook had settings of its own; they still work.
     webhook_url: str | None = Field(default=None, alias="WEBHOOK_URL")
     webhook_secret: SecretStr | None = Field(default=None, alias="WEBHOOK_SECRET")
-    webhook_listen: str = Field(default="0.0.0.0", alias="WEBHOOK_LISTEN")
-    port: int = Field(default=8080, alias="PORT", ge=1, le=65535)
+    webhook_listen: str | None = Field(default=None, alias="WEBHOOK_LISTEN")
 
     @field_validator("reminder_time")
     @classmethod
@@ -67,18 +76,36 @@ class Settings(BaseSettings):
             ) from exc
         return value
 
-    @field_validator("webhook_url", "webhook_secret", mode="before")
+    @field_validator(
+        "webhook_url",
+        "webhook_secret",
+        "webhook_listen",
+        "public_base_url",
+        "web_secret",
+        "web_listen",
+        mode="before",
+    )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
             return None
         return value
 
-    @field_validator("webhook_url")
+    @field_validator("webhook_url", "public_base_url")
     @classmethod
-    def _https_webhook(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith("https://"):
-            raise ValueError("must be an https:// URL (Telegram only calls HTTPS webhooks)")
+    def _https_url(cls, value: str | None) -> str | None:
+        # Telegram only calls HTTPS webhooks, and a link read on a phone must not travel in clear.
+        if value is not None and not re.fullmatch(r"https://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError("must be an https:// URL without ?query or #fragment")
+        return value.rstrip("/") if value is not None else None
+
+    @field_validator("web_secret")
+    @classmethod
+    def _long_web_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_WEB_SECRET:
+            raise ValueError(
+                f"must be at least {MIN_WEB_SECRET} characters (it signs the file links)"
+            )
         return value
 
     @field_validator("webhook_secret")
@@ -92,9 +119,24 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _webhook_needs_secret(self) -> Settings:
-        if self.webhook_url and self.webhook_secret is None:
-            raise ValueError("WEBHOOK_URL is set, so WEBHOOK_SECRET must be set too")
+    def _web_server_consistent(self) -> Settings:
+        if (
+            self.public_base_url
+            and self.webhook_url
+            and self.webhook_url != f"{self.public_base_url}/{TELEGRAM_WEBHOOK_PATH}"
+        ):
+            raise ValueError(
+                "WEBHOOK_URL and PUBLIC_BASE_URL disagree: WEBHOOK_URL must be PUBLIC_BASE_URL"
+                f" + /{TELEGRAM_WEBHOOK_PATH}; set PUBLIC_BASE_URL only"
+            )
+        if self.web_listen and self.webhook_listen and self.web_listen != self.webhook_listen:
+            raise ValueError("WEB_LISTEN and WEBHOOK_LISTEN disagree: set WEB_LISTEN only")
+        if self.web_enabled and self.web_secret is None:
+            setting = "PUBLIC_BASE_URL" if self.public_base_url else "WEBHOOK_URL"
+            raise ValueError(
+                f"{setting} turns the web server on, so WEB_SECRET must be set: at least"
+                f" {MIN_WEB_SECRET} random characters that sign the file links"
+            )
         return self
 
     @field_validator("database_url")
@@ -146,13 +188,65 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    @property
+    def web_enabled(self) -> bool:
+        """The web server runs (and Telegram uses its webhook) when a public URL is set."""
+        return bool(self.public_base_url or self.webhook_url)
+
+    @property
+    def base_url(self) -> str | None:
+        """The public https URL of the web server, without a trailing slash.
+
+        From WEBHOOK_URL alone: that URL without its "/telegram" end, or else
+        its origin (before the web server, a proxy may have mapped any path
+        to the webhook; the links then live at the origin).
+        """
+        if self.public_base_url or not self.webhook_url:
+            return self.public_base_url
+        suffix = f"/{TELEGRAM_WEBHOOK_PATH}"
+        if self.webhook_url.endswith(suffix):
+            return self.webhook_url.removesuffix(suffix)
+        scheme, _, rest = self.webhook_url.partition("://")
+        return f"{scheme}://{rest.split('/', 1)[0]}"
+
+    @property
+    def listen_address(self) -> str:
+        return self.web_listen or self.webhook_listen or DEFAULT_LISTEN
+
+    @property
+    def telegram_webhook_url(self) -> str | None:
+        if self.webhook_url or not self.public_base_url:
+            return self.webhook_url
+        return f"{self.public_base_url}/{TELEGRAM_WEBHOOK_PATH}"
+
+    def webhook_secret_for(self, channel: str) -> str:
+        """The secret a channel's webhook requests must carry in their header.
+
+        Telegram's is WEBHOOK_SECRET when set (as before the web server);
+        otherwise each channel's is derived from WEB_SECRET, so one secret is
+        enough to configure. Hex digits suit every platform's alphabet.
+        """
+        if channel == TELEGRAM_WEBHOOK_PATH and self.webhook_secret is not None:
+            return self.webhook_secret.get_secret_value()
+        if self.web_secret is None:
+            raise ValueError("WEB_SECRET is not set")
+        key = self.web_secret.get_secret_value().encode()
+        return hmac.new(key, f"webhook:{channel}".encode(), hashlib.sha256).hexdigest()
+
 
 def _setting_name(loc: tuple[int | str, ...]) -> str:
     if not loc:
-        return "WEBHOOK_URL/WEBHOOK_SECRET"  # the only check across several settings
+        return ""  # a check across several settings: its message names them
     field_name = str(loc[0])
     field = Settings.model_fields.get(field_name)
     return (field.alias if field and field.alias else field_name).upper()
+
+
+def _problem(loc: tuple[int | str, ...], message: str) -> str:
+    name = _setting_name(loc)
+    if not name:
+        return message.removeprefix("Value error, ")
+    return f"{name}: {message}"
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -163,9 +257,7 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{_setting_name(error['loc'])}: {error['msg']}" for error in exc.errors()
-        )
+        problems = "; ".join(_problem(error["loc"], error["msg"]) for error in exc.errors())
         raise SettingsError(f"Cấu hình không hợp lệ / invalid setting — {problems}") from None
 
 
