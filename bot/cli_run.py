@@ -1,4 +1,4 @@
-"""``python -m bot run``: start the bot (long polling, or a webhook when configured)."""
+"""``python -m bot run``: start the bot (long polling, or the web server and a webhook)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from bot.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    run = subparsers.add_parser("run", help="chạy bot (long polling; webhook nếu đặt WEBHOOK_URL)")
+    run = subparsers.add_parser(
+        "run", help="chạy bot (long polling; máy chủ web và webhook nếu đặt PUBLIC_BASE_URL)"
+    )
     run.set_defaults(handler=run_command)
 
 
