@@ -136,8 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
     except SettingsError as exc:
         return _fail(str(exc), EXIT_CONFIG)
-    token = settings.telegram_bot_token
-    setup_logging(args.log_level, [token.get_secret_value() if token else None])
+    setup_logging(args.log_level, settings.secret_values())
     return run_handler(handler, args, settings)
 
 

@@ -219,6 +219,17 @@ class Settings(BaseSettings):
             return self.webhook_url
         return f"{self.public_base_url}/{TELEGRAM_WEBHOOK_PATH}"
 
+    def secret_values(self) -> list[str]:
+        """Every secret string the logs must never show (the log filter masks them)."""
+        found = [
+            value.get_secret_value()
+            for value in (self.telegram_bot_token, self.web_secret, self.webhook_secret)
+            if value is not None
+        ]
+        if self.web_secret is not None:
+            found.append(self.webhook_secret_for(TELEGRAM_WEBHOOK_PATH))
+        return found
+
     def webhook_secret_for(self, channel: str) -> str:
         """The secret a channel's webhook requests must carry in their header.
 

@@ -37,7 +37,7 @@ from tests.e2e import SettableClock
 from tests.seed_files import PHUONG6, parsed_seed
 from web import links
 from web.files import content_disposition
-from web.server import WebServer, build_web_app
+from web.server import Webhook, WebServer, build_web_app
 
 SECRET = "web-secret-for-the-tests-0123456789abcdef"
 BASE = "https://dondoc.example.vn"
@@ -392,3 +392,48 @@ def test_content_disposition_has_a_plain_name_and_the_vietnamese_one() -> None:
         'attachment; filename="Ke hoach _so 1__ 100_.xlsx"; '
         "filename*=UTF-8''K%E1%BA%BF%20ho%E1%BA%A1ch%20%22s%E1%BB%91%201%22%3B%20100%25.xlsx"
     )
+
+
+async def test_a_second_channels_webhook_is_one_more_route(
+    web_settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """What the Zalo channel will do: its own path, header and secret, next to Telegram's."""
+    received: dict[str, list[dict[str, object]]] = {"telegram": [], "zalo": []}
+
+    def hook(path: str, header: str) -> Webhook:
+        async def accept(body: dict[str, object]) -> None:
+            received[path].append(body)
+
+        return Webhook(path, header, web_settings.webhook_secret_for(path), accept)
+
+    hooks = [
+        hook("telegram", "X-Telegram-Bot-Api-Secret-Token"),
+        hook("zalo", "X-Bot-Api-Secret-Token"),
+    ]
+    app = build_web_app(
+        web_settings, sessions=session_factory, clock=SettableClock(NOW), webhooks=hooks
+    )
+    server = WebServer(app, host="127.0.0.1", port=0)
+    await server.start()
+    zalo_secret = web_settings.webhook_secret_for("zalo")
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}") as client:
+            right = await client.post(
+                "/zalo", json={"ok": True}, headers={"X-Bot-Api-Secret-Token": zalo_secret}
+            )
+            other_header = await client.post(
+                "/zalo", json={"ok": 1}, headers={"X-Telegram-Bot-Api-Secret-Token": zalo_secret}
+            )
+            other_channel = await client.post(
+                "/telegram",
+                json={"ok": 2},
+                headers={"X-Telegram-Bot-Api-Secret-Token": zalo_secret},
+            )
+    finally:
+        await server.stop()
+    assert (right.status_code, other_header.status_code, other_channel.status_code) == (
+        200,
+        403,
+        403,
+    )
+    assert received == {"telegram": [], "zalo": [{"ok": True}]}

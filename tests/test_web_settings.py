@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.cli import EXIT_CONFIG, main
 from bot.settings import SettingsError, load_settings
 
 SECRET = "s" * 32
@@ -96,3 +97,27 @@ def test_each_channel_gets_its_own_derived_webhook_secret() -> None:
         WEBHOOK_SECRET="telegram-secret-0123456789",
     )
     assert explicit.webhook_secret_for("telegram") == "telegram-secret-0123456789"
+
+
+def test_every_web_secret_is_masked_in_logs() -> None:
+    settings = load_settings(
+        _env_file=None,
+        PUBLIC_BASE_URL="https://a.example.vn",
+        WEB_SECRET=SECRET,
+        TELEGRAM_BOT_TOKEN="123:abc",
+    )
+    assert set(settings.secret_values()) == {
+        "123:abc",
+        SECRET,
+        settings.webhook_secret_for("telegram"),  # PTB logs setWebhook's parameters at DEBUG
+    }
+
+
+def test_run_refuses_to_start_the_server_without_web_secret(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:abc")
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://a.example.vn")
+    assert main(["run"]) == EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert "PUBLIC_BASE_URL turns the web server on, so WEB_SECRET must be set" in err
