@@ -15,11 +15,11 @@ from typing import Any
 from bot.cli import CommandError, read_input_file
 from bot.database import open_database
 from bot.settings import Settings
+from core.plan_model import ParsedPlan
 from core.plan_preview import build_preview, render_preview
 from core.plan_store import (
     UnitNameError,
     add_position_alias,
-    find_unit,
     import_plan,
     list_plans,
     unit_catalogue,
@@ -28,6 +28,7 @@ from core.plan_store import (
 from core.plan_yaml import dump_yaml_plan
 from core.plans import parse_plan_file
 from core.positions import default_catalogue
+from core.units import document_unit_conflict, existing_unit, lookup_unit, unit_conflict_text
 from storage.models import Criterion
 
 
@@ -46,6 +47,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     imp.add_argument("file", type=Path)
     imp.add_argument("--unit", required=True, help='tên đơn vị, ví dụ "Phường 6"')
     imp.add_argument("--json", action="store_true", help="in báo cáo dạng JSON")
+    imp.add_argument(
+        "--force",
+        action="store_true",
+        help="nhập cả khi tệp ghi tên đơn vị khác với --unit (đơn vị phải có sẵn)",
+    )
     imp.set_defaults(handler=import_command)
 
     lst = commands.add_parser("list", help="liệt kê các kế hoạch đã nhập")
@@ -83,12 +89,15 @@ async def import_command(args: argparse.Namespace, settings: Settings) -> int:
     engine, sessions = await open_database(settings)
     try:
         async with sessions() as session, session.begin():
-            unit = await find_unit(session, name=args.unit)
+            unit = await lookup_unit(session, name=args.unit)
             catalogue = await unit_catalogue(session, unit=unit)
             plan = parse_plan_file(data, filename=args.file.name, catalogue=catalogue)
+            _check_document_unit(plan, args)
+            if unit is None and (not plan.unit or args.force):
+                await existing_unit(session, name=args.unit)  # raises, naming the closest
             report = await import_plan(
                 session,
-                unit_name=args.unit,
+                unit_name=unit.name if unit is not None else plan.unit or args.unit,
                 plan=plan,
                 source_name=args.file.name,
                 source_sha256=hashlib.sha256(data).hexdigest(),
@@ -115,6 +124,18 @@ async def import_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _check_document_unit(plan: ParsedPlan, args: argparse.Namespace) -> None:
+    """Refuse a document that names another unit, unless --force says it is meant."""
+    named = document_unit_conflict(plan, args.unit)
+    if named is None or args.force:
+        return
+    raise CommandError(
+        f"{unit_conflict_text(named, args.unit)} Không nhập gì. "
+        "Nếu đúng là kế hoạch của đơn vị này, thêm --force; nếu đơn vị đã đổi tên "
+        "(sáp nhập), đổi tên trước: python -m bot unit rename CŨ MỚI."
+    )
+
+
 async def list_command(args: argparse.Namespace, settings: Settings) -> int:
     engine, sessions = await open_database(settings)
     try:
@@ -138,9 +159,7 @@ async def show_command(args: argparse.Namespace, settings: Settings) -> int:
     engine, sessions = await open_database(settings)
     try:
         async with sessions() as session:
-            unit = await find_unit(session, name=args.unit)
-            if unit is None:
-                raise CommandError(f"Chưa có đơn vị «{args.unit}». Xem: python -m bot plan list")
+            unit = await existing_unit(session, name=args.unit)
             criteria = await unit_criteria(session, unit=unit, index=args.index, code=args.code)
     finally:
         await engine.dispose()
@@ -163,9 +182,7 @@ async def map_command(args: argparse.Namespace, settings: Settings) -> int:
     engine, sessions = await open_database(settings)
     try:
         async with sessions() as session, session.begin():
-            unit = await find_unit(session, name=args.unit)
-            if unit is None:
-                raise CommandError(f"Chưa có đơn vị «{args.unit}».")
+            unit = await existing_unit(session, name=args.unit)
             remapped = await add_position_alias(
                 session, unit=unit, text=args.text, position_code=code, actor="cli"
             )

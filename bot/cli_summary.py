@@ -14,9 +14,9 @@ from bot.database import open_database
 from bot.settings import Settings
 from core.evidence_pack import write_pack
 from core.export import pack_contents
-from core.plan_store import find_unit
 from core.summary import compute_summary
 from core.summary_xlsx import render_workbook
+from core.units import existing_unit
 from scheduler.jobs import plain_bot
 from scheduler.sender import Sender
 from scheduler.summaries import SummarySender
@@ -49,9 +49,7 @@ def _day(text: str) -> date:
 
 
 async def _unit(session: Any, name: str) -> Unit:
-    unit = await find_unit(session, name=name)
-    if unit is None:
-        raise CommandError(f"Chưa có đơn vị «{name}». Xem: python -m bot plan list")
+    unit = await existing_unit(session, name=name)
     return unit
 
 

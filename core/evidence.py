@@ -117,7 +117,10 @@ def relative_path(criterion: Criterion, sha256: str, ext: str) -> PurePath:
 _COUNT = (
     select(func.count())
     .select_from(Evidence.__table__)
-    .where(Evidence.__table__.c.criterion_id == bindparam("criterion_id"))
+    .where(
+        Evidence.__table__.c.criterion_id == bindparam("criterion_id"),
+        Evidence.__table__.c.withdrawn_at.is_(None),
+    )
 )  # built once, on the table (no ORM on the way): it runs on every card
 
 
@@ -204,8 +207,10 @@ async def store_evidence(
         existing = await find_duplicate(
             session, criterion_id=criterion.id, sha256=sha256, file_unique_id=file_unique_id
         )
-        if existing is not None:
+        if existing is not None and existing.withdrawn_at is None:
             return await _result(session, existing, duplicate=True)
+        if existing is not None:  # withdrawn with /hoantac, now sent again: it counts again
+            return await _restore(session, existing, officer=officer, actor=actor, now=now)
         relative = relative_path(criterion, sha256, extension(original_name, mime))
         await asyncio.to_thread(_move, source, evidence_dir / relative)
     finally:
@@ -250,6 +255,30 @@ async def store_evidence(
     officer.last_activity_at = now
     await session.flush()
     return await _result(session, row, duplicate=False)
+
+
+async def _restore(
+    session: AsyncSession, evidence: Evidence, *, officer: Officer, actor: str | None, now: datetime
+) -> EvidenceResult:
+    withdrawn = evidence.withdrawn_at
+    evidence.withdrawn_at = None
+    audit(
+        session,
+        unit_id=evidence.unit_id,
+        actor=actor or f"telegram:{officer.telegram_id}",
+        actor_officer_id=officer.id,
+        action="evidence.restore",
+        entity="criterion",
+        entity_id=evidence.criterion_id,
+        old={
+            "evidence_id": evidence.id,
+            "withdrawn_at": withdrawn.isoformat() if withdrawn else None,
+        },
+        new={"evidence_id": evidence.id, "withdrawn_at": None},
+        at=now,
+    )
+    await session.flush()
+    return await _result(session, evidence, duplicate=False)
 
 
 async def _result(session: AsyncSession, evidence: Evidence, *, duplicate: bool) -> EvidenceResult:
