@@ -87,6 +87,18 @@ def read_input_file(path: Path) -> bytes:
         raise CommandError(f"Không đọc được tệp {path}: {exc.strerror}.") from None
 
 
+def output_file(path: Path) -> Path:
+    """A file named on the command line to be written: its folder must already exist.
+
+    Creating folders from a mistyped path would scatter output where nobody looks.
+    """
+    if path.is_dir():
+        raise CommandError(f"{path} là một thư mục; hãy ghi cả tên tệp.")
+    if not path.parent.is_dir():
+        raise CommandError(f"Không có thư mục {path.parent}; hãy tạo trước hoặc chọn nơi khác.")
+    return path
+
+
 class CommandModule(Protocol):
     def register(self, subparsers: argparse._SubParsersAction[Any]) -> None: ...
 

@@ -7,7 +7,6 @@ mistyped name is refused with the closest names, never made into a new unit.
 from __future__ import annotations
 
 import argparse
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from bot.cli import CommandError, read_input_file
 from bot.database import open_database
 from bot.settings import Settings
+from bot.telegram_identity import UnknownBotUsername, bot_username
 from core.officers import (
     OfficerError,
     RosterError,
@@ -34,8 +34,6 @@ from core.units import existing_unit
 from storage.models import Officer
 
 ACTOR = "cli"
-BOT_USERNAME_ENV = "TELEGRAM_BOT_USERNAME"
-BOT_PLACEHOLDER = "<tên_bot>"
 _UNIT_MUST_EXIST = "Đơn vị phải có sẵn (python -m bot unit add TÊN)."
 
 
@@ -73,8 +71,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     invite.add_argument("--position", action="append", default=[], help=f"mã vị trí ({codes})")
     invite.add_argument(
         "--bot-username",
-        default=os.environ.get(BOT_USERNAME_ENV) or BOT_PLACEHOLDER,
-        help=f"tên bot, không có @ (mặc định biến môi trường {BOT_USERNAME_ENV})",
+        help="tên bot, không có @ (mặc định TELEGRAM_BOT_USERNAME, hoặc hỏi Telegram bằng "
+        "TELEGRAM_BOT_TOKEN)",
     )
     invite.set_defaults(handler=invite_command)
 
@@ -126,6 +124,7 @@ async def add_command(args: argparse.Namespace, settings: Settings) -> int:
 
 async def invite_command(args: argparse.Namespace, settings: Settings) -> int:
     now = datetime.now(UTC)
+    username, no_link = await _bot_username(args, settings)  # before writing anything
     engine, sessions = await open_database(settings)
     try:
         async with sessions() as session, session.begin():
@@ -154,9 +153,22 @@ async def invite_command(args: argparse.Namespace, settings: Settings) -> int:
         await engine.dispose()
     expires = invite.expires_at.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
     print(f"Lời mời cho {_describe(officer)} ở {unit.name}, dùng một lần, hết hạn {expires}.")
-    print(f"Đường dẫn: {deep_link(args.bot_username, invite.code)}")
+    if username is None:
+        print(f"Đường dẫn: {no_link}. Cán bộ nhắn cho bot: /start {invite.code}")
+    else:
+        print(f"Đường dẫn: {deep_link(username, invite.code)}")
     print(f"Mã: {invite.code}")
     return 0
+
+
+async def _bot_username(args: argparse.Namespace, settings: Settings) -> tuple[str | None, str]:
+    """The username for the link, or None and the reason there is no link."""
+    if args.bot_username:
+        return args.bot_username.lstrip("@"), ""
+    try:
+        return await bot_username(settings), ""
+    except UnknownBotUsername as exc:
+        return None, str(exc)
 
 
 async def import_command(args: argparse.Namespace, settings: Settings) -> int:

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bot import texts
 from bot.cli import CommandError, read_input_file
 from bot.database import open_database
 from bot.settings import Settings
@@ -28,6 +29,7 @@ from core.plan_store import (
 from core.plan_yaml import dump_yaml_plan
 from core.plans import parse_plan_file
 from core.positions import default_catalogue
+from core.text import format_points
 from core.units import document_unit_conflict, existing_unit, lookup_unit, unit_conflict_text
 from storage.models import Criterion
 
@@ -160,9 +162,19 @@ async def show_command(args: argparse.Namespace, settings: Settings) -> int:
     try:
         async with sessions() as session:
             unit = await existing_unit(session, name=args.unit)
-            criteria = await unit_criteria(session, unit=unit, index=args.index, code=args.code)
+            criteria = await unit_criteria(session, unit=unit)
     finally:
         await engine.dispose()
+    indexes = list(dict.fromkeys(c.index_name for c in criteria))
+    if args.code:
+        code = args.code.strip().rstrip(".")
+        criteria = [c for c in criteria if c.code == code]
+    if args.index:
+        index = args.index.strip().upper()
+        if index not in indexes:
+            known = ", ".join(indexes) or "chưa có kế hoạch"
+            raise CommandError(f"{unit.name} không có bộ chỉ số «{args.index}» (có: {known}).")
+        criteria = [c for c in criteria if c.index_name == index]
     if not criteria:
         what = f"mục {args.code}" if args.code else "mục nào"
         raise CommandError(f"Không có {what} trong kế hoạch của {unit.name}.")
@@ -194,10 +206,22 @@ async def map_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _positions_text(codes: list[str], separator: str = ", ") -> str:
+    """Position codes as officers write them (VPTK, TPHT); "ALL" in words, not in English."""
+    names = default_catalogue().positions
+    return separator.join(names[c].name if c == "ALL" and c in names else c for c in codes)
+
+
+def _due_dates(criterion: Criterion, limit: int | None = None) -> str:
+    # Several activity rows often share one date: each date once.
+    dates = list(dict.fromkeys(m.due_date for m in criterion.milestones))
+    return ", ".join(f"{d:%d/%m/%Y}" for d in dates[:limit])
+
+
 def _criterion_line(criterion: Criterion) -> str:
-    dates = ", ".join(d.due_date.strftime("%d/%m/%Y") for d in criterion.milestones[:3])
+    dates = _due_dates(criterion, 3)
     when = "Thường xuyên" if criterion.recurrence == "continuous" else dates or "chưa có hạn"
-    owners = ",".join(criterion.leads) or "-"
+    owners = _positions_text(criterion.leads, ",") or "-"
     indent = "  " * criterion.code.count(".")
     return f"{criterion.index_name}\t{indent}{criterion.code}\t{owners}\t{when}\t{criterion.title}"
 
@@ -206,18 +230,25 @@ def _criterion_card(criterion: Criterion) -> str:
     lines = [f"{criterion.index_name} {criterion.code}: {criterion.title}"]
     if criterion.requirement:
         lines.append(f"Yêu cầu: {criterion.requirement}")
-    if criterion.max_points is not None:
+    if criterion.max_points is not None or criterion.target_points is not None:
         lines.append(
-            f"Điểm tối đa: {criterion.max_points:g}; phấn đấu: "
-            f"{criterion.target_points if criterion.target_points is not None else '-'}"
+            f"Điểm tối đa: {_points(criterion.max_points)}; "
+            f"phấn đấu: {_points(criterion.target_points)}"
         )
-    lines.append(f"Chủ trì: {', '.join(criterion.leads) or '-'} ({criterion.lead_text or ''})")
+    lead_text = f" ({criterion.lead_text})" if criterion.lead_text else ""
+    lines.append(f"Chủ trì: {_positions_text(criterion.leads) or '-'}{lead_text}")
     if criterion.supports:
-        lines.append(f"Phối hợp: {', '.join(criterion.supports)}")
+        lines.append(f"Phối hợp: {_positions_text(criterion.supports)}")
     lines.append(f"Thời hạn (theo kế hoạch): {criterion.deadline_text or '-'}")
     for milestone in criterion.milestones:
         label = f" — {milestone.label}" if milestone.label else ""
         lines.append(f"  • {milestone.due_date:%d/%m/%Y}{label}")
     if criterion.recurrence:
-        lines.append(f"Lặp lại: {criterion.recurrence}")
+        lines.append(
+            f"Lặp lại: {texts.RECURRENCE_LABELS.get(criterion.recurrence, criterion.recurrence)}"
+        )
     return "\n".join(lines)
+
+
+def _points(value: float | None) -> str:
+    return format_points(value) if value is not None else "-"

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.cli import CommandError
+from bot.cli import CommandError, output_file
 from bot.database import open_database
 from bot.settings import Settings
 from core.evidence_pack import write_pack
@@ -58,6 +58,9 @@ def _today(settings: Settings) -> date:
 
 
 async def summary_command(args: argparse.Namespace, settings: Settings) -> int:
+    for path in (args.xlsx, args.png):
+        if path is not None:
+            output_file(path)
     engine, sessions = await open_database(settings)
     try:
         if args.send:
@@ -91,6 +94,7 @@ async def summary_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def export_command(args: argparse.Namespace, settings: Settings) -> int:
+    output_file(args.out)
     engine, sessions = await open_database(settings)
     try:
         async with sessions() as session:
@@ -102,7 +106,6 @@ async def export_command(args: argparse.Namespace, settings: Settings) -> int:
         await engine.dispose()
     if not contents.items:
         raise CommandError(f"{unit.name} chưa có kế hoạch nào cho năm {args.year}.")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     write_pack(args.out, items=contents.items, files=contents.files, tz=settings.tz)
     print(f"Đã ghi {args.out}: {len(contents.items)} mục, {len(contents.files)} tệp minh chứng.")
     for missing in contents.missing:

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     telegram_api_base_url: str = Field(
         default="https://api.telegram.org/bot", alias="TELEGRAM_API_BASE_URL"
     )
+    telegram_bot_username: str | None = Field(default=None, alias="TELEGRAM_BOT_USERNAME")
     telegram_file_base_url: str = Field(
         default="https://api.telegram.org/file/bot", alias="TELEGRAM_FILE_BASE_URL"
     )
@@ -67,12 +68,22 @@ class Settings(BaseSettings):
             ) from exc
         return value
 
-    @field_validator("webhook_url", "webhook_secret", mode="before")
+    @field_validator("webhook_url", "webhook_secret", "telegram_bot_username", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
             return None
         return value
+
+    @field_validator("telegram_bot_username")
+    @classmethod
+    def _bot_username(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        name = value.strip().removeprefix("@")
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{3,31}", name):
+            raise ValueError("must be the bot's username from @BotFather, e.g. dondoc_bot")
+        return name
 
     @field_validator("webhook_url")
     @classmethod

@@ -114,6 +114,15 @@ def status(code: str, percent: int) -> str:
     return f"{STATUS.get(code, code)} {percent}%"
 
 
+# How a plan item repeats (core.plan_model.RECURRENCES), as a plan would say it.
+RECURRENCE_LABELS = {
+    "monthly": "Hằng tháng",
+    "quarterly": "Hằng quý",
+    "semiannual": "6 tháng một lần",
+    "annual": "Hằng năm",
+    "continuous": "Thường xuyên",
+}
+
 ROLE_NAMES = {
     "officer": "cán bộ",
     "coordinator": "đầu mối",

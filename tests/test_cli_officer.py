@@ -11,7 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli import main
+from bot.telegram_identity import clear_cache
 from storage.models import AuditLog, Invite, Officer, Unit
+from tests.fakes.telegram_api import BOT_USERNAME, FakeTelegram
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -114,7 +116,12 @@ async def test_invite_prints_a_deep_link(
     assert code == 2 and "--position" in err
     code, out, err = await cli(capsys, *invite, "--position", "TCKT")
     assert (code, err) == (0, "")
-    match = re.search(r"Đường dẫn: https://t\.me/<tên_bot>\?start=([A-Za-z0-9_-]{16,64})\n", out)
+    # Neither a username nor a token: no link that would not work, the code to send instead.
+    match = re.search(
+        r"Đường dẫn: chưa biết tên bot: đặt TELEGRAM_BOT_USERNAME \(hoặc TELEGRAM_BOT_TOKEN\)\. "
+        r"Cán bộ nhắn cho bot: /start ([A-Za-z0-9_-]{16,64})\n",
+        out,
+    )
     assert match is not None and f"Mã: {match.group(1)}\n" in out
     assert out.startswith("Lời mời cho Lê Thị Bình (TCKT) ở Xã Tân Đức, dùng một lần, hết hạn ")
     monkeypatch.setenv("TELEGRAM_BOT_USERNAME", "dondoc_bot")
@@ -267,3 +274,29 @@ async def test_unit_add_list_and_rename(
     async with session_factory() as session:
         actions = list(await session.scalars(select(AuditLog.action).order_by(AuditLog.id)))
     assert actions[0] == "unit.add" and actions[-1] == "unit.rename"
+
+
+async def test_invite_asks_telegram_for_the_bot_username_once(
+    capsys: pytest.CaptureFixture[str], db_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tg = FakeTelegram()
+    url = tg.start_in_thread()
+    clear_cache()
+    try:
+        monkeypatch.setenv("TELEGRAM_API_BASE_URL", f"{url}/bot")
+        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", tg.token)
+        await cli(capsys, "unit", "add", "Xã Tân Đức")
+        invite = ("officer", "invite", "--unit", "Xã Tân Đức", "--name", "Bình", "--position", "NV")
+        for _ in range(2):
+            code, out, err = await cli(capsys, *invite)
+            assert (code, err) == (0, "")
+            assert f"Đường dẫn: https://t.me/{BOT_USERNAME}?start=" in out
+        assert len(tg.calls("getMe")) == 1  # cached for the process
+        clear_cache()
+        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456789:not-the-token")
+        code, out, _ = await cli(capsys, *invite)
+        assert code == 0 and "Đường dẫn: không hỏi được tên bot từ Telegram (InvalidToken)" in out
+        assert "not-the-token" not in out
+    finally:
+        clear_cache()
+        tg.stop()

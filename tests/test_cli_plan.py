@@ -281,3 +281,74 @@ def test_unit_names_compare_without_prefix_case_or_marks() -> None:
 
 def load_plan_unit(path: Path) -> str | None:
     return parse_plan_file(path.read_bytes(), filename=path.name).unit
+
+
+async def test_show_speaks_vietnamese_with_commas_and_each_date_once(
+    capsys: pytest.CaptureFixture[str], db_env: str
+) -> None:
+    async def cli(*argv: str) -> tuple[int, str, str]:
+        return await asyncio.to_thread(run_cli, capsys, *argv)
+
+    for seed in (PHUONG6, SONGCAU, PHUSON):
+        assert (await cli("plan", "import", str(seed_path(seed)), "--unit", unit_of(seed)))[0] == 0
+    code, out, _ = await cli("plan", "show", "--unit", "Phường 6", "--code", "5.1")
+    assert code == 0
+    assert "Điểm tối đa: 0,5; phấn đấu: 0,5" in out
+    assert "Phối hợp: Tất cả cán bộ, công chức" in out and "ALL" not in out
+    code, out, _ = await cli("plan", "show", "--unit", "Phường Phú Sơn", "--code", "1.2")
+    assert code == 0 and "Lặp lại: Thường xuyên" in out and "continuous" not in out
+    code, out, _ = await cli("plan", "show", "--unit", "Phường Sông Cầu")
+    line = next(line for line in out.splitlines() if line.startswith("CCHC\t24\t"))
+    assert line.split("\t")[2:4] == ["Tất cả cán bộ, công chức,VHXH", "31/12/2023"]
+    code, out, err = await cli("plan", "show", "--unit", "Phường Phú Sơn", "--index", "XYZ")
+    assert (code, out) == (2, "")
+    assert err == "Phường Phú Sơn không có bộ chỉ số «XYZ» (có: PAR, SIPAS, PAPI, PCI).\n"
+    code, out, _ = await cli("plan", "show", "--unit", "Phường Phú Sơn", "--index", "pci")
+    assert code == 0 and {line.split("\t")[0] for line in out.splitlines()} == {"PCI"}
+
+
+def unit_of(seed: str) -> str:
+    unit = parsed_seed(seed).unit
+    assert unit is not None
+    return unit
+
+
+async def test_outputs_go_only_into_existing_folders(
+    capsys: pytest.CaptureFixture[str], db_env: str, tmp_path: Path
+) -> None:
+    async def cli(*argv: str) -> tuple[int, str, str]:
+        return await asyncio.to_thread(run_cli, capsys, *argv)
+
+    await cli("plan", "import", str(seed_path(TANDUC)), "--unit", "Xã Tân Đức")
+    missing = tmp_path / "khong_co" / "x.zip"
+    unit = ("--unit", "Xã Tân Đức")
+    for argv in (
+        ("export", *unit, "--year", "2024", "--out", str(missing)),
+        ("summary", *unit, "--xlsx", str(missing.with_suffix(".xlsx"))),
+        ("summary", *unit, "--png", str(missing.with_suffix(".png"))),
+    ):
+        code, out, err = await cli(*argv)
+        assert (code, out) == (2, ""), argv
+        assert err == f"Không có thư mục {missing.parent}; hãy tạo trước hoặc chọn nơi khác.\n"
+    assert not missing.parent.exists()
+    code, _, err = await cli("export", *unit, "--year", "2024", "--out", str(tmp_path))
+    assert code == 2 and "là một thư mục" in err
+    code, out, _ = await cli("export", *unit, "--year", "2024", "--out", str(tmp_path / "x.zip"))
+    assert code == 0 and (tmp_path / "x.zip").is_file()
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    """``plan parse … | head``: the reader goes away; no traceback, exit 0."""
+    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/cli.db"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "plan", "parse", str(seed_path(PHUONG6))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=REPO_DIR,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # before the command writes anything: its first write fails
+    err = process.stderr.read()
+    process.stderr.close()
+    assert (process.wait(timeout=60), err) == (0, b"")
