@@ -19,13 +19,17 @@ _TOLERANCE = 0.005  # points are written with at most two decimals
 
 def finish_plan(plan: ParsedPlan) -> ParsedPlan:
     """Add the cross-row warnings and put every warning in document order."""
-    plan.warnings.extend(area_total_warnings(plan.criteria))
+    # A YAML item's line_no is its place in the list, not a line: name the code alone.
+    by_line = plan.source_format != "yaml"
+    plan.warnings.extend(area_total_warnings(plan.criteria, by_line=by_line))
     # Readers warn in several passes; the admin reads them against the file, top to bottom.
     plan.warnings.sort(key=lambda w: (w.line_no is None, w.line_no or 0))
     return plan
 
 
-def area_total_warnings(criteria: list[ParsedCriterion]) -> list[ParseWarning]:
+def area_total_warnings(
+    criteria: list[ParsedCriterion], *, by_line: bool = True
+) -> list[ParseWarning]:
     """One warning per area whose stated points differ from the sum of its leaves."""
     leaves_of = _leaves_by_area(criteria)
     warnings = []
@@ -44,11 +48,13 @@ def area_total_warnings(criteria: list[ParsedCriterion]) -> list[ParseWarning]:
                     f"{format_points(total)}"
                 )
         if differences:
+            where = f"Lĩnh vực {area.index} {area.code}"
+            if by_line and area.line_no is not None:
+                where = f"Dòng {area.line_no}, lĩnh vực {area.index} {area.code}"
             warnings.append(
                 ParseWarning(
                     code=area.code,
-                    message=f"Lĩnh vực {area.index} {area.code}: {'; '.join(differences)}. "
-                    "Tổng hợp tính theo các mục con.",
+                    message=f"{where}: {'; '.join(differences)}. Tổng hợp tính theo các mục con.",
                     line_no=area.line_no,
                 )
             )
