@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.evidence import evidence_count, new_incoming_path, store_evidence
+from core.evidence import evidence_count, find_duplicate, new_incoming_path, store_evidence
 from core.export import pack_contents
 from core.officers import OfficerError, add_officer, change_roles
 from core.plan_store import find_unit, import_plan
@@ -137,6 +137,14 @@ async def test_undo_withdraws_a_file_but_keeps_it(
     assert (evidence_dir / evidence.storage_path).read_bytes() == PHOTO  # never deleted
     assert (await session.get_one(Evidence, evidence.id)).withdrawn_at == NOW + timedelta(minutes=3)
     assert await evidence_count(session, criterion_id=item.id) == 0
+    # Not a duplicate any more: a resend is taken (and restores the row, below).
+    assert await find_duplicate(session, criterion_id=item.id, sha256=evidence.sha256) is None
+    assert (
+        await find_duplicate(
+            session, criterion_id=item.id, sha256=evidence.sha256, include_withdrawn=True
+        )
+        == evidence
+    )
     after = await compute_summary(session, unit=unit, as_of=date(2023, 12, 20))
     points = after.indexes[0].points
     assert points is not None and (points.secured, points.at_risk) == (0.0, 2.0)
