@@ -1,6 +1,7 @@
 # dondoc: the Telegram bot, in one small image.
 # Build: docker build -t dondoc .   Run: see docker-compose.yml (PostgreSQL) or
 #   docker run -e TELEGRAM_BOT_TOKEN=… -v dondoc-data:/data dondoc   (SQLite on the volume)
+# Admin commands: docker compose exec bot python -m bot …   (see the README)
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -21,6 +22,15 @@ ENV DATABASE_URL=sqlite+aiosqlite:////data/dondoc.db \
     EVIDENCE_DIR=/data/evidence
 VOLUME /data
 WORKDIR /data
+
+# matplotlib (the weekly chart) needs a config and cache folder it may write; the
+# dondoc user has no home. Its font cache is built here once, not on every start.
+ENV MPLCONFIGDIR=/var/cache/matplotlib
+RUN mkdir -p "$MPLCONFIGDIR" && python -c "import matplotlib.font_manager" \
+    && chown -R dondoc:dondoc "$MPLCONFIGDIR"
+
+# The webhook server (WEBHOOK_URL set) listens on PORT, 8080 by default.
+EXPOSE 8080
 
 USER dondoc
 # The bot migrates the database itself before it starts polling.

@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
@@ -32,6 +33,7 @@ from bot.database import DatabaseUnavailable, unavailable
 from bot.logging_setup import setup_logging
 from bot.settings import Settings, SettingsError, load_settings
 from core.plan_model import PlanParseError
+from core.plan_store import UnitNameError
 
 # Modules that add subcommands, each with register(subparsers).
 # >>> Add new command modules here (e.g. "bot.cli_plan"). <<<
@@ -43,6 +45,7 @@ COMMAND_MODULES: list[str] = [
     "bot.cli_remind",
     "bot.cli_summary",
     "bot.cli_settings",
+    "bot.cli_unit",
 ]
 
 EXIT_OK = 0
@@ -82,6 +85,18 @@ def read_input_file(path: Path) -> bytes:
         raise CommandError(f"{path} là một thư mục, không phải tệp.") from None
     except OSError as exc:
         raise CommandError(f"Không đọc được tệp {path}: {exc.strerror}.") from None
+
+
+def output_file(path: Path) -> Path:
+    """A file named on the command line to be written: its folder must already exist.
+
+    Creating folders from a mistyped path would scatter output where nobody looks.
+    """
+    if path.is_dir():
+        raise CommandError(f"{path} là một thư mục; hãy ghi cả tên tệp.")
+    if not path.parent.is_dir():
+        raise CommandError(f"Không có thư mục {path.parent}; hãy tạo trước hoặc chọn nơi khác.")
+    return path
 
 
 class CommandModule(Protocol):
@@ -140,12 +155,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_handler(handler, args, settings)
 
 
+def _stdout_closed() -> int:
+    """The reader of our output went away (``… | head``): stop quietly, as other tools do.
+
+    Whatever is still buffered goes to /dev/null, or the interpreter's last flush
+    at exit would raise again.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):  # stdout is not a real file
+        sys.stdout = os.fdopen(devnull, "w")
+    return EXIT_OK
+
+
 def run_handler(handler: Handler, args: argparse.Namespace, settings: Settings) -> int:
     try:
-        return asyncio.run(handler(args, settings))
+        code = asyncio.run(handler(args, settings))
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        return _stdout_closed()
     except CommandError as exc:
         return _fail(str(exc), exc.exit_code)
-    except PlanParseError as exc:
+    except (PlanParseError, UnitNameError) as exc:
         return _fail(str(exc), EXIT_BAD_INPUT)
     except SettingsError as exc:
         return _fail(str(exc), EXIT_CONFIG)

@@ -1,13 +1,12 @@
 """``python -m bot officer …``: add officers, invite them, import a roster, list them.
 
-add, invite and import create the unit when it does not exist yet (as
-``plan import`` does), so the people can be set up before the plan.
+The unit must exist (``unit add``, or a ``plan import`` of its plan): a
+mistyped name is refused with the closest names, never made into a new unit.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from bot.cli import CommandError, read_input_file
 from bot.database import open_database
 from bot.settings import Settings
+from bot.telegram_identity import UnknownBotUsername, bot_username
 from core.officers import (
     OfficerError,
     RosterError,
@@ -27,15 +27,14 @@ from core.officers import (
     set_positions,
     unit_officers,
 )
-from core.plan_store import UnitNameError, find_unit, get_or_create_unit
+from core.plan_store import UnitNameError
 from core.roles import ROLE_LABELS
 from core.roster import officer_position_codes
+from core.units import existing_unit
 from storage.models import Officer
 
 ACTOR = "cli"
-BOT_USERNAME_ENV = "TELEGRAM_BOT_USERNAME"
-BOT_PLACEHOLDER = "<tên_bot>"
-_CREATES_UNIT = "Đơn vị chưa có sẽ được tạo."
+_UNIT_MUST_EXIST = "Đơn vị phải có sẵn (python -m bot unit add TÊN)."
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -44,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     codes = ", ".join(officer_position_codes())
 
     add = commands.add_parser(
-        "add", help="thêm hoặc cập nhật một cán bộ", description=f"{_CREATES_UNIT}"
+        "add", help="thêm hoặc cập nhật một cán bộ", description=f"{_UNIT_MUST_EXIST}"
     )
     add.add_argument("--unit", required=True, help='tên đơn vị, ví dụ "Phường 6"')
     add.add_argument("--name", required=True, help="họ tên")
@@ -65,15 +64,15 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     invite = commands.add_parser(
         "invite",
         help="tạo đường dẫn mời (dùng một lần, hết hạn sau 7 ngày)",
-        description=f"Tạo cán bộ nếu chưa có (cần --position). {_CREATES_UNIT}",
+        description=f"Tạo cán bộ nếu chưa có (cần --position). {_UNIT_MUST_EXIST}",
     )
     invite.add_argument("--unit", required=True)
     invite.add_argument("--name", required=True)
     invite.add_argument("--position", action="append", default=[], help=f"mã vị trí ({codes})")
     invite.add_argument(
         "--bot-username",
-        default=os.environ.get(BOT_USERNAME_ENV) or BOT_PLACEHOLDER,
-        help=f"tên bot, không có @ (mặc định biến môi trường {BOT_USERNAME_ENV})",
+        help="tên bot, không có @ (mặc định TELEGRAM_BOT_USERNAME, hoặc hỏi Telegram bằng "
+        "TELEGRAM_BOT_TOKEN)",
     )
     invite.set_defaults(handler=invite_command)
 
@@ -82,7 +81,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="nhập danh sách cán bộ từ .csv hoặc .xlsx",
         description="Cột: Họ tên, Vị trí (ngăn bằng ;), Vai trò, Telegram ID, Số điện thoại "
         "(hoặc name, positions, role, telegram_id, phone). Có dòng sai thì không nhập gì. "
-        f"Nhập lại thì cập nhật theo họ tên. {_CREATES_UNIT}",
+        f"Nhập lại thì cập nhật theo họ tên. {_UNIT_MUST_EXIST}",
     )
     imp.add_argument("file", type=Path)
     imp.add_argument("--unit", required=True)
@@ -102,7 +101,7 @@ async def add_command(args: argparse.Namespace, settings: Settings) -> int:
     engine, sessions = await open_database(settings)
     try:
         async with sessions() as session, session.begin():
-            unit, _ = await get_or_create_unit(session, name=args.unit)
+            unit = await existing_unit(session, name=args.unit)
             officer, created = await add_officer(
                 session,
                 unit=unit,
@@ -125,10 +124,11 @@ async def add_command(args: argparse.Namespace, settings: Settings) -> int:
 
 async def invite_command(args: argparse.Namespace, settings: Settings) -> int:
     now = datetime.now(UTC)
+    username, no_link = await _bot_username(args, settings)  # before writing anything
     engine, sessions = await open_database(settings)
     try:
         async with sessions() as session, session.begin():
-            unit, _ = await get_or_create_unit(session, name=args.unit)
+            unit = await existing_unit(session, name=args.unit)
             officer = await officer_by_name(session, unit=unit, name=args.name)
             if officer is None:
                 if not args.position:
@@ -153,9 +153,22 @@ async def invite_command(args: argparse.Namespace, settings: Settings) -> int:
         await engine.dispose()
     expires = invite.expires_at.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
     print(f"Lời mời cho {_describe(officer)} ở {unit.name}, dùng một lần, hết hạn {expires}.")
-    print(f"Đường dẫn: {deep_link(args.bot_username, invite.code)}")
+    if username is None:
+        print(f"Đường dẫn: {no_link}. Cán bộ nhắn cho bot: /start {invite.code}")
+    else:
+        print(f"Đường dẫn: {deep_link(username, invite.code)}")
     print(f"Mã: {invite.code}")
     return 0
+
+
+async def _bot_username(args: argparse.Namespace, settings: Settings) -> tuple[str | None, str]:
+    """The username for the link, or None and the reason there is no link."""
+    if args.bot_username:
+        return args.bot_username.lstrip("@"), ""
+    try:
+        return await bot_username(settings), ""
+    except UnknownBotUsername as exc:
+        return None, str(exc)
 
 
 async def import_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -166,7 +179,7 @@ async def import_command(args: argparse.Namespace, settings: Settings) -> int:
     engine, sessions = await open_database(settings)
     try:
         async with sessions() as session, session.begin():
-            unit, _ = await get_or_create_unit(session, name=args.unit)
+            unit = await existing_unit(session, name=args.unit)
             report = await import_roster(session, unit=unit, rows=rows, actor=ACTOR)
     except (RosterError, UnitNameError) as exc:
         raise CommandError(str(exc)) from None
@@ -186,9 +199,7 @@ async def list_command(args: argparse.Namespace, settings: Settings) -> int:
     engine, sessions = await open_database(settings)
     try:
         async with sessions() as session:
-            unit = await find_unit(session, name=args.unit)
-            if unit is None:
-                raise CommandError(f"Chưa có đơn vị «{args.unit}». Xem: python -m bot plan list")
+            unit = await existing_unit(session, name=args.unit)
             officers = await unit_officers(session, unit=unit)
     except UnitNameError as exc:
         raise CommandError(str(exc)) from None

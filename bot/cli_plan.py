@@ -12,14 +12,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bot import texts
 from bot.cli import CommandError, read_input_file
 from bot.database import open_database
 from bot.settings import Settings
+from core.plan_model import ParsedPlan
 from core.plan_preview import build_preview, render_preview
 from core.plan_store import (
     UnitNameError,
     add_position_alias,
-    find_unit,
     import_plan,
     list_plans,
     unit_catalogue,
@@ -28,6 +29,8 @@ from core.plan_store import (
 from core.plan_yaml import dump_yaml_plan
 from core.plans import parse_plan_file
 from core.positions import default_catalogue
+from core.text import format_points
+from core.units import document_unit_conflict, existing_unit, lookup_unit, unit_conflict_text
 from storage.models import Criterion
 
 
@@ -46,6 +49,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     imp.add_argument("file", type=Path)
     imp.add_argument("--unit", required=True, help='tên đơn vị, ví dụ "Phường 6"')
     imp.add_argument("--json", action="store_true", help="in báo cáo dạng JSON")
+    imp.add_argument(
+        "--force",
+        action="store_true",
+        help="nhập cả khi tệp ghi tên đơn vị khác với --unit (đơn vị phải có sẵn)",
+    )
     imp.set_defaults(handler=import_command)
 
     lst = commands.add_parser("list", help="liệt kê các kế hoạch đã nhập")
@@ -83,12 +91,15 @@ async def import_command(args: argparse.Namespace, settings: Settings) -> int:
     engine, sessions = await open_database(settings)
     try:
         async with sessions() as session, session.begin():
-            unit = await find_unit(session, name=args.unit)
+            unit = await lookup_unit(session, name=args.unit)
             catalogue = await unit_catalogue(session, unit=unit)
             plan = parse_plan_file(data, filename=args.file.name, catalogue=catalogue)
+            _check_document_unit(plan, args)
+            if unit is None and (not plan.unit or args.force):
+                await existing_unit(session, name=args.unit)  # raises, naming the closest
             report = await import_plan(
                 session,
-                unit_name=args.unit,
+                unit_name=unit.name if unit is not None else plan.unit or args.unit,
                 plan=plan,
                 source_name=args.file.name,
                 source_sha256=hashlib.sha256(data).hexdigest(),
@@ -115,6 +126,18 @@ async def import_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _check_document_unit(plan: ParsedPlan, args: argparse.Namespace) -> None:
+    """Refuse a document that names another unit, unless --force says it is meant."""
+    named = document_unit_conflict(plan, args.unit)
+    if named is None or args.force:
+        return
+    raise CommandError(
+        f"{unit_conflict_text(named, args.unit)} Không nhập gì. "
+        "Nếu đúng là kế hoạch của đơn vị này, thêm --force; nếu đơn vị đã đổi tên "
+        "(sáp nhập), đổi tên trước: python -m bot unit rename CŨ MỚI."
+    )
+
+
 async def list_command(args: argparse.Namespace, settings: Settings) -> int:
     engine, sessions = await open_database(settings)
     try:
@@ -138,12 +161,20 @@ async def show_command(args: argparse.Namespace, settings: Settings) -> int:
     engine, sessions = await open_database(settings)
     try:
         async with sessions() as session:
-            unit = await find_unit(session, name=args.unit)
-            if unit is None:
-                raise CommandError(f"Chưa có đơn vị «{args.unit}». Xem: python -m bot plan list")
-            criteria = await unit_criteria(session, unit=unit, index=args.index, code=args.code)
+            unit = await existing_unit(session, name=args.unit)
+            criteria = await unit_criteria(session, unit=unit)
     finally:
         await engine.dispose()
+    indexes = list(dict.fromkeys(c.index_name for c in criteria))
+    if args.code:
+        code = args.code.strip().rstrip(".")
+        criteria = [c for c in criteria if c.code == code]
+    if args.index:
+        index = args.index.strip().upper()
+        if index not in indexes:
+            known = ", ".join(indexes) or "chưa có kế hoạch"
+            raise CommandError(f"{unit.name} không có bộ chỉ số «{args.index}» (có: {known}).")
+        criteria = [c for c in criteria if c.index_name == index]
     if not criteria:
         what = f"mục {args.code}" if args.code else "mục nào"
         raise CommandError(f"Không có {what} trong kế hoạch của {unit.name}.")
@@ -163,9 +194,7 @@ async def map_command(args: argparse.Namespace, settings: Settings) -> int:
     engine, sessions = await open_database(settings)
     try:
         async with sessions() as session, session.begin():
-            unit = await find_unit(session, name=args.unit)
-            if unit is None:
-                raise CommandError(f"Chưa có đơn vị «{args.unit}».")
+            unit = await existing_unit(session, name=args.unit)
             remapped = await add_position_alias(
                 session, unit=unit, text=args.text, position_code=code, actor="cli"
             )
@@ -177,10 +206,22 @@ async def map_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _positions_text(codes: list[str], separator: str = ", ") -> str:
+    """Position codes as officers write them (VPTK, TPHT); "ALL" in words, not in English."""
+    names = default_catalogue().positions
+    return separator.join(names[c].name if c == "ALL" and c in names else c for c in codes)
+
+
+def _due_dates(criterion: Criterion, limit: int | None = None) -> str:
+    # Several activity rows often share one date: each date once.
+    dates = list(dict.fromkeys(m.due_date for m in criterion.milestones))
+    return ", ".join(f"{d:%d/%m/%Y}" for d in dates[:limit])
+
+
 def _criterion_line(criterion: Criterion) -> str:
-    dates = ", ".join(d.due_date.strftime("%d/%m/%Y") for d in criterion.milestones[:3])
+    dates = _due_dates(criterion, 3)
     when = "Thường xuyên" if criterion.recurrence == "continuous" else dates or "chưa có hạn"
-    owners = ",".join(criterion.leads) or "-"
+    owners = _positions_text(criterion.leads, ",") or "-"
     indent = "  " * criterion.code.count(".")
     return f"{criterion.index_name}\t{indent}{criterion.code}\t{owners}\t{when}\t{criterion.title}"
 
@@ -189,18 +230,25 @@ def _criterion_card(criterion: Criterion) -> str:
     lines = [f"{criterion.index_name} {criterion.code}: {criterion.title}"]
     if criterion.requirement:
         lines.append(f"Yêu cầu: {criterion.requirement}")
-    if criterion.max_points is not None:
+    if criterion.max_points is not None or criterion.target_points is not None:
         lines.append(
-            f"Điểm tối đa: {criterion.max_points:g}; phấn đấu: "
-            f"{criterion.target_points if criterion.target_points is not None else '-'}"
+            f"Điểm tối đa: {_points(criterion.max_points)}; "
+            f"phấn đấu: {_points(criterion.target_points)}"
         )
-    lines.append(f"Chủ trì: {', '.join(criterion.leads) or '-'} ({criterion.lead_text or ''})")
+    lead_text = f" ({criterion.lead_text})" if criterion.lead_text else ""
+    lines.append(f"Chủ trì: {_positions_text(criterion.leads) or '-'}{lead_text}")
     if criterion.supports:
-        lines.append(f"Phối hợp: {', '.join(criterion.supports)}")
+        lines.append(f"Phối hợp: {_positions_text(criterion.supports)}")
     lines.append(f"Thời hạn (theo kế hoạch): {criterion.deadline_text or '-'}")
     for milestone in criterion.milestones:
         label = f" — {milestone.label}" if milestone.label else ""
         lines.append(f"  • {milestone.due_date:%d/%m/%Y}{label}")
     if criterion.recurrence:
-        lines.append(f"Lặp lại: {criterion.recurrence}")
+        lines.append(
+            f"Lặp lại: {texts.RECURRENCE_LABELS.get(criterion.recurrence, criterion.recurrence)}"
+        )
     return "\n".join(lines)
+
+
+def _points(value: float | None) -> str:
+    return format_points(value) if value is not None else "-"

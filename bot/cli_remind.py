@@ -17,8 +17,8 @@ from sqlalchemy import select
 from bot.cli import CommandError
 from bot.database import open_database
 from bot.settings import Settings
-from core.plan_store import find_unit
 from core.reminders import plan_day
+from core.units import existing_unit
 from scheduler.jobs import plain_bot
 from scheduler.reminders import ReminderSender
 from scheduler.sender import Sender
@@ -66,9 +66,7 @@ async def remind_command(args: argparse.Namespace, settings: Settings) -> int:
 async def _units(session: Any, name: str | None) -> list[Unit]:
     if name is None:
         return list(await session.scalars(select(Unit).order_by(Unit.name_key)))
-    unit = await find_unit(session, name=name)
-    if unit is None:
-        raise CommandError(f"Chưa có đơn vị «{name}». Xem: python -m bot plan list")
+    unit = await existing_unit(session, name=name)
     return [unit]
 
 

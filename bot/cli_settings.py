@@ -12,9 +12,9 @@ from bot import texts
 from bot.cli import CommandError
 from bot.database import open_database
 from bot.settings import Settings
-from core.plan_store import find_unit
 from core.reminder_rules import PolicyError
 from core.reminder_settings import SETTING_KEYS, change_setting, current_settings
+from core.units import existing_unit
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -38,9 +38,7 @@ async def settings_command(args: argparse.Namespace, settings: Settings) -> int:
     engine, sessions = await open_database(settings)
     try:
         async with sessions() as session, session.begin():
-            unit = await find_unit(session, name=args.unit)
-            if unit is None:
-                raise CommandError(f"Chưa có đơn vị «{args.unit}». Xem: python -m bot plan list")
+            unit = await existing_unit(session, name=args.unit)
             for key, value in args.set:
                 try:
                     await change_setting(session, unit=unit, key=key, value=value, actor="cli")

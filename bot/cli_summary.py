@@ -9,14 +9,14 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.cli import CommandError
+from bot.cli import CommandError, output_file
 from bot.database import open_database
 from bot.settings import Settings
 from core.evidence_pack import write_pack
 from core.export import pack_contents
-from core.plan_store import find_unit
 from core.summary import compute_summary
 from core.summary_xlsx import render_workbook
+from core.units import existing_unit
 from scheduler.jobs import plain_bot
 from scheduler.sender import Sender
 from scheduler.summaries import SummarySender
@@ -49,9 +49,7 @@ def _day(text: str) -> date:
 
 
 async def _unit(session: Any, name: str) -> Unit:
-    unit = await find_unit(session, name=name)
-    if unit is None:
-        raise CommandError(f"Chưa có đơn vị «{name}». Xem: python -m bot plan list")
+    unit = await existing_unit(session, name=name)
     return unit
 
 
@@ -60,6 +58,9 @@ def _today(settings: Settings) -> date:
 
 
 async def summary_command(args: argparse.Namespace, settings: Settings) -> int:
+    for path in (args.xlsx, args.png):
+        if path is not None:
+            output_file(path)
     engine, sessions = await open_database(settings)
     try:
         if args.send:
@@ -93,6 +94,7 @@ async def summary_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def export_command(args: argparse.Namespace, settings: Settings) -> int:
+    output_file(args.out)
     engine, sessions = await open_database(settings)
     try:
         async with sessions() as session:
@@ -104,7 +106,6 @@ async def export_command(args: argparse.Namespace, settings: Settings) -> int:
         await engine.dispose()
     if not contents.items:
         raise CommandError(f"{unit.name} chưa có kế hoạch nào cho năm {args.year}.")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     write_pack(args.out, items=contents.items, files=contents.files, tz=settings.tz)
     print(f"Đã ghi {args.out}: {len(contents.items)} mục, {len(contents.files)} tệp minh chứng.")
     for missing in contents.missing:

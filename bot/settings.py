@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     telegram_api_base_url: str = Field(
         default="https://api.telegram.org/bot", alias="TELEGRAM_API_BASE_URL"
     )
+    telegram_bot_username: str | None = Field(default=None, alias="TELEGRAM_BOT_USERNAME")
     telegram_file_base_url: str = Field(
         default="https://api.telegram.org/file/bot", alias="TELEGRAM_FILE_BASE_URL"
     )
@@ -83,6 +84,7 @@ class Settings(BaseSettings):
         "public_base_url",
         "web_secret",
         "web_listen",
+        "telegram_bot_username",
         mode="before",
     )
     @classmethod
@@ -90,6 +92,16 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return None
         return value
+
+    @field_validator("telegram_bot_username")
+    @classmethod
+    def _bot_username(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        name = value.strip().removeprefix("@")
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{3,31}", name):
+            raise ValueError("must be the bot's username from @BotFather, e.g. dondoc_bot")
+        return name
 
     @field_validator("webhook_url", "public_base_url")
     @classmethod

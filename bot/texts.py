@@ -114,6 +114,15 @@ def status(code: str, percent: int) -> str:
     return f"{STATUS.get(code, code)} {percent}%"
 
 
+# How a plan item repeats (core.plan_model.RECURRENCES), as a plan would say it.
+RECURRENCE_LABELS = {
+    "monthly": "Hằng tháng",
+    "quarterly": "Hằng quý",
+    "semiannual": "6 tháng một lần",
+    "annual": "Hằng năm",
+    "continuous": "Thường xuyên",
+}
+
 ROLE_NAMES = {
     "officer": "cán bộ",
     "coordinator": "đầu mối",
@@ -558,3 +567,35 @@ def export_ready(items: int, files: int, parts: int) -> str:
 
 def export_missing(count: int) -> str:
     return f"Lưu ý: {count} tệp minh chứng không còn trên máy chủ, đã bỏ qua."
+
+
+# --- /hoantac and /vaitro (core: core.undo.undo_last, core.officers.change_roles) -------------
+# Wired into the chat by the channel-neutral handlers (issue 11); the command names and
+# texts live here so every channel says the same.
+CMD_UNDO = ("hoantac", "undo")
+CMD_ROLE = ("vaitro", "role")
+UNDO_MENU = ("hoantac", "Hoàn tác lần cập nhật/gửi tệp vừa rồi (trong 10 phút)")
+ROLE_MENU = ("vaitro", "Đổi vai trò: /vaitro <cán bộ> <vai trò>")
+UNDO_NOTHING = "Không có gì để hoàn tác: chỉ hoàn tác được lần cập nhật hoặc gửi tệp trong 10 phút."
+ROLE_USAGE = (
+    "Cách dùng: /vaitro <cán bộ> <vai trò>, ví dụ /vaitro Nguyễn Thị Lan đầu mối.\n"
+    "Vai trò: cán bộ, đầu mối, lãnh đạo, quản trị (nhiều vai trò thì ngăn bằng dấu ;)."
+)
+
+
+def undone_progress(item: str, percent: int, status: str, now_percent: int, now_status: str) -> str:
+    was = STATUS_LABELS.get(status, status)
+    now = STATUS_LABELS.get(now_status, now_status)
+    return (
+        f"Đã hoàn tác cập nhật {item} ({percent}% – {was}).\n"
+        f"Tiến độ hiện tại: {now_percent}% – {now}."
+    )
+
+
+def undone_evidence(item: str, file_name: str) -> str:
+    return f"Đã hoàn tác tệp minh chứng {file_name} của {item}: tệp được giữ lại nhưng không tính."
+
+
+def roles_changed(name: str, roles: list[str]) -> str:
+    labels = ", ".join(ROLE_NAMES.get(role, role) for role in roles)
+    return f"Đã đặt vai trò của {name}: {labels}."

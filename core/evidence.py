@@ -117,7 +117,10 @@ def relative_path(criterion: Criterion, sha256: str, ext: str) -> PurePath:
 _COUNT = (
     select(func.count())
     .select_from(Evidence.__table__)
-    .where(Evidence.__table__.c.criterion_id == bindparam("criterion_id"))
+    .where(
+        Evidence.__table__.c.criterion_id == bindparam("criterion_id"),
+        Evidence.__table__.c.withdrawn_at.is_(None),
+    )
 )  # built once, on the table (no ORM on the way): it runs on every card
 
 
@@ -131,10 +134,13 @@ async def find_duplicate(
     criterion_id: int,
     sha256: str | None = None,
     file_unique_id: str | None = None,
+    include_withdrawn: bool = False,
 ) -> Evidence | None:
     """Evidence of this item with the same content or the same Telegram file.
 
-    With ``file_unique_id`` alone it lets a handler skip downloading a resend.
+    With ``file_unique_id`` alone it lets a handler skip downloading a resend. A file
+    withdrawn with /hoantac is not a duplicate (sent again, it is restored), unless
+    ``include_withdrawn``.
     """
     matches = []
     if sha256:
@@ -143,12 +149,10 @@ async def find_duplicate(
         matches.append(Evidence.file_unique_id == file_unique_id)
     if not matches:
         return None
-    return await session.scalar(
-        select(Evidence)
-        .where(Evidence.criterion_id == criterion_id, or_(*matches))
-        .order_by(Evidence.id)
-        .limit(1)
-    )
+    query = select(Evidence).where(Evidence.criterion_id == criterion_id, or_(*matches))
+    if not include_withdrawn:
+        query = query.where(Evidence.withdrawn_at.is_(None))
+    return await session.scalar(query.order_by(Evidence.id).limit(1))
 
 
 def _checked_hash(source: Path) -> tuple[str, int]:
@@ -202,10 +206,16 @@ async def store_evidence(
         # File work runs in a thread: hashing 20 MB would stall every other chat.
         sha256, size = await asyncio.to_thread(_checked_hash, source)
         existing = await find_duplicate(
-            session, criterion_id=criterion.id, sha256=sha256, file_unique_id=file_unique_id
+            session,
+            criterion_id=criterion.id,
+            sha256=sha256,
+            file_unique_id=file_unique_id,
+            include_withdrawn=True,
         )
-        if existing is not None:
+        if existing is not None and existing.withdrawn_at is None:
             return await _result(session, existing, duplicate=True)
+        if existing is not None:  # withdrawn with /hoantac, now sent again: it counts again
+            return await _restore(session, existing, officer=officer, actor=actor, now=now)
         relative = relative_path(criterion, sha256, extension(original_name, mime))
         await asyncio.to_thread(_move, source, evidence_dir / relative)
     finally:
@@ -231,7 +241,9 @@ async def store_evidence(
         .returning(Evidence.id)
     )
     if inserted is None:
-        twin = await find_duplicate(session, criterion_id=criterion.id, sha256=sha256)
+        twin = await find_duplicate(
+            session, criterion_id=criterion.id, sha256=sha256, include_withdrawn=True
+        )
         assert twin is not None  # the conflict was with it
         return await _result(session, twin, duplicate=True)
     row = await session.get_one(Evidence, inserted)
@@ -250,6 +262,30 @@ async def store_evidence(
     officer.last_activity_at = now
     await session.flush()
     return await _result(session, row, duplicate=False)
+
+
+async def _restore(
+    session: AsyncSession, evidence: Evidence, *, officer: Officer, actor: str | None, now: datetime
+) -> EvidenceResult:
+    withdrawn = evidence.withdrawn_at
+    evidence.withdrawn_at = None
+    audit(
+        session,
+        unit_id=evidence.unit_id,
+        actor=actor or f"telegram:{officer.telegram_id}",
+        actor_officer_id=officer.id,
+        action="evidence.restore",
+        entity="criterion",
+        entity_id=evidence.criterion_id,
+        old={
+            "evidence_id": evidence.id,
+            "withdrawn_at": withdrawn.isoformat() if withdrawn else None,
+        },
+        new={"evidence_id": evidence.id, "withdrawn_at": None},
+        at=now,
+    )
+    await session.flush()
+    return await _result(session, evidence, duplicate=False)
 
 
 async def _result(session: AsyncSession, evidence: Evidence, *, duplicate: bool) -> EvidenceResult:

@@ -47,7 +47,7 @@ async def pack_contents(
             await session.execute(
                 select(Evidence, Officer.name)
                 .outerjoin(Officer, Officer.id == Evidence.officer_id)
-                .where(Evidence.criterion_id.in_(ids))
+                .where(Evidence.criterion_id.in_(ids), Evidence.withdrawn_at.is_(None))
                 .order_by(Evidence.created_at, Evidence.id)
             )
         ).all()

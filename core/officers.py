@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import audit
-from core.roles import ROLES, RoleError, parse_role
+from core.roles import ROLES, RoleError, parse_role, parse_roles
 from core.roster import (
     PositionError,
     RosterError,
@@ -39,6 +39,7 @@ __all__ = [
     "activity_is_stale",
     "add_officer",
     "attach_admin_to_unit",
+    "change_roles",
     "create_invite",
     "deep_link",
     "ensure_configured_admin",
@@ -276,6 +277,28 @@ async def set_roles(
         new={"roles": role_list},
     )
     await session.flush()
+
+
+async def change_roles(
+    session: AsyncSession, *, admin: Officer, officer: Officer, roles_text: str, actor: str
+) -> list[str]:
+    """/vaitro: an admin sets an existing officer's roles ("đầu mối", "lãnh đạo; quản trị").
+
+    The roles given replace the old ones. An admin may not take away their own
+    admin role (the unit could be left without one). Audited; returns the roles.
+    """
+    if "admin" not in (admin.roles or ()) or admin.unit_id != officer.unit_id:
+        raise OfficerError("Chỉ quản trị viên của đơn vị mới đổi được vai trò.")
+    try:
+        roles = parse_roles(roles_text)
+    except RoleError as exc:
+        raise OfficerError(str(exc)) from None
+    if not roles:
+        raise OfficerError("Cần ghi vai trò: cán bộ, đầu mối, lãnh đạo hoặc quản trị.")
+    if officer.id == admin.id and "admin" not in roles:
+        raise OfficerError("Bạn không thể tự bỏ vai trò quản trị của mình.")
+    await set_roles(session, officer=officer, roles=roles, actor=actor, actor_officer_id=admin.id)
+    return list(officer.roles)
 
 
 # --- invites -------------------------------------------------------------------------------

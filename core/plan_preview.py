@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from core.plan_model import ParsedCriterion, ParsedPlan, leaf_flags
+from core.units import document_unit_conflict, unit_conflict_text
 
 
 @dataclass
@@ -23,9 +24,13 @@ class PlanPreview:
     without_date: list[ParsedCriterion] = field(default_factory=list)
     unmapped_leads: dict[str, int] = field(default_factory=dict)  # text -> how many items
     warnings: list[str] = field(default_factory=list)
+    # The unit the plan would be filed under, when the document names another one.
+    other_unit: str | None = None
 
 
-def build_preview(plan: ParsedPlan) -> PlanPreview:
+def build_preview(plan: ParsedPlan, *, target_unit: str | None = None) -> PlanPreview:
+    """``target_unit``: the unit the plan is about to be filed under, checked against
+    the unit the document names (see core.units.same_unit)."""
     leaves = [c for c, leaf in zip(plan.criteria, leaf_flags(plan.criteria), strict=True) if leaf]
     unmapped: Counter[str] = Counter()
     for criterion in plan.criteria:
@@ -40,7 +45,16 @@ def build_preview(plan: ParsedPlan) -> PlanPreview:
         without_date=[c for c in leaves if not c.due_dates and c.recurrence != "continuous"],
         unmapped_leads=dict(unmapped.most_common()),
         warnings=[w.message for w in plan.warnings],
+        other_unit=target_unit
+        if target_unit and document_unit_conflict(plan, target_unit)
+        else None,
     )
+
+
+def _other_unit(plan: ParsedPlan, target_unit: str | None) -> str | None:
+    if target_unit and document_unit_conflict(plan, target_unit):
+        return target_unit
+    return None
 
 
 def render_preview(preview: PlanPreview, *, max_lines: int = 15) -> str:
@@ -55,6 +69,8 @@ def render_preview(preview: PlanPreview, *, max_lines: int = 15) -> str:
         ),
         "Số mục theo bộ chỉ số:",
     ]
+    if preview.other_unit:
+        lines.insert(1, f"⚠️ {unit_conflict_text(preview.unit or '', preview.other_unit)}")
     for index, count in preview.counts.items():
         lines.append(f"  {index}: {count} mục ({preview.leaf_counts.get(index, 0)} việc cụ thể)")
     lines += _listed("Việc chưa có người chủ trì", preview.without_owner, max_lines)

@@ -84,7 +84,7 @@ class _YamlReader:
         occurrence = self.seen.get((index, code), 0) + 1
         self.seen[(index, code)] = occurrence
         if occurrence > 1:
-            self.warn(code, f"mục {number}: mã {index} {code} lặp lại; giữ cả hai mục.")
+            self.warn(index, code, f"mã lặp lại (mục thứ {number}); giữ cả hai mục.", number)
         criterion = ParsedCriterion(
             index=index,
             code=code,
@@ -104,8 +104,11 @@ class _YamlReader:
         self._dates(criterion, entry, number)
         return criterion
 
-    def warn(self, code: str | None, message: str) -> None:
-        self.warnings.append(ParseWarning(code=code, message=message))
+    def warn(self, index: str, code: str, message: str, number: int) -> None:
+        # Named by the item's code, as the document parser does: that is what the admin
+        # searches for in the file, not the item's position in the list.
+        text = f"Mục {index} {code}: {message}"
+        self.warnings.append(ParseWarning(code=code, message=text, line_no=number))
 
     def _owners(self, criterion: ParsedCriterion, entry: dict[str, Any], number: int) -> None:
         for field_name, text in (
@@ -116,7 +119,9 @@ class _YamlReader:
             # Unmapped pieces are reported from the text even when codes are given,
             # so a converted plan still asks the admin to map "Truyền thanh".
             for written in match.unmapped:
-                self.warn(criterion.code, f"mục {number}: không nhận ra đơn vị {written!r}.")
+                self.warn(
+                    criterion.index, criterion.code, f"không nhận ra đơn vị «{written}».", number
+                )
                 if field_name == "leads":
                     criterion.unmapped_leads.append(written)
             explicit = entry.get(field_name)
@@ -156,7 +161,7 @@ class _YamlReader:
             criterion.due_dates = list(result.due_dates)
             criterion.recurrence = recurrence or result.recurrence
             for message in result.warnings:
-                self.warn(criterion.code, f"mục {number}: {message}")
+                self.warn(criterion.index, criterion.code, message, number)
         elif self.year is not None:
             criterion.due_dates = [date(self.year, 12, 31)]
         criterion.milestones = self._milestones(criterion, entry.get("milestones"), number)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.plan_checks import finish_plan
 from core.plan_model import ParsedPlan, PlanParseError
 from core.plan_parser import parse_document
 from core.plan_reader import read_source
@@ -23,5 +24,5 @@ def parse_plan_file(
         raise PlanParseError("Tệp quá lớn (trên 20 MB); kế hoạch thường chỉ vài trăm KB.")
     source = read_source(data, filename=filename)
     if isinstance(source, str):
-        return load_yaml_plan(source, catalogue=catalogue)
-    return parse_document(source, catalogue=catalogue)
+        return finish_plan(load_yaml_plan(source, catalogue=catalogue))
+    return finish_plan(parse_document(source, catalogue=catalogue))

@@ -158,16 +158,21 @@ _REPORT_FIELDS = tuple(column.name for column in _REPORTS)
 _IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
 _NEWEST_FIRST = (_REPORTS.created_at.desc(), _REPORTS.id.desc())
 _RANK = func.row_number().over(partition_by=_REPORTS.criterion_id, order_by=_NEWEST_FIRST)
-_RANKED = select(*_REPORTS, _RANK.label("rank")).where(_REPORTS.criterion_id.in_(_IDS)).subquery()
+_COUNTED = _REPORTS.withdrawn_at.is_(None)  # a report undone with /hoantac is history only
+_RANKED = (
+    select(*_REPORTS, _RANK.label("rank"))
+    .where(_REPORTS.criterion_id.in_(_IDS), _COUNTED)
+    .subquery()
+)
 _LATEST_PER_ITEM = select(_RANKED).where(_RANKED.c.rank == 1)
 _RECENT = (
     select(*_REPORTS)
-    .where(_REPORTS.criterion_id == bindparam("criterion_id"))
+    .where(_REPORTS.criterion_id == bindparam("criterion_id"), _COUNTED)
     .order_by(*_NEWEST_FIRST)
     .limit(bindparam("limit", type_=Integer))
 )
 _REPORT_TIMES = select(_REPORTS.criterion_id, _REPORTS.created_at).where(
-    _REPORTS.criterion_id.in_(_IDS)
+    _REPORTS.criterion_id.in_(_IDS), _COUNTED
 )
 
 

@@ -6,7 +6,8 @@ past week can be recomputed exactly, and the trend is simply the same
 computation one week earlier. The number of SQL statements is fixed, however
 many items and reports the unit has.
 
-Counting rules (the issue's): leaf items only (parents are derived); *secured*
+Counting rules (the issue's): leaf items only (parents are derived), for the
+maximum and target points too; *secured*
 points are the target points of leaf items done with evidence; *at risk* are
 the target points of leaf items overdue, blocked, or done without evidence.
 """
@@ -95,7 +96,11 @@ async def _load(session: AsyncSession, *, unit: Unit, cutoff: datetime) -> _Fact
         (
             await session.scalars(
                 select(ProgressUpdate)
-                .where(ProgressUpdate.unit_id == unit.id, ProgressUpdate.created_at < cutoff)
+                .where(
+                    ProgressUpdate.unit_id == unit.id,
+                    ProgressUpdate.created_at < cutoff,
+                    ProgressUpdate.withdrawn_at.is_(None),
+                )
                 .order_by(ProgressUpdate.created_at, ProgressUpdate.id)
             )
         ).all()
@@ -104,7 +109,9 @@ async def _load(session: AsyncSession, *, unit: Unit, cutoff: datetime) -> _Fact
         (criterion_id, created_at)
         for criterion_id, created_at in await session.execute(
             select(Evidence.criterion_id, Evidence.created_at).where(
-                Evidence.unit_id == unit.id, Evidence.created_at < cutoff
+                Evidence.unit_id == unit.id,
+                Evidence.created_at < cutoff,
+                Evidence.withdrawn_at.is_(None),
             )
         )
     ]
@@ -234,7 +241,6 @@ def _totals(items: Sequence[ItemLine], due_next_7: int) -> Totals:
 def _points(criteria: Sequence[Criterion], items: Sequence[ItemLine]) -> Points | None:
     if not any(c.max_points is not None for c in criteria):
         return None
-    areas = [c for c in criteria if c.parent_id is None]
     secured = at_risk = 0.0
     for line in items:
         target = line.target_points or 0.0
@@ -243,8 +249,10 @@ def _points(criteria: Sequence[Criterion], items: Sequence[ItemLine]) -> Points 
         elif line.overdue or line.status == "blocked" or line.status == "done":
             at_risk += target  # late, stuck, or done but nothing to show the inspectors
     return Points(
-        max=round(sum(c.max_points or 0.0 for c in areas), 2),
-        target=round(sum(c.target_points or 0.0 for c in areas), 2),
+        # From the leaves, like secured and at risk: points are earned on leaves, and a
+        # document's area rows may add up differently (Phường 6: 97,9 against 98,9).
+        max=round(sum(line.max_points or 0.0 for line in items), 2),
+        target=round(sum(line.target_points or 0.0 for line in items), 2),
         secured=round(secured, 2),
         at_risk=round(at_risk, 2),
     )

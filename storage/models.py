@@ -257,6 +257,7 @@ class ProgressUpdate(_UnitScoped, Base):
     source: Mapped[str]
     source_update_id: Mapped[str | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    withdrawn_at: Mapped[datetime | None]  # undone (/hoantac): kept, but no longer counts
 
 
 class Evidence(_UnitScoped, Base):
@@ -276,6 +277,7 @@ class Evidence(_UnitScoped, Base):
     storage_path: Mapped[str] = mapped_column(Text)
     source_update_id: Mapped[str | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    withdrawn_at: Mapped[datetime | None]  # undone (/hoantac): file kept, no longer counts
 
 
 class Delivery(_UnitScoped, Base):

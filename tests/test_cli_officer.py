@@ -11,7 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli import main
-from storage.models import Invite, Officer, Unit
+from bot.telegram_identity import clear_cache
+from storage.models import AuditLog, Invite, Officer, Unit
+from tests.fakes.telegram_api import BOT_USERNAME, FakeTelegram
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -40,9 +42,10 @@ async def officers(sessions: Sessions) -> dict[str, Officer]:
         return {row.name: row for row in rows}
 
 
-async def test_add_creates_the_unit_and_updates_by_name(
+async def test_add_needs_the_unit_and_updates_by_name(
     capsys: pytest.CaptureFixture[str], db_env: str, session_factory: Sessions
 ) -> None:
+    assert (await cli(capsys, "unit", "add", "Phường 6"))[:2] == (0, "Đã thêm đơn vị Phường 6.\n")
     code, out, err = await cli(
         capsys,
         *("officer", "add", "--unit", "Phường 6", "--name", "Nguyễn Văn An"),
@@ -84,6 +87,7 @@ async def test_add_creates_the_unit_and_updates_by_name(
 async def test_add_refuses_a_telegram_id_already_linked(
     capsys: pytest.CaptureFixture[str], db_env: str
 ) -> None:
+    await cli(capsys, "unit", "add", "Xã A")
     base = ("officer", "add", "--unit", "Xã A", "--position", "VPTK", "--telegram-id", "7")
     assert (await cli(capsys, *base, "--name", "Một"))[0] == 0
     code, _, err = await cli(capsys, *base, "--name", "Hai")
@@ -106,12 +110,18 @@ async def test_invite_prints_a_deep_link(
     session_factory: Sessions,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    await cli(capsys, "unit", "add", "Xã Tân Đức")
     invite = ("officer", "invite", "--unit", "Xã Tân Đức", "--name", "Lê Thị Bình")
     code, out, err = await cli(capsys, *invite)
     assert code == 2 and "--position" in err
     code, out, err = await cli(capsys, *invite, "--position", "TCKT")
     assert (code, err) == (0, "")
-    match = re.search(r"Đường dẫn: https://t\.me/<tên_bot>\?start=([A-Za-z0-9_-]{16,64})\n", out)
+    # Neither a username nor a token: no link that would not work, the code to send instead.
+    match = re.search(
+        r"Đường dẫn: chưa biết tên bot: đặt TELEGRAM_BOT_USERNAME \(hoặc TELEGRAM_BOT_TOKEN\)\. "
+        r"Cán bộ nhắn cho bot: /start ([A-Za-z0-9_-]{16,64})\n",
+        out,
+    )
     assert match is not None and f"Mã: {match.group(1)}\n" in out
     assert out.startswith("Lời mời cho Lê Thị Bình (TCKT) ở Xã Tân Đức, dùng một lần, hết hạn ")
     monkeypatch.setenv("TELEGRAM_BOT_USERNAME", "dondoc_bot")
@@ -127,6 +137,7 @@ async def test_invite_prints_a_deep_link(
 async def test_import_a_roster_then_list(
     capsys: pytest.CaptureFixture[str], db_env: str, tmp_path: Path, session_factory: Sessions
 ) -> None:
+    await cli(capsys, "unit", "add", "Xã Tân Đức")
     roster = tmp_path / "canbo.csv"
     roster.write_text(
         "Họ tên,Vị trí,Vai trò,Telegram ID,Số điện thoại\n"
@@ -171,6 +182,7 @@ async def test_a_bad_roster_imports_nothing(
 async def test_a_roster_clashing_with_the_database_imports_nothing(
     capsys: pytest.CaptureFixture[str], db_env: str, tmp_path: Path, session_factory: Sessions
 ) -> None:
+    await cli(capsys, "unit", "add", "Xã A")
     await cli(
         capsys,
         *("officer", "add", "--unit", "Xã A", "--name", "Cũ", "--position", "NV"),
@@ -188,6 +200,103 @@ async def test_a_roster_clashing_with_the_database_imports_nothing(
 async def test_list_needs_an_existing_unit(capsys: pytest.CaptureFixture[str], db_env: str) -> None:
     code, _, err = await cli(capsys, "officer", "list", "--unit", "Không Có")
     assert code == 2 and "Chưa có đơn vị «Không Có»" in err
+    await cli(capsys, "unit", "add", "Xã Trống")
     await cli(capsys, "officer", "add", "--unit", "Xã Trống", "--name", "X", "--position", "NV")
     code, out, _ = await cli(capsys, "officer", "list", "--unit", "Xã Trống")
     assert code == 0 and "X\tNV\tCán bộ\tchưa gắn\t-" in out
+
+
+async def test_a_mistyped_unit_is_refused_with_the_closest_names(
+    capsys: pytest.CaptureFixture[str], db_env: str, tmp_path: Path, session_factory: Sessions
+) -> None:
+    for name in ("Phường 6", "Phường Sông Cầu", "Xã Tân Đức"):
+        assert (await cli(capsys, "unit", "add", name))[0] == 0
+    code, out, err = await cli(
+        capsys, "officer", "add", "--unit", "Phường 66", "--name", "An", "--position", "NV"
+    )
+    assert (code, out) == (2, "")
+    assert err.startswith("Chưa có đơn vị «Phường 66». Có phải: «Phường 6»")
+    code, _, err = await cli(
+        capsys,
+        "officer",
+        "invite",
+        "--unit",
+        "Phường Sông Cầuu",
+        "--name",
+        "An",
+        "--position",
+        "NV",
+    )
+    assert code == 2 and "Có phải: «Phường Sông Cầu»?" in err
+    roster = tmp_path / "canbo.csv"
+    roster.write_text("name,positions\nAn,NV\n", encoding="utf-8")
+    code, _, err = await cli(capsys, "officer", "import", str(roster), "--unit", "Xa Tan Duk")
+    assert code == 2 and "«Xã Tân Đức»" in err
+    for argv in (
+        ("officer", "list", "--unit", "Phường 66"),
+        ("summary", "--unit", "Phường 66", "--json"),
+        ("settings", "--unit", "Phường 66"),
+        ("plan", "show", "--unit", "Phường 66"),
+        ("export", "--unit", "Phường 66", "--year", "2023", "--out", str(tmp_path / "x.zip")),
+    ):
+        code, _, err = await cli(capsys, *argv)
+        assert code == 2 and "Có phải: «Phường 6»" in err, argv
+    async with session_factory() as session:
+        names = sorted(u.name for u in await session.scalars(select(Unit)))
+    assert names == ["Phường 6", "Phường Sông Cầu", "Xã Tân Đức"]
+    assert await officers(session_factory) == {}
+    # Written without its prefix, an existing unit is still found.
+    code, out, _ = await cli(
+        capsys, "officer", "add", "--unit", "sông cầu", "--name", "An", "--position", "NV"
+    )
+    assert code == 0 and out == "Đã thêm An (NV) ở Phường Sông Cầu; chưa gắn Telegram.\n"
+
+
+async def test_unit_add_list_and_rename(
+    capsys: pytest.CaptureFixture[str], db_env: str, session_factory: Sessions
+) -> None:
+    code, out, _ = await cli(capsys, "unit", "list")
+    assert (code, out) == (0, "Chưa có đơn vị nào. Thêm bằng: python -m bot unit add TÊN\n")
+    assert (await cli(capsys, "unit", "add", "Xã Hoài Thanh"))[0] == 0
+    code, _, err = await cli(capsys, "unit", "add", "hoài thanh")
+    assert (code, err) == (2, "Đã có đơn vị «Xã Hoài Thanh».\n")
+    await cli(
+        capsys, "officer", "add", "--unit", "Xã Hoài Thanh", "--name", "An", "--position", "NV"
+    )
+    code, out, _ = await cli(capsys, "unit", "list")
+    assert (code, out) == (0, "Xã Hoài Thanh\t0 kế hoạch\t1 cán bộ\n")
+    code, out, _ = await cli(capsys, "unit", "rename", "Xã Hoài Thanh", "Phường Hoài Nhơn")
+    assert (code, out) == (0, "Đã đổi tên Xã Hoài Thanh thành Phường Hoài Nhơn.\n")
+    code, out, _ = await cli(capsys, "officer", "list", "--unit", "Phường Hoài Nhơn")
+    assert code == 0 and "An\tNV" in out
+    code, _, err = await cli(capsys, "unit", "rename", "Xã Hoài Thanh", "Khác")
+    assert code == 2 and "Có phải: «Phường Hoài Nhơn»?" in err
+    async with session_factory() as session:
+        actions = list(await session.scalars(select(AuditLog.action).order_by(AuditLog.id)))
+    assert actions[0] == "unit.add" and actions[-1] == "unit.rename"
+
+
+async def test_invite_asks_telegram_for_the_bot_username_once(
+    capsys: pytest.CaptureFixture[str], db_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tg = FakeTelegram()
+    url = tg.start_in_thread()
+    clear_cache()
+    try:
+        monkeypatch.setenv("TELEGRAM_API_BASE_URL", f"{url}/bot")
+        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", tg.token)
+        await cli(capsys, "unit", "add", "Xã Tân Đức")
+        invite = ("officer", "invite", "--unit", "Xã Tân Đức", "--name", "Bình", "--position", "NV")
+        for _ in range(2):
+            code, out, err = await cli(capsys, *invite)
+            assert (code, err) == (0, "")
+            assert f"Đường dẫn: https://t.me/{BOT_USERNAME}?start=" in out
+        assert len(tg.calls("getMe")) == 1  # cached for the process
+        clear_cache()
+        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456789:not-the-token")
+        code, out, _ = await cli(capsys, *invite)
+        assert code == 0 and "Đường dẫn: không hỏi được tên bot từ Telegram (InvalidToken)" in out
+        assert "not-the-token" not in out
+    finally:
+        clear_cache()
+        tg.stop()

@@ -12,8 +12,20 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from core.plan_preview import build_preview, render_preview
 from core.plan_yaml import load_yaml_plan
-from tests.seed_files import ALL_SEEDS, PHUONG6, PHUSON, REPO_DIR, TANDUC, parsed_seed, seed_path
+from core.plans import parse_plan_file
+from core.units import same_unit
+from tests.seed_files import (
+    ALL_SEEDS,
+    PHUONG6,
+    PHUSON,
+    REPO_DIR,
+    SONGCAU,
+    TANDUC,
+    parsed_seed,
+    seed_path,
+)
 
 CRITERION_KEYS = {
     "index",
@@ -198,3 +210,145 @@ def test_entry_point_runs_as_a_real_process(tmp_path: Path) -> None:
     for item in json.loads(result.stdout)["criteria"]:
         counts[item["index"]] = counts.get(item["index"], 0) + 1
     assert counts == {"PAR": 39, "SIPAS": 11, "PAPI": 31, "PCI": 31}
+
+
+async def test_a_plan_naming_another_unit_is_refused_unless_forced(
+    capsys: pytest.CaptureFixture[str], db_env: str
+) -> None:
+    async def cli(*argv: str) -> tuple[int, str, str]:
+        return await asyncio.to_thread(run_cli, capsys, *argv)
+
+    songcau = str(seed_path(SONGCAU))
+    code, out, _ = await cli("plan", "import", str(seed_path(PHUONG6)), "--unit", "phuong 6")
+    assert code == 0 and out.startswith("Đã tạo kế hoạch cho Phường 6 ")  # the document's name
+    code, out, err = await cli("plan", "import", songcau, "--unit", "Phường 6")
+    assert (code, out) == (2, "")
+    assert err.startswith("Tệp là kế hoạch của «Phường Sông Cầu», không phải «Phường 6».")
+    assert "--force" in err and "unit rename" in err
+    code, _, err = await cli("plan", "import", songcau, "--unit", "Phường Sông Cầuu")  # a typo
+    assert code == 2 and "«Phường Sông Cầu», không phải «Phường Sông Cầuu»" in err
+    code, _, err = await cli("plan", "import", songcau, "--unit", "Phường 66", "--force")
+    assert code == 2 and err.startswith("Chưa có đơn vị «Phường 66». Có phải: «Phường 6»?")
+    code, out, _ = await cli("plan", "list")
+    assert [line.split("\t")[0] for line in out.splitlines()] == ["Phường 6"]
+    # The prefix and the spelling aside, the same unit: imported, under the existing name.
+    code, out, _ = await cli("plan", "import", songcau, "--unit", "song cau")
+    assert code == 0 and out.startswith("Đã tạo kế hoạch cho Phường Sông Cầu ")
+    code, out, _ = await cli("plan", "import", songcau, "--unit", "Phường 6", "--force")
+    assert code == 0 and out.startswith("Đã tạo kế hoạch cho Phường 6 ")
+    code, out, _ = await cli("unit", "list")
+    assert out == "Phường 6\t2 kế hoạch\t0 cán bộ\nPhường Sông Cầu\t1 kế hoạch\t0 cán bộ\n"
+
+
+async def test_a_plan_naming_no_unit_needs_an_existing_one(
+    capsys: pytest.CaptureFixture[str], db_env: str, tmp_path: Path
+) -> None:
+    text = seed_path(TANDUC).read_text(encoding="utf-8").replace("Tân Đức", "")
+    anonymous = tmp_path / "khongten.txt"
+    anonymous.write_text(text, encoding="utf-8")
+    assert load_plan_unit(anonymous) is None
+    code, _, err = await asyncio.to_thread(
+        run_cli, capsys, "plan", "import", str(anonymous), "--unit", "Xã Mới"
+    )
+    assert code == 2 and "Chưa có đơn vị «Xã Mới»" in err and "unit add" in err
+    assert (await asyncio.to_thread(run_cli, capsys, "unit", "add", "Xã Mới"))[0] == 0
+    code, out, _ = await asyncio.to_thread(
+        run_cli, capsys, "plan", "import", str(anonymous), "--unit", "Xã Mới"
+    )
+    assert code == 0 and out.startswith("Đã tạo kế hoạch cho Xã Mới ")
+
+
+def test_the_preview_shows_the_unit_the_document_names() -> None:
+    plan = parsed_seed(SONGCAU)
+    assert build_preview(plan, target_unit="sông cầu").other_unit is None
+    preview = build_preview(plan, target_unit="Phường 6")
+    assert preview.other_unit == "Phường 6"
+    lines = render_preview(preview).splitlines()
+    assert lines[:2] == [
+        "Đơn vị: Phường Sông Cầu",
+        "⚠️ Tệp là kế hoạch của «Phường Sông Cầu», không phải «Phường 6».",
+    ]
+    assert "⚠️" not in render_preview(build_preview(plan))
+
+
+def test_unit_names_compare_without_prefix_case_or_marks() -> None:
+    assert same_unit("Phường Sông Cầu", "song  CAU")
+    assert same_unit("Thị trấn Tăng Bạt Hổ", "tang bat ho")
+    assert same_unit("Xã Tân Đức", "xa tan duc")
+    assert not same_unit("Phường 6", "Phường 66")
+    assert not same_unit("Phường 6", "Phường Sông Cầu")
+
+
+def load_plan_unit(path: Path) -> str | None:
+    return parse_plan_file(path.read_bytes(), filename=path.name).unit
+
+
+async def test_show_speaks_vietnamese_with_commas_and_each_date_once(
+    capsys: pytest.CaptureFixture[str], db_env: str
+) -> None:
+    async def cli(*argv: str) -> tuple[int, str, str]:
+        return await asyncio.to_thread(run_cli, capsys, *argv)
+
+    for seed in (PHUONG6, SONGCAU, PHUSON):
+        assert (await cli("plan", "import", str(seed_path(seed)), "--unit", unit_of(seed)))[0] == 0
+    code, out, _ = await cli("plan", "show", "--unit", "Phường 6", "--code", "5.1")
+    assert code == 0
+    assert "Điểm tối đa: 0,5; phấn đấu: 0,5" in out
+    assert "Phối hợp: Tất cả cán bộ, công chức" in out and "ALL" not in out
+    code, out, _ = await cli("plan", "show", "--unit", "Phường Phú Sơn", "--code", "1.2")
+    assert code == 0 and "Lặp lại: Thường xuyên" in out and "continuous" not in out
+    code, out, _ = await cli("plan", "show", "--unit", "Phường Sông Cầu")
+    line = next(line for line in out.splitlines() if line.startswith("CCHC\t24\t"))
+    assert line.split("\t")[2:4] == ["Tất cả cán bộ, công chức,VHXH", "31/12/2023"]
+    code, out, err = await cli("plan", "show", "--unit", "Phường Phú Sơn", "--index", "XYZ")
+    assert (code, out) == (2, "")
+    assert err == "Phường Phú Sơn không có bộ chỉ số «XYZ» (có: PAR, SIPAS, PAPI, PCI).\n"
+    code, out, _ = await cli("plan", "show", "--unit", "Phường Phú Sơn", "--index", "pci")
+    assert code == 0 and {line.split("\t")[0] for line in out.splitlines()} == {"PCI"}
+
+
+def unit_of(seed: str) -> str:
+    unit = parsed_seed(seed).unit
+    assert unit is not None
+    return unit
+
+
+async def test_outputs_go_only_into_existing_folders(
+    capsys: pytest.CaptureFixture[str], db_env: str, tmp_path: Path
+) -> None:
+    async def cli(*argv: str) -> tuple[int, str, str]:
+        return await asyncio.to_thread(run_cli, capsys, *argv)
+
+    await cli("plan", "import", str(seed_path(TANDUC)), "--unit", "Xã Tân Đức")
+    missing = tmp_path / "khong_co" / "x.zip"
+    unit = ("--unit", "Xã Tân Đức")
+    for argv in (
+        ("export", *unit, "--year", "2024", "--out", str(missing)),
+        ("summary", *unit, "--xlsx", str(missing.with_suffix(".xlsx"))),
+        ("summary", *unit, "--png", str(missing.with_suffix(".png"))),
+    ):
+        code, out, err = await cli(*argv)
+        assert (code, out) == (2, ""), argv
+        assert err == f"Không có thư mục {missing.parent}; hãy tạo trước hoặc chọn nơi khác.\n"
+    assert not missing.parent.exists()
+    code, _, err = await cli("export", *unit, "--year", "2024", "--out", str(tmp_path))
+    assert code == 2 and "là một thư mục" in err
+    code, out, _ = await cli("export", *unit, "--year", "2024", "--out", str(tmp_path / "x.zip"))
+    assert code == 0 and (tmp_path / "x.zip").is_file()
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    """``plan parse … | head``: the reader goes away; no traceback, exit 0."""
+    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/cli.db"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "plan", "parse", str(seed_path(PHUONG6))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=REPO_DIR,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # before the command writes anything: its first write fails
+    err = process.stderr.read()
+    process.stderr.close()
+    assert (process.wait(timeout=60), err) == (0, b"")

@@ -152,6 +152,7 @@ async def test_export_pack(
             now=at("2024-03-12"),
         )
     out_zip = tmp_path / "pack" / "MinhChung2024.zip"
+    out_zip.parent.mkdir()  # the folder must exist: a mistyped one is refused, not created
     code, out, err = await cli(
         capsys, "export", "--unit", "Phường Thử", "--year", "2024", "--out", str(out_zip)
     )
