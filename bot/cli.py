@@ -46,6 +46,7 @@ COMMAND_MODULES: list[str] = [
     "bot.cli_summary",
     "bot.cli_settings",
     "bot.cli_unit",
+    "bot.cli_web",
 ]
 
 EXIT_OK = 0

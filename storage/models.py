@@ -386,3 +386,46 @@ class Escalation(_UnitScoped, Base):
     criterion_id: Mapped[int] = mapped_column(ForeignKey("criteria.id", ondelete="CASCADE"))
     milestone: Mapped[date]
     escalated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProvinceUser(_Id, Base):
+    """Someone at the province (Sở Nội vụ) following every unit on the web; of no unit."""
+
+    __tablename__ = "province_users"
+
+    name: Mapped[str]
+    name_key: Mapped[str] = mapped_column(unique=True)
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class _WebPerson:
+    """Who a web login or session is for: an officer or a province user (exactly one)."""
+
+    officer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("officers.id", ondelete="CASCADE"), index=True
+    )
+    province_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("province_users.id", ondelete="CASCADE"), index=True
+    )
+
+
+class WebLogin(_Id, _WebPerson, Base):
+    """A one-time login link (``/dangnhap/<token>``); only the token's SHA-256 is stored."""
+
+    __tablename__ = "web_logins"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class WebSession(_Id, _WebPerson, Base):
+    """A browser's session cookie; only the cookie's SHA-256 is stored."""
+
+    __tablename__ = "web_sessions"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]

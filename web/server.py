@@ -10,7 +10,8 @@ PUBLIC_BASE_URL is set. aiohttp rather than Starlette with uvicorn, because:
   so a pack of hundreds of MB keeps memory flat and a phone can resume a download;
 - it is one package, already used by the tests' fake Bot API server.
 
-Routes: ``GET /healthz``, ``GET /f/<token>`` (web/files.py) and ``POST /<channel>`` for each
+Routes: ``GET /healthz``, ``GET /f/<token>`` (web/files.py), the dashboard's pages
+(web/dashboard.py) and ``POST /<channel>`` for each
 :class:`Webhook` a channel adapter hands over. Adding a channel's webhook is one more
 ``Webhook(...)`` in the list given to :func:`start_web_server`.
 """
@@ -31,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.settings import Settings
 from web.context import CONTEXT, HEALTH_TIMEOUT, Clock, WebContext
+from web.dashboard import add_dashboard_routes
 from web.files import open_link
 from web.links import LINK_PATH, PACKS_DIR, remove_expired_packs
 
@@ -66,6 +68,7 @@ def build_web_app(
     app[CONTEXT] = WebContext(settings, sessions, clock, health_timeout)
     app.router.add_get("/healthz", health)
     app.router.add_get(f"/{LINK_PATH}/{{token}}", open_link)
+    add_dashboard_routes(app)
     for hook in webhooks:
         app.router.add_post(f"/{hook.path}", _webhook_handler(hook))
     app.on_response_prepare.append(_private)
