@@ -66,11 +66,22 @@ class UnitState:
     row: ProvinceRow
 
 
-_CACHE: OrderedDict[int, UnitState] = OrderedDict()
+class UnitStateCache:
+    """Units' states by unit id, least recently used dropped first; one per web server
+    (a test's fresh database reuses unit ids, so the cache must not outlive its server)."""
 
+    def __init__(self, size: int = MAX_CACHED) -> None:
+        self.size = size
+        self.states: OrderedDict[int, UnitState] = OrderedDict()
+        self.extras: OrderedDict[Any, Any] = OrderedDict()  # e.g. a chart, by fingerprint
 
-def clear_cache() -> None:
-    _CACHE.clear()
+    def extra(self, key: Any) -> Any:
+        return self.extras.get(key)
+
+    def keep_extra(self, key: Any, value: Any) -> None:
+        self.extras[key] = value
+        while len(self.extras) > self.size:
+            self.extras.popitem(last=False)
 
 
 def today_in(unit: Unit, now: datetime) -> date:
@@ -120,14 +131,18 @@ async def _fingerprints(
 
 
 async def unit_states(
-    session: AsyncSession, *, now: datetime, unit_ids: list[int] | None = None
+    session: AsyncSession,
+    *,
+    cache: UnitStateCache,
+    now: datetime,
+    unit_ids: list[int] | None = None,
 ) -> list[UnitState]:
     """Every unit's (or the listed units') state as of today, by name; computed again only
     for the units whose fingerprint changed."""
     prints = await _fingerprints(session, unit_ids)
     stale = []
     for unit_id, fingerprint in prints.items():
-        cached = _CACHE.get(unit_id)
+        cached = cache.states.get(unit_id)
         if cached is None or cached.fingerprint[1:] != fingerprint:
             stale.append(unit_id)
     if stale:
@@ -139,19 +154,21 @@ async def unit_states(
             officers = prints[unit.id][-1]
             unreachable = int(officers[1] or 0) if officers else 0
             row = _province_row(unit, summary, years.get(unit.id, ()), day, unreachable)
-            _CACHE[unit.id] = UnitState((day, *prints[unit.id]), summary, row)
+            cache.states[unit.id] = UnitState((day, *prints[unit.id]), summary, row)
     states = []
     for unit_id in prints:
-        state = _CACHE[unit_id]
-        _CACHE.move_to_end(unit_id)
+        state = cache.states[unit_id]
+        cache.states.move_to_end(unit_id)
         states.append(state)
-    while len(_CACHE) > MAX_CACHED:
-        _CACHE.popitem(last=False)
+    while len(cache.states) > cache.size:
+        cache.states.popitem(last=False)
     return sorted(states, key=lambda s: s.row.unit)
 
 
-async def unit_state(session: AsyncSession, *, unit_id: int, now: datetime) -> UnitState | None:
-    found = await unit_states(session, now=now, unit_ids=[unit_id])
+async def unit_state(
+    session: AsyncSession, *, cache: UnitStateCache, unit_id: int, now: datetime
+) -> UnitState | None:
+    found = await unit_states(session, cache=cache, now=now, unit_ids=[unit_id])
     return found[0] if found else None
 
 

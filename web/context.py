@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.settings import Settings
+from core.dashboard import UnitStateCache
 
 Clock = Callable[[], datetime]  # timezone-aware "now"; the tests drive it
 
@@ -22,6 +23,8 @@ class WebContext:
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock
     health_timeout: float = HEALTH_TIMEOUT
+    # The dashboard's per-unit summaries and charts, kept while nothing moves them.
+    dashboard: UnitStateCache = field(default_factory=UnitStateCache)
 
 
 CONTEXT = web.AppKey("dondoc", WebContext)

@@ -24,7 +24,6 @@ import hashlib
 import hmac
 import io
 import logging
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -72,8 +71,6 @@ EVIDENCE_TYPES = {
     ".xls": "application/vnd.ms-excel",
     ".xlsx": XLSX,
 }
-CHART_CACHE_SIZE = 256
-_CHARTS: OrderedDict[tuple[int, tuple[Any, ...]], bytes] = OrderedDict()
 
 GROUP_LABELS = {
     "overdue": "Quá hạn",
@@ -135,6 +132,11 @@ def render(template: str, *, status: int = 200, **values: Any) -> web.Response:
 
 def message(status: int, title: str, body: str, viewer: Viewer | None = None) -> web.Response:
     return render("message.html", status=status, title=title, body=body, viewer=viewer, csrf="")
+
+
+def _redirect(location: str) -> web.Response:
+    """303: after a POST the browser GETs the page, so a reload sends nothing twice."""
+    return web.Response(status=303, headers={"Location": location})
 
 
 def _no_session() -> web.Response:
@@ -230,7 +232,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         cookie = await spend_login(session, token=request.match_info["token"], now=context.clock())
     if cookie is None:
         return _login_gone()
-    response = web.HTTPSeeOther("/")
+    response = _redirect("/")
     response.set_cookie(
         COOKIE,
         cookie,
@@ -266,8 +268,8 @@ async def home(
     request: web.Request, session: AsyncSession, viewer: Viewer, cookie: str
 ) -> web.StreamResponse:
     if viewer.is_province:
-        return web.HTTPSeeOther("/tinh")
-    return web.HTTPSeeOther(f"/xa/{viewer.unit_id}")
+        return _redirect("/tinh")
+    return _redirect(f"/xa/{viewer.unit_id}")
 
 
 # ---------------------------------------------------------------- province
@@ -284,7 +286,7 @@ async def province_page(
     if not viewer.is_province:
         return _forbidden(viewer)
     context = request.app[CONTEXT]
-    states = await unit_states(session, now=context.clock())
+    states = await unit_states(session, cache=context.dashboard, now=context.clock())
     key = request.query.get("sap", "ten")
     key = key if key in SORTS else "ten"
     descending = request.query.get("chieu") == "giam"
@@ -358,7 +360,7 @@ async def province_xlsx(
     if not viewer.is_province:
         return _forbidden(viewer)
     context = request.app[CONTEXT]
-    states = await unit_states(session, now=context.clock())
+    states = await unit_states(session, cache=context.dashboard, now=context.clock())
     tz = unit_tz(Unit(timezone=None))
     body = await asyncio.to_thread(province_workbook, [s.row for s in states], tz)
     name = f"TongHop Tinh {context.clock().astimezone(tz):%Y-%m-%d}.xlsx"
@@ -398,7 +400,7 @@ async def commune_page(
         assert viewer.officer is not None  # an officer of this unit: their own items only
         mine = await officer_items(session, officer=viewer.officer, today=today)
         return render("my_items.html", viewer=viewer, csrf=csrf, unit=unit, today=today, items=mine)
-    state = await unit_state(session, unit_id=unit.id, now=context.clock())
+    state = await unit_state(session, cache=context.dashboard, unit_id=unit.id, now=context.clock())
     assert state is not None
     return render(
         "commune.html",
@@ -419,7 +421,8 @@ async def _manager_state(
         return unit
     if not viewer.sees_unit(unit.id):
         return _forbidden(viewer)
-    state = await unit_state(session, unit_id=unit.id, now=request.app[CONTEXT].clock())
+    context = request.app[CONTEXT]
+    state = await unit_state(session, cache=context.dashboard, unit_id=unit.id, now=context.clock())
     assert state is not None
     return unit, state
 
@@ -432,16 +435,15 @@ async def commune_chart(
     if isinstance(found, web.Response):
         return found
     unit, state = found
-    key = (unit.id, state.fingerprint)
-    body = _CHARTS.get(key)
+    key = ("chart", unit.id, state.fingerprint)
+    cache = request.app[CONTEXT].dashboard
+    body = cache.extra(key)
     if body is None:
         # matplotlib loads with the first chart; rendering takes a while, so off the event loop.
         from core.summary_chart import render_chart
 
         body = await asyncio.to_thread(render_chart, state.summary)
-        _CHARTS[key] = body
-        while len(_CHARTS) > CHART_CACHE_SIZE:
-            _CHARTS.popitem(last=False)
+        cache.keep_extra(key, body)
     return web.Response(body=body, content_type="image/png")
 
 
@@ -574,7 +576,7 @@ async def evidence_upload(
     except EvidenceError as exc:
         return message(400, "Không nhận được tệp", str(exc), viewer)
     notice = "trung" if result.duplicate else "ok"
-    return web.HTTPSeeOther(f"/xa/{unit.id}/viec/{criterion.id}?tb={notice}")
+    return _redirect(f"/xa/{unit.id}/viec/{criterion.id}?tb={notice}")
 
 
 async def _read_upload(
