@@ -8,7 +8,6 @@ width, are written to ``tests/screenshots/`` (ignored by git).
 
 from __future__ import annotations
 
-import io
 import re
 import subprocess
 import tempfile
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, ViewportSize, async_playwright
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.settings import Settings
@@ -27,8 +26,8 @@ from tests.web_world import NOW, PDF, World, running_world
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).parent / "screenshots"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1366, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1366, "height": 900}
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -109,7 +108,7 @@ async def screenshots(page: Page, name: str) -> None:
 
 
 async def test_the_chairman_logs_in_reads_the_summary_opens_an_item_and_downloads_the_xlsx(
-    world: World, page: Page
+    world: World, page: Page, tmp_path: Path
 ) -> None:
     await log_in(page, await world.login_link(officer_id=world.leader_id))
     assert page.url == f"{world.local}/xa/{world.unit_id}"
@@ -138,7 +137,9 @@ async def test_the_chairman_logs_in_reads_the_summary_opens_an_item_and_download
     async with page.expect_download() as info:
         await page.get_by_text("Tải bảng tổng hợp (.xlsx)").click()
     download = await info.value
-    book = openpyxl.load_workbook(io.BytesIO(Path(await download.path()).read_bytes()))
+    saved = tmp_path / "tonghop.xlsx"
+    await download.save_as(saved)
+    book = openpyxl.load_workbook(saved)
     assert download.suggested_filename.endswith(".xlsx") and book.sheetnames
 
     refused = await page.goto(f"{world.local}/xa/{world.other_unit_id}")
