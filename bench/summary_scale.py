@@ -62,10 +62,13 @@ def _shift(day: date, years: int) -> date:
         return day.replace(year=day.year + years, day=28)
 
 
-async def build(sessions: async_sessionmaker[AsyncSession], units: int, shared: Path) -> None:
+async def build(
+    sessions: async_sessionmaker[AsyncSession], units: int, shared: Path, first: int = 0
+) -> None:
+    """``units`` communes, numbered from ``first`` (bench/web.py builds in two steps)."""
     plans = [(name, (shared / "seeds" / name).read_bytes()) for name in ALL_SEEDS]
-    rng = random.Random(7)
-    for number in range(units):
+    rng = random.Random(7 + first)
+    for number in range(first, first + units):
         name, data = plans[number % len(plans)]
         async with sessions() as session, session.begin():
             report = await import_plan(
