@@ -24,7 +24,9 @@ import hashlib
 import hmac
 import io
 import logging
-from collections.abc import Awaitable, Callable
+import secrets
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +59,7 @@ from web.files import XLSX, _evidence_name, _evidence_type, _headers, content_di
 log = logging.getLogger(__name__)
 
 COOKIE = "dondoc_phien"
+MAX_FIELD_CHARS = 1000
 CSRF_FIELD = "csrf"
 # What officers send as evidence: photos, PDF, Word, Excel (as the chat accepts).
 EVIDENCE_TYPES = {
@@ -550,13 +553,20 @@ async def evidence_upload(
         or not await can_update(session, officer=officer, criterion=criterion)
     ):
         return _forbidden(viewer)
-    upload = await _read_upload(request, context)
+    upload = await read_upload(
+        request,
+        folder=new_incoming_path(context.settings.evidence_dir).parent,
+        suffixes=EVIDENCE_TYPES,
+        limit=MAX_EVIDENCE_BYTES,
+        kinds="ảnh, PDF, Word hoặc Excel (" + ", ".join(EVIDENCE_TYPES) + ")",
+    )
     if isinstance(upload, web.Response):
         return upload
-    path, name, caption, csrf = upload
-    if not _csrf_ok(context, cookie, csrf):
+    path, name = upload.path, upload.name
+    if not _csrf_ok(context, cookie, upload.fields.get(CSRF_FIELD)):
         path.unlink(missing_ok=True)
         return _forbidden(viewer)
+    caption = upload.fields.get("ghichu", "").strip()
     suffix = Path(name).suffix.lower()
     try:
         result = await store_evidence(
@@ -579,21 +589,26 @@ async def evidence_upload(
     return _redirect(f"/xa/{unit.id}/viec/{criterion.id}?tb={notice}")
 
 
-async def _read_upload(
-    request: web.Request, context: WebContext
-) -> tuple[Path, str, str, str | None] | web.Response:
-    """The form's file streamed to disk (at most MAX_EVIDENCE_BYTES), its name, caption, CSRF."""
-    too_big = message(
-        413, "Tệp quá lớn", f"Tệp minh chứng tối đa {MAX_EVIDENCE_BYTES // 2**20} MB."
-    )
-    wrong = message(
-        400,
-        "Không nhận được tệp",
-        "Hãy chọn một tệp ảnh, PDF, Word hoặc Excel: " + ", ".join(EVIDENCE_TYPES) + ".",
-    )
+@dataclass
+class Upload:
+    path: Path  # the file, streamed to a temporary path: the caller moves or removes it
+    name: str  # its name on the sender's computer, without folders
+    fields: dict[str, str]  # the form's short text fields
+
+
+async def read_upload(
+    request: web.Request,
+    *,
+    folder: Path,
+    suffixes: Collection[str],
+    limit: int,
+    kinds: str,
+) -> Upload | web.Response:
+    """The form's one file (field ``tep``) streamed to ``folder`` (at most ``limit`` bytes)
+    and its text fields; a Vietnamese refusal for no file, another type or too many bytes."""
+    wrong = message(400, "Không nhận được tệp", f"Hãy chọn một tệp {kinds}.")
     fields: dict[str, str] = {}
-    path: Path | None = None
-    name = ""
+    upload: Upload | None = None
     try:
         reader = await request.multipart()
     except (AssertionError, ValueError):
@@ -601,26 +616,31 @@ async def _read_upload(
     while (part := await reader.next()) is not None:
         if not isinstance(part, BodyPartReader):
             continue  # a nested multipart: no form of ours sends one
-        part_name, filename = part.name, part.filename
-        if part_name == "tep" and filename and path is None:
-            name = Path(filename.replace("\\", "/")).name
-            if Path(name).suffix.lower() not in EVIDENCE_TYPES:
+        if part.name == "tep" and part.filename and upload is None:
+            name = Path(part.filename.replace("\\", "/")).name
+            if Path(name).suffix.lower() not in suffixes:
                 return wrong
-            path = new_incoming_path(context.settings.evidence_dir)
-            size = 0
-            with path.open("wb") as out:
-                while chunk := await part.read_chunk(256 * 1024):
-                    size += len(chunk)
-                    if size > MAX_EVIDENCE_BYTES:
-                        out.close()
-                        path.unlink(missing_ok=True)
-                        return too_big
-                    out.write(chunk)
-        elif part_name in {CSRF_FIELD, "ghichu"}:
-            fields[part_name] = (await part.text())[:1000]
-    if path is None:
-        return wrong
-    return path, name, fields.get("ghichu", "").strip(), fields.get(CSRF_FIELD)
+            upload = Upload(folder / f"{secrets.token_hex(16)}.part", name, fields)
+            await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+            if not await _save_part(part, upload.path, limit):
+                return message(413, "Tệp quá lớn", f"Tệp tối đa {limit // 2**20} MB.")
+        elif part.name and part.filename is None:
+            fields[part.name] = (await part.text())[:MAX_FIELD_CHARS]
+    return upload if upload is not None else wrong
+
+
+async def _save_part(part: BodyPartReader, path: Path, limit: int) -> bool:
+    size = 0
+    with path.open("wb") as out:
+        while chunk := await part.read_chunk(256 * 1024):
+            size += len(chunk)
+            if size > limit:
+                break
+            out.write(chunk)
+    if size > limit:
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+        return False
+    return True
 
 
 @signed_in

@@ -35,6 +35,7 @@ from web.context import CONTEXT, HEALTH_TIMEOUT, Clock, WebContext
 from web.dashboard import add_dashboard_routes
 from web.files import open_link
 from web.links import LINK_PATH, PACKS_DIR, remove_expired_packs
+from web.uploads import add_upload_routes
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ def build_web_app(
     app.router.add_get("/healthz", health)
     app.router.add_get(f"/{LINK_PATH}/{{token}}", open_link)
     add_dashboard_routes(app)
+    add_upload_routes(app)
     for hook in webhooks:
         app.router.add_post(f"/{hook.path}", _webhook_handler(hook))
     app.on_response_prepare.append(_private)
