@@ -20,8 +20,11 @@ from core.progress import record_progress
 from core.summary import compute_summary
 from core.web_login import WebLoginError, issue_login_link, spend_login
 from storage.models import Criterion, Evidence, Officer, Unit, WebLogin
+from tests.e2e import SettableClock
 from tests.sql_counting import counted_statements
-from tests.web_world import NOW, PDF, World, running_world
+from tests.web_world import NOW, PDF, World, build_world, running_world, web_settings
+from web.context import CONTEXT
+from web.server import WARM_UP, start_web_server
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -330,3 +333,17 @@ async def test_logout_needs_csrf_and_ends_the_session(
     out = await client.post(f"{world.local}/dangxuat", data={"csrf": csrf_of(page)})
     assert out.status_code == 200
     assert (await client.get(f"{world.local}/xa/{world.unit_id}")).status_code == 401
+
+
+async def test_the_running_server_computes_every_commune_in_advance(
+    settings: Settings, session_factory: Sessions
+) -> None:
+    prepared = web_settings(settings)
+    await build_world(prepared, session_factory)
+    server = await start_web_server(prepared, sessions=session_factory, clock=SettableClock(NOW))
+    try:
+        await server.app[WARM_UP]
+        cached = server.app[CONTEXT].dashboard.states
+        assert sorted(state.row.unit for state in cached.values()) == ["Phường 6", "Xã Tân Đức"]
+    finally:
+        await server.stop()

@@ -19,9 +19,10 @@ Routes: ``GET /healthz``, ``GET /f/<token>`` (web/files.py), the dashboard's pag
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.settings import Settings
+from core.dashboard import unit_states
 from web.context import CONTEXT, HEALTH_TIMEOUT, Clock, WebContext
 from web.dashboard import add_dashboard_routes
 from web.files import open_link
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 
 WebhookAccept = Callable[[dict[str, Any]], Awaitable[None]]
 SHUTDOWN_SECONDS = 5.0  # a download still running at stop is cut after this long
+WARM_UP = web.AppKey("dashboard warm-up", asyncio.Task)
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,10 @@ class WebServer:
         await web.TCPSite(self._runner, self._host, self._port).start()
 
     @property
+    def app(self) -> web.Application:
+        return self._runner.app
+
+    @property
     def port(self) -> int:
         """The port it listens on (the one chosen by the system when asked for port 0)."""
         return int(self._runner.addresses[0][1])
@@ -148,12 +155,31 @@ async def start_web_server(
     clock: Clock,
     webhooks: Iterable[Webhook] = (),
 ) -> WebServer:
-    """Listen on WEB_LISTEN:PORT; packs left from before the restart are swept first."""
+    """Listen on WEB_LISTEN:PORT; packs left from before the restart are swept first, and the
+    dashboard's summaries are computed in the background (the first province page need not)."""
     _sweep_packs(settings, clock())
     app = build_web_app(settings, sessions=sessions, clock=clock, webhooks=webhooks)
+    app.cleanup_ctx.append(_warm_dashboard)
     server = WebServer(app, host=settings.listen_address, port=settings.port)
     await server.start()
     return server
+
+
+async def _warm_dashboard(app: web.Application) -> AsyncIterator[None]:
+    context = app[CONTEXT]
+
+    async def warm() -> None:
+        try:
+            async with context.sessions() as session:
+                await unit_states(session, cache=context.dashboard, now=context.clock())
+        except Exception:  # only a head start: the pages compute what is missing
+            log.warning("could not compute the dashboard in advance", exc_info=True)
+
+    task = app[WARM_UP] = asyncio.create_task(warm())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _sweep_packs(settings: Settings, now: datetime) -> None:
