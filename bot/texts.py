@@ -167,6 +167,7 @@ TASK_GROUPS = {
     "later": "Hạn sau",
     "ongoing": "Thường xuyên",
     "unscheduled": "Chưa có hạn",
+    "department": "Việc của phòng",
     "common": "Việc chung",
 }
 NO_TASKS = "Bạn chưa có việc nào trong kế hoạch."

@@ -81,6 +81,7 @@ class ParsedCriterion:
     max_points: float | None = None
     target_points: float | None = None
     requirement: str | None = None
+    task: str | None = None  # what to do, where the plan has it beside a requirement
     leads: list[str] = field(default_factory=list)
     supports: list[str] = field(default_factory=list)
     lead_text: str | None = None
@@ -108,6 +109,7 @@ class ParsedCriterion:
             "max_points": self.max_points,
             "target_points": self.target_points,
             "requirement": self.requirement,
+            "task": self.task,
             "leads": list(self.leads),
             "supports": list(self.supports),
             "lead_text": self.lead_text,

@@ -104,7 +104,9 @@ def parse_document(document: Document, *, catalogue: PositionCatalogue | None = 
             "Không tìm thấy bảng kế hoạch trong tệp: cần một bảng có hàng tiêu đề gồm cột "
             "số thứ tự (STT/TT) và cột lĩnh vực, tiêu chí hoặc nhiệm vụ."
         )
-    builder = _PlanBuilder(catalogue or default_catalogue(), read_plan_meta(tables, text_lines))
+    meta = read_plan_meta(tables, text_lines)
+    # Leads as plans of that year spell them (posts before the merger, departments after).
+    builder = _PlanBuilder((catalogue or default_catalogue()).for_year(meta.year), meta)
     for table in tables:
         builder.add_table(table)
     plan = builder.finish()
@@ -240,7 +242,7 @@ class _CriteriaReader:
 
     def _new_item(self, row: DataRow, code: str | None) -> _Item:
         values = _cells_by_role(self.table, row, _TEXT_ROLES + _POINT_ROLES)
-        if "title" not in values and "task" in values:
+        if "title" not in values and "task" in values and self.table.column("title") is None:
             values["title"] = values.pop("task")
         return _Item(self.index, code, row.line_no, dict(values), dict(values))
 
@@ -455,6 +457,7 @@ class _Finisher:
             parent=item.parent.code if item.parent else None,
             title=_strip_bullet(one_line(item.fields.get("title", ""))),
             requirement=self._requirement(item),
+            task=_stripped_or_none(item.fields.get("task")),
             max_points=self._points(item, "max_points"),
             target_points=self._points(item, "target_points"),
             line_no=item.line_no,
@@ -542,7 +545,7 @@ class _Finisher:
     ) -> list[str]:
         match = self.builder.catalogue.match(text)
         for written in match.unmapped:
-            self.builder.warn(item, f"không nhận ra đơn vị {what} {written!r}; cần ánh xạ.")
+            self.builder.warn(item, unmapped_message(what, written, text or written))
             if criterion is not None and written not in criterion.unmapped_leads:
                 criterion.unmapped_leads.append(written)
         for written, code in match.fuzzy:
@@ -565,6 +568,14 @@ class _Finisher:
         return result
 
 
+def unmapped_message(what: str, written: str, whole: str) -> str:
+    """The warning for a lead or support the catalogue does not know, quoting the whole cell."""
+    whole = one_line(whole)
+    if fold(written) == fold(whole):
+        return f"không nhận ra đơn vị {what} «{whole}»; cần ánh xạ."
+    return f"không nhận ra «{written}» trong đơn vị {what} «{whole}»; cần ánh xạ."
+
+
 _EMPTY = DeadlineResult(kind="empty", due_dates=(), recurrence=None, warnings=())
 
 
@@ -581,6 +592,10 @@ def _parse_deadline_cached(
     text: str, year: int | None, period: tuple[int, int] | None
 ) -> DeadlineResult:
     return parse_deadline(text, year=year, period=period)
+
+
+def _stripped_or_none(text: str | None) -> str | None:
+    return text.strip() or None if text else None
 
 
 def _one_line_or_none(text: str | None) -> str | None:

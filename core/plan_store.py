@@ -30,6 +30,7 @@ from storage.types import utcnow
 _COMPARED_FIELDS = (
     "title",
     "requirement",
+    "task",
     "max_points",
     "target_points",
     "leads",
@@ -291,6 +292,7 @@ def _apply(row: Criterion, parsed: ParsedCriterion, ordinal: int) -> bool:
     values: dict[str, Any] = {
         "title": parsed.title,
         "requirement": parsed.requirement,
+        "task": parsed.task,
         "max_points": parsed.max_points,
         "target_points": parsed.target_points,
         "leads": list(parsed.leads),

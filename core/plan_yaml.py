@@ -52,7 +52,7 @@ def load_yaml_plan(text: str, *, catalogue: PositionCatalogue | None = None) -> 
         raise PlanParseError("Kế hoạch YAML cần danh sách 'criteria' có ít nhất một mục.")
     year = _optional_int(data.get("year"), "year")
     period = _period(data.get("period"), year)
-    reader = _YamlReader(catalogue or default_catalogue(), year, period)
+    reader = _YamlReader((catalogue or default_catalogue()).for_year(year), year, period)
     criteria = [reader.criterion(number, entry) for number, entry in enumerate(entries, 1)]
     _link_parents(criteria)
     return ParsedPlan(
@@ -93,6 +93,7 @@ class _YamlReader:
             max_points=_optional_float(entry.get("max_points"), number),
             target_points=_optional_float(entry.get("target_points"), number),
             requirement=_optional_str(entry.get("requirement")),
+            task=_optional_str(entry.get("task")),
             lead_text=_optional_str(entry.get("lead")),
             support_text=_optional_str(entry.get("support")),
             deadline_text=_optional_str(entry.get("deadline")),
@@ -247,6 +248,7 @@ def _criterion_yaml(criterion: ParsedCriterion) -> dict[str, Any]:
         "max_points": criterion.max_points,
         "target_points": criterion.target_points,
         "requirement": criterion.requirement,
+        "task": criterion.task,
         "lead": criterion.lead_text,
         "support": criterion.support_text,
         "deadline": criterion.deadline_text,
