@@ -91,6 +91,7 @@ class ParsedCriterion:
     recurrence: Recurrence | None = None
     milestones: list[Milestone] = field(default_factory=list)
     unmapped_leads: list[str] = field(default_factory=list)
+    unmapped_supports: list[str] = field(default_factory=list)  # offered to map, like leads
     line_no: int | None = None
     occurrence: int = 1  # 2, 3, … for a code that repeats within its index
     synthetic_code: bool = False  # the document gave no number; we made one up

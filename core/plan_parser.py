@@ -489,7 +489,7 @@ class _Finisher:
         criterion.lead_text = _one_line_or_none(item.fields.get("lead"))
         criterion.support_text = _one_line_or_none(item.fields.get("support"))
         criterion.leads = self._positions(item, criterion.lead_text, "chủ trì", criterion)
-        supports = self._positions(item, criterion.support_text, "phối hợp", None)
+        supports = self._positions(item, criterion.support_text, "phối hợp", criterion)
         criterion.supports = [code for code in supports if code not in criterion.leads]
         if not item.children and not criterion.leads and not criterion.unmapped_leads:
             self.builder.warn(item, "không có đơn vị chủ trì; việc này sẽ giao cho đầu mối.")
@@ -511,7 +511,9 @@ class _Finisher:
             codes = self._positions(item, lead_text, "chủ trì", criterion)
             _extend_unique(criterion.leads, codes)
             support_text = _one_line_or_none(activity.fields.get("support"))
-            _extend_unique(criterion.supports, self._positions(item, support_text, "phối hợp"))
+            _extend_unique(
+                criterion.supports, self._positions(item, support_text, "phối hợp", criterion)
+            )
             deadline_text = _one_line_or_none(activity.fields.get("deadline"))
             result = self._deadline(item, deadline_text, activity.line_no)
             criterion.recurrence = criterion.recurrence or result.recurrence
@@ -546,8 +548,11 @@ class _Finisher:
         match = self.builder.catalogue.match(text)
         for written in match.unmapped:
             self.builder.warn(item, unmapped_message(what, written, text or written))
-            if criterion is not None and written not in criterion.unmapped_leads:
-                criterion.unmapped_leads.append(written)
+            if criterion is not None:
+                unmapped = (
+                    criterion.unmapped_leads if what == "chủ trì" else criterion.unmapped_supports
+                )
+                _extend_unique(unmapped, [written])
         for written, code in match.fuzzy:
             self.builder.warn(item, f"đọc {written!r} là {code} (gần đúng chính tả).")
         return list(match.codes)
