@@ -192,6 +192,7 @@ def task_line(label: str, title: str, due: date | None, status_code: str, percen
 
 
 CARD_REQUIREMENT = "Yêu cầu"
+CARD_TASK = "Nhiệm vụ"
 CARD_DEADLINE = "Thời hạn"
 CARD_DATES = "Mốc"
 CARD_ONGOING = "Thường xuyên"
@@ -458,7 +459,13 @@ REMINDER_KINDS = {
 
 
 def reminder_line(
-    code: str, short_title: str, kind: str, due: date | None, days_late: int, owners: list[str]
+    code: str,
+    short_title: str,
+    kind: str,
+    due: date | None,
+    days_late: int,
+    owners: list[str],
+    task: str | None = None,
 ) -> str:
     when = REMINDER_KINDS.get(kind, kind)
     if kind == "overdue":
@@ -466,7 +473,8 @@ def reminder_line(
     if due is not None:
         when += f" ({due:%d/%m/%Y})"
     whose = f" — {', '.join(owners)}" if owners else ""
-    return f"• {code} {short_title}: {when}{whose}"
+    line = f"• {code} {short_title}: {when}{whose}"
+    return f"{line}\n  {CARD_TASK}: {task}" if task else line
 
 
 def digest_header(day: date) -> str:
