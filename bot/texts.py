@@ -193,6 +193,7 @@ def task_line(label: str, title: str, due: date | None, status_code: str, percen
 
 CARD_REQUIREMENT = "Yêu cầu"
 CARD_TASK = "Nhiệm vụ"
+HEAD_OF_DEPARTMENT = "trưởng phòng"
 CARD_DEADLINE = "Thời hạn"
 CARD_DATES = "Mốc"
 CARD_ONGOING = "Thường xuyên"
@@ -325,10 +326,18 @@ def officers_title(unit: str, count: int, page: int, pages: int) -> str:
 
 
 def officer_line(
-    name: str, positions: list[str], roles: list[str], linked: bool, reachable: bool, seen: str
+    name: str,
+    positions: list[str],
+    roles: list[str],
+    linked: bool,
+    reachable: bool,
+    seen: str,
+    department: str | None = None,
 ) -> str:
     extra = [ROLE_NAMES[r] for r in roles if r != "officer" and r in ROLE_NAMES]
-    head = f"• {name} — {', '.join(positions) or 'chưa có vị trí'}"
+    where = [", ".join(positions)] if positions else []
+    where += [department] if department else []
+    head = f"• {name} — {' · '.join(where) or 'chưa có vị trí'}"
     if extra:
         head += f" ({', '.join(extra)})"
     if not linked:

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import audit
+from core.positions import default_catalogue
 from core.roles import ROLES, RoleError, parse_role
 from core.roster import (
     PositionError,
@@ -111,6 +112,15 @@ def checked_positions(positions: Sequence[str]) -> list[str]:
         return position_codes(positions)
     except PositionError as exc:
         raise OfficerError(f"{exc} {valid_codes_hint()}") from None
+
+
+def department_label(officer: Officer, head_word: str) -> str | None:
+    """ "Phòng Kinh tế (trưởng phòng)" for a roster listing; None outside any department."""
+    if not officer.department:
+        return None
+    position = default_catalogue().positions.get(officer.department)
+    name = position.name if position else officer.department
+    return f"{name} ({head_word})" if officer.department_head else name
 
 
 def checked_department(text: str) -> str | None:

@@ -34,7 +34,7 @@ from core.plan_model import (
     PlanParseError,
 )
 from core.plan_tables import DataRow, PlanTable, find_tables
-from core.positions import PositionCatalogue, default_catalogue
+from core.positions import PositionCatalogue, default_catalogue, unmapped_message
 from core.text import (
     ROMAN_CODE,
     fold,
@@ -571,14 +571,6 @@ class _Finisher:
         for message in result.warnings:
             self.builder.warn(item, message, line_no)
         return result
-
-
-def unmapped_message(what: str, written: str, whole: str) -> str:
-    """The warning for a lead or support the catalogue does not know, quoting the whole cell."""
-    whole = one_line(whole)
-    if fold(written) == fold(whole):
-        return f"không nhận ra đơn vị {what} «{whole}»; cần ánh xạ."
-    return f"không nhận ra «{written}» trong đơn vị {what} «{whole}»; cần ánh xạ."
 
 
 _EMPTY = DeadlineResult(kind="empty", due_dates=(), recurrence=None, warnings=())

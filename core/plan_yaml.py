@@ -26,7 +26,7 @@ from core.plan_model import (
     ParseWarning,
     PlanParseError,
 )
-from core.positions import PositionCatalogue, default_catalogue
+from core.positions import PositionCatalogue, default_catalogue, unmapped_message
 from core.text import ROMAN_CODE, nfc, one_line, roman_to_int
 
 FORMAT_VERSION = 1
@@ -117,9 +117,15 @@ class _YamlReader:
             # Unmapped pieces are reported from the text even when codes are given,
             # so a converted plan still asks the admin to map "Truyền thanh".
             for written in match.unmapped:
-                self.warn(criterion.code, f"mục {number}: không nhận ra đơn vị {written!r}.")
-                if field_name == "leads":
-                    criterion.unmapped_leads.append(written)
+                what = "chủ trì" if field_name == "leads" else "phối hợp"
+                message = unmapped_message(what, written, text or written)
+                self.warn(criterion.code, f"mục {number}: {message}")
+                unmapped = (
+                    criterion.unmapped_leads
+                    if field_name == "leads"
+                    else criterion.unmapped_supports
+                )
+                unmapped.append(written)
             explicit = entry.get(field_name)
             if explicit is not None:
                 setattr(criterion, field_name, self._codes(explicit, number, field_name))

@@ -22,7 +22,7 @@ from typing import Literal
 import yaml
 from rapidfuzz.distance import Levenshtein
 
-from core.text import fold_compact, nfc, one_line, strip_diacritics
+from core.text import fold, fold_compact, nfc, one_line, strip_diacritics
 
 PositionKind = Literal["officer", "department", "body", "everyone"]
 
@@ -272,6 +272,14 @@ class PositionCatalogue:
             if distance <= allowed and (best is None or distance < best[1]):
                 best = (code, distance)
         return best
+
+
+def unmapped_message(what: str, written: str, whole: str) -> str:
+    """The warning for a lead or support the catalogue does not know, quoting the whole cell."""
+    whole = one_line(whole)
+    if fold(written) == fold(whole):
+        return f"không nhận ra đơn vị {what} «{whole}»; cần ánh xạ."
+    return f"không nhận ra «{written}» trong đơn vị {what} «{whole}»; cần ánh xạ."
 
 
 def _dated_in_force(positions: Iterable[Position], year: int | None) -> frozenset[tuple[str, str]]:

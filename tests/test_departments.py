@@ -10,8 +10,9 @@ import openpyxl
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import texts
 from core.evidence_pack import PackItem, self_assessment_workbook
-from core.officers import import_roster
+from core.officers import department_label, import_roster
 from core.ownership import assign, can_update, officer_items, owners_by_criterion
 from core.plan_store import find_unit, import_plan
 from core.plans import parse_plan_file
@@ -131,3 +132,21 @@ async def test_the_task_is_stored_with_the_item(session: AsyncSession) -> None:
     _, criteria, _ = await commune(session)
     assert criteria["1"].task == "Tham mưu UBND xã ban hành Kế hoạch CCHC năm 2026"
     assert criteria["1"].requirement == "Ban hành đúng thời hạn"
+
+
+async def test_the_roster_listing_names_the_department_and_its_head(
+    session: AsyncSession,
+) -> None:
+    _, _, officers = await commune(session)
+    an, dung = officers["Nguyễn Văn An"], officers["Phạm Thị Dung"]
+    assert department_label(an, texts.HEAD_OF_DEPARTMENT) == "Phòng Kinh tế (trưởng phòng)"
+    line = texts.officer_line(
+        dung.name,
+        list(dung.positions),
+        list(dung.roles),
+        False,
+        True,
+        "",
+        department_label(dung, texts.HEAD_OF_DEPARTMENT),
+    )
+    assert line.startswith("• Phạm Thị Dung — MOTCUA · Trung tâm Phục vụ hành chính công\n")

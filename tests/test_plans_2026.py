@@ -412,3 +412,13 @@ def test_bad_department_cells_are_refused_with_the_line(line: str, problem: str)
 def test_a_2026_plan_due_dates_are_dates() -> None:
     plan = parsed("text", nfd=False)
     assert next(c for c in plan.criteria if c.code == "1").due_dates == [date(2026, 3, 31)]
+
+
+def test_the_task_survives_a_yaml_round_trip() -> None:
+    from core.plan_yaml import dump_yaml_plan, load_yaml_plan
+
+    plan = parsed("text", nfd=False)
+    again = load_yaml_plan(dump_yaml_plan(plan))
+    assert rows_of(again) == rows_of(plan) == COMMUNE_2026
+    assert again.criteria[-1].unmapped_leads == ["Tổ công nghệ số cộng đồng"]
+    assert any("«Tổ công nghệ số cộng đồng»" in w.message for w in again.warnings)
