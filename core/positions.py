@@ -104,15 +104,18 @@ class PositionCatalogue:
         extra_aliases: Mapping[str, str] | None = None,
         *,
         year: int | None = None,
+        in_force: frozenset[tuple[str, str]] | None = None,
     ) -> PositionCatalogue:
-        """The catalogue as plans of ``year`` spell it (None: as current plans do)."""
+        """The catalogue as plans of ``year`` spell it (None: as current plans do), or
+        with exactly the dated aliases ``in_force``."""
         catalogue = cls(positions={p.code: p for p in positions})
         for position in catalogue.positions.values():
             for alias in (position.code, position.name, *position.aliases):
                 catalogue._add_alias(alias, position.code)
         # Dated aliases after the plain ones: in their years they override a
         # department's name ("Phòng Kinh tế" was the DCXD post before 2026).
-        in_force = _dated_in_force(catalogue.positions.values(), year)
+        if in_force is None:
+            in_force = _dated_in_force(catalogue.positions.values(), year)
         for text, code in sorted(in_force):
             catalogue._add_alias(text, code)
         catalogue._dated_in_force = in_force
@@ -141,10 +144,26 @@ class PositionCatalogue:
         Built once per set of dated aliases, so every plan of a year shares one
         view and its cache of matched cells.
         """
-        in_force = _dated_in_force(self.positions.values(), year)
+        return self._view(_dated_in_force(self.positions.values(), year))
+
+    def for_posts(self) -> PositionCatalogue:
+        """Names read as the posts they were before the merger ("Văn phòng UBND" is VPTK).
+
+        A roster's positions column names posts, whatever the year.
+        """
+        before_merger = frozenset(
+            (alias.text, position.code)
+            for position in self.positions.values()
+            for alias in position.dated_aliases
+            if alias.until is not None
+        )
+        return self._view(before_merger)
+
+    def _view(self, in_force: frozenset[tuple[str, str]]) -> PositionCatalogue:
         view = self._views.get(in_force)
         if view is None:
-            view = PositionCatalogue.from_positions(self.positions.values(), self._extra, year=year)
+            positions = self.positions.values()
+            view = PositionCatalogue.from_positions(positions, self._extra, in_force=in_force)
             view._views = self._views  # one family of views, whichever is asked
             self._views[in_force] = view
         return view

@@ -98,6 +98,7 @@ def _one_position(text: str, catalogue: PositionCatalogue) -> tuple[str, ...]:
     cleaned = one_line(nfc(text))
     if not cleaned:
         return ()
+    catalogue = catalogue.for_posts()  # "Văn phòng UBND" here is the VPTK post
     upper = cleaned.upper()
     if upper in catalogue.positions:
         codes: tuple[str, ...] = (upper,)

@@ -99,14 +99,26 @@ COMMUNE_2024_TITLE = [
     "KẾ HOẠCH nâng cao Chỉ số cải cách hành chính năm 2024 của Xã Tân Lập",
 ]
 COMMUNE_2024_HEADER = [
-    ("STT", "Tiêu chí", "Yêu cầu năm 2024", "Nhiệm vụ, giải pháp", "Phân công", None, "Thời hạn"),
-    (None, None, None, None, "Chủ trì", "Phối hợp", None),
+    (
+        "STT",
+        "Tiêu chí",
+        "Điểm tối đa",
+        "Điểm phấn đấu",
+        "Yêu cầu năm 2024",
+        "Nhiệm vụ, giải pháp",
+        "Phân công",
+        None,
+        "Thời hạn",
+    ),
+    (None, None, None, None, None, None, "Chủ trì", "Phối hợp", None),
 ]
 COMMUNE_2024_ROWS: list[tuple[object, ...]] = [
-    ("I", "CÔNG TÁC CHỈ ĐẠO, ĐIỀU HÀNH", None, None, None, None, None),
+    ("I", "CÔNG TÁC CHỈ ĐẠO, ĐIỀU HÀNH", 3, 2.75, None, None, None, None, None),
     (
         "1.1",
         "Kế hoạch cải cách hành chính",
+        1.5,
+        1.5,
         "Ban hành trước ngày 31/01/2024",
         "Tham mưu ban hành Kế hoạch CCHC năm 2024",
         "Văn phòng HĐND và UBND",
@@ -116,16 +128,20 @@ COMMUNE_2024_ROWS: list[tuple[object, ...]] = [
     (
         "1.2",
         "Kiểm tra cải cách hành chính",
+        1.5,
+        1.25,
         "Kiểm tra ít nhất 01 lần",
         "Xây dựng và thực hiện kế hoạch kiểm tra",
         "Văn phòng HĐND và UBND xã",
         "Công chức Tư pháp - Hộ tịch",
         datetime(2024, 10, 15),
     ),
-    ("II", "CẢI CÁCH THỂ CHẾ", None, None, None, None, None),
+    ("II", "CẢI CÁCH THỂ CHẾ", 2, 2, None, None, None, None, None),
     (
         "2.1",
         "Rà soát văn bản",
+        2,
+        2,
         "100% văn bản được rà soát",
         "Rà soát văn bản quy phạm pháp luật của xã",
         "Công chức Tư pháp - Hộ tịch",
@@ -185,13 +201,13 @@ def commune_2024_xlsx(*, nfd: bool = False) -> bytes:
         sheet.append([_form(v, nfd) if isinstance(v, str) else v for v in row])
     below = first_header_row + 1
     sheet.merge_cells(
-        start_row=first_header_row, start_column=5, end_row=first_header_row, end_column=6
+        start_row=first_header_row, start_column=7, end_row=first_header_row, end_column=8
     )
-    for column in (1, 2, 3, 4, 7):
+    for column in (1, 2, 3, 4, 5, 6, 9):
         sheet.merge_cells(
             start_row=first_header_row, start_column=column, end_row=below, end_column=column
         )
-    for row in sheet.iter_rows(min_row=below + 1, min_col=7, max_col=7):
+    for row in sheet.iter_rows(min_row=below + 1, min_col=9, max_col=9):
         row[0].number_format = "dd/mm/yyyy"
     buffer = io.BytesIO()
     workbook.save(buffer)

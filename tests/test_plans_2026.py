@@ -262,6 +262,16 @@ COMMUNE_2024: list[Row] = [
 ]
 
 
+# Points, typed as numbers in the Excel sheet; the other two plans have none.
+COMMUNE_2024_POINTS = {
+    "I": (3.0, 2.75),
+    "1.1": (1.5, 1.5),
+    "1.2": (1.5, 1.25),
+    "II": (2.0, 2.0),
+    "2.1": (2.0, 2.0),
+}
+
+
 def rows_of(plan: ParsedPlan) -> list[Row]:
     return [
         (
@@ -305,7 +315,10 @@ def test_each_fixture_parses_exactly(
     assert (plan.unit, plan.year, plan.period) == (unit, year, (year, year))
     assert {c.index for c in plan.criteria} == {index}
     assert rows_of(plan) == expected
-    assert all(c.max_points is None and c.target_points is None for c in plan.criteria)
+    points = COMMUNE_2024_POINTS if kind == "xlsx" else {}
+    assert {c.code: (c.max_points, c.target_points) for c in plan.criteria} == {
+        row[0]: points.get(row[0], (None, None)) for row in expected
+    }
 
 
 def test_unmapped_lead_and_support_are_quoted_whole_with_row_and_code() -> None:
@@ -422,3 +435,11 @@ def test_the_task_survives_a_yaml_round_trip() -> None:
     assert rows_of(again) == rows_of(plan) == COMMUNE_2026
     assert again.criteria[-1].unmapped_leads == ["Tổ công nghệ số cộng đồng"]
     assert any("«Tổ công nghệ số cộng đồng»" in w.message for w in again.warnings)
+
+
+def test_a_positions_column_reads_names_as_posts_and_a_department_column_as_departments() -> None:
+    from core.roster import department_code, position_codes
+
+    assert position_codes(["Văn phòng UBND", "Phòng Kinh tế"]) == ["VPTK", "DCXD"]
+    assert department_code("Văn phòng UBND") == "VPUB"
+    assert department_code("Phòng Kinh tế, Hạ tầng và Đô thị") == "PKT"
