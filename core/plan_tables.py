@@ -37,7 +37,11 @@ _ROLE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("monitor", r"theo doi"),
         ("requirement", r"hoat dong cai thien|nhiem vu hoat dong|giai phap cai thien"),
         # What to do, next to the criterion (plans of merged communes, 2026 on).
-        ("task", r"nhiem vu cu the|noi dung cong viec|nhiem vu giai phap"),
+        (
+            "task",
+            r"nhiem vu cu the|cong viec cu the|noi dung cong viec|noi dung nhiem vu"
+            r"|nhiem vu (?:va )?giai phap",
+        ),
         ("activity", r"\bhoat dong\b"),
         ("goal", r"\bmuc tieu\b"),
         ("output", r"\bket qua\b|\bsan pham\b"),

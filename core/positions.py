@@ -8,7 +8,13 @@ Aliases are compared with their separators removed, so "VP-TK", "VP -TK" and
 "VPTK" are the same. Words no alias covers are checked against a short list of
 filler words ("công chức", "phường", …); whatever meaningful text is left gets
 one fuzzy try (typos such as "mottj cửa"), and otherwise is reported as unmapped
-so the admin can map it. Nothing is guessed silently.
+so the admin can map it (the whole cell when nothing in it matched). Nothing
+is guessed silently.
+
+Some names changed meaning with the merger of 07/2025: "Phòng Kinh tế" was the
+DCXD post in a 2024 plan and is a department in a 2026 one. Such aliases carry
+their years in the catalogue, and :meth:`PositionCatalogue.for_year` gives the
+catalogue as a plan of that year spells it.
 """
 
 from __future__ import annotations

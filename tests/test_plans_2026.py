@@ -443,3 +443,23 @@ def test_a_positions_column_reads_names_as_posts_and_a_department_column_as_depa
     assert position_codes(["Văn phòng UBND", "Phòng Kinh tế"]) == ["VPTK", "DCXD"]
     assert department_code("Văn phòng UBND") == "VPUB"
     assert department_code("Phòng Kinh tế, Hạ tầng và Đô thị") == "PKT"
+
+
+@pytest.mark.parametrize(
+    ("task_header", "requirement_header", "requirement", "task"),
+    [
+        ("Nhiệm vụ và giải pháp", "Yêu cầu", "Đạt 100%", "Rà soát"),
+        ("Nội dung nhiệm vụ", "Chỉ tiêu", "Đạt 100%", "Rà soát"),
+        ("Công việc cụ thể", "", "Rà soát", None),
+        ("Nhiệm vụ", "", "Rà soát", None),  # beside a criterion, what to do is the requirement
+    ],
+)
+def test_task_headers_beside_a_criterion(
+    task_header: str, requirement_header: str, requirement: str, task: str | None
+) -> None:
+    header = ["STT", "Tiêu chí", task_header, requirement_header, "Chủ trì", "Thời gian"]
+    row = ["1", "Văn bản", "Rà soát", "Đạt 100%" if requirement_header else "", "VP-TK", "Quý I"]
+    text = "Kế hoạch cải cách hành chính năm 2026 của Xã Phú Riềng\n"
+    text += "\t".join(header) + "\n" + "\t".join(row) + "\n"
+    (item,) = parse_plan_file(text.encode(), filename="kh.txt").criteria
+    assert (item.title, item.requirement, item.task) == ("Văn bản", requirement, task)
