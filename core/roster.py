@@ -257,7 +257,8 @@ class _RowParser:
             return []
         # In a merged commune the department says where an officer works.
         if not codes and roles == ["officer"] and department is None:
-            self.problems.append(f"Dòng {line}: thiếu vị trí.")
+            either = " hoặc phòng/đơn vị" if "department" in self.columns else ""
+            self.problems.append(f"Dòng {line}: thiếu vị trí{either}.")
         return codes
 
     def _telegram_id(self, line: int, text: str) -> int | None:

@@ -410,7 +410,7 @@ def test_roster_with_departments_and_a_head() -> None:
         ("Ngô Văn Phú,VPTK,,,", "«VPTK» (VPTK) không phải một phòng/đơn vị"),
         ("Ngô Văn Phú,,x,VPTK,", "trưởng phòng cần ghi phòng/đơn vị"),
         ("Ngô Văn Phú,PKT,có lẽ,,", "cột Trưởng phòng «có lẽ»"),
-        ("Ngô Văn Phú,,,,", "thiếu vị trí"),
+        ("Ngô Văn Phú,,,,", "thiếu vị trí hoặc phòng/đơn vị"),
     ],
 )
 def test_bad_department_cells_are_refused_with_the_line(line: str, problem: str) -> None:
