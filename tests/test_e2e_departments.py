@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
 from bot.settings import Settings
-from storage.models import Criterion, PositionAlias
+from storage.models import Criterion, Officer, PositionAlias, ProgressUpdate
 from tests.e2e import BotUnderTest, running_bot
 from tests.e2e_support import press, say
 from tests.plans2026 import TEXT_PLAN, fixture_bytes
@@ -66,3 +66,14 @@ async def test_a_merged_commune_from_plan_to_its_departments_items(bot: BotUnder
     tasks = await say(bot, BINH, "/viec")
     assert f"\n{texts.TASK_GROUPS['department']}:" in tasks.content
     assert "CCHC 5" in tasks.content and "CCHC 1 " not in tasks.content
+    # A member opens the item and reports on it: the card says what to do.
+    card = await press(bot, BINH, tasks, "CCHC 5 ")
+    assert "Yêu cầu: Đúng quy định" in card.content
+    assert f"{texts.CARD_TASK}: Công khai dự toán, quyết toán ngân sách xã" in card.content
+    assert "Nguyễn Văn An" in card.content  # the head owns it
+    await press(bot, BINH, card, "50%")
+    async with bot.sessions() as session:
+        update = await session.scalar(select(ProgressUpdate))
+        binh = await session.scalar(select(Officer).where(Officer.telegram_id == BINH))
+        assert update is not None and binh is not None
+        assert (update.officer_id, update.percent) == (binh.id, 50)
