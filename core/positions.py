@@ -220,11 +220,11 @@ class PositionCatalogue:
         fuzzy: list[tuple[str, str]] = []
         for run in leftovers:
             self._resolve_leftover(plain, run, codes, unmapped, fuzzy)
-        whole = one_line(plain).strip(" -.,;:")
-        if not codes and whole:
+        if not codes:
             # Nothing in the cell named a known position: the whole text is what
             # the admin maps ("Các phòng chuyên môn", not its one word "phòng").
-            unmapped = [whole]
+            whole = one_line(plain).strip(" -.,;:")
+            unmapped = [whole] if whole else []
         return LeadMatch(codes=tuple(codes), unmapped=tuple(unmapped), fuzzy=tuple(fuzzy))
 
     def _longest_alias_at(self, words: list[_Word], start: int) -> tuple[int, str | None]:
