@@ -176,6 +176,7 @@ TASK_GROUPS = {
     "later": "Hạn sau",
     "ongoing": "Thường xuyên",
     "unscheduled": "Chưa có hạn",
+    "department": "Việc của phòng",
     "common": "Việc chung",
 }
 NO_TASKS = "Bạn chưa có việc nào trong kế hoạch."
@@ -200,6 +201,8 @@ def task_line(label: str, title: str, due: date | None, status_code: str, percen
 
 
 CARD_REQUIREMENT = "Yêu cầu"
+CARD_TASK = "Nhiệm vụ"
+HEAD_OF_DEPARTMENT = "trưởng phòng"
 CARD_DEADLINE = "Thời hạn"
 CARD_DATES = "Mốc"
 CARD_ONGOING = "Thường xuyên"
@@ -332,10 +335,18 @@ def officers_title(unit: str, count: int, page: int, pages: int) -> str:
 
 
 def officer_line(
-    name: str, positions: list[str], roles: list[str], linked: bool, reachable: bool, seen: str
+    name: str,
+    positions: list[str],
+    roles: list[str],
+    linked: bool,
+    reachable: bool,
+    seen: str,
+    department: str | None = None,
 ) -> str:
     extra = [ROLE_NAMES[r] for r in roles if r != "officer" and r in ROLE_NAMES]
-    head = f"• {name} — {', '.join(positions) or 'chưa có vị trí'}"
+    where = [", ".join(positions)] if positions else []
+    where += [department] if department else []
+    head = f"• {name} — {' · '.join(where) or 'chưa có vị trí'}"
     if extra:
         head += f" ({', '.join(extra)})"
     if not linked:
@@ -466,7 +477,13 @@ REMINDER_KINDS = {
 
 
 def reminder_line(
-    code: str, short_title: str, kind: str, due: date | None, days_late: int, owners: list[str]
+    code: str,
+    short_title: str,
+    kind: str,
+    due: date | None,
+    days_late: int,
+    owners: list[str],
+    task: str | None = None,
 ) -> str:
     when = REMINDER_KINDS.get(kind, kind)
     if kind == "overdue":
@@ -474,7 +491,8 @@ def reminder_line(
     if due is not None:
         when += f" ({due:%d/%m/%Y})"
     whose = f" — {', '.join(owners)}" if owners else ""
-    return f"• {code} {short_title}: {when}{whose}"
+    line = f"• {code} {short_title}: {when}{whose}"
+    return f"{line}\n  {CARD_TASK}: {task}" if task else line
 
 
 def digest_header(day: date) -> str:

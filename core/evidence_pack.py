@@ -115,6 +115,7 @@ class PackItem:
     evidence_count: int
     owners: list[str]
     done: bool
+    task: str | None = None  # what to do, where the plan has a task column
 
 
 @dataclass
@@ -163,6 +164,8 @@ ASSESSMENT_COLUMNS = [
     Column("Người phụ trách", wrap=True, max_width=30),
 ]
 
+TASK_COLUMN = Column("Nhiệm vụ", wrap=True, max_width=MAX_WIDTH)
+
 MISSING_COLUMNS = [
     Column("Chỉ số"),
     Column("Mã"),
@@ -209,7 +212,13 @@ def self_assessment_workbook(items: Sequence[PackItem]) -> bytes:
     sheet = wb.active
     assert sheet is not None  # a new Workbook always has one sheet
     sheet.title = "Tự đánh giá"
-    write_table(sheet, ASSESSMENT_COLUMNS, [_assessment_row(item) for item in items])
+    rows = [_assessment_row(item) for item in items]
+    columns = ASSESSMENT_COLUMNS
+    if any(item.task for item in items):
+        # A plan with a task column: what was to be done, beside the criterion.
+        columns = [*columns[:3], TASK_COLUMN, *columns[3:]]
+        rows = [[*row[:3], item.task, *row[3:]] for row, item in zip(rows, items, strict=True)]
+    write_table(sheet, columns, rows)
     missing = [_missing_row(item) for item in items if needs_explanation(item)]
     write_table(wb.create_sheet("Thiếu minh chứng"), MISSING_COLUMNS, missing)
     buffer = io.BytesIO()

@@ -34,7 +34,7 @@ from core.plan_model import (
     PlanParseError,
 )
 from core.plan_tables import DataRow, PlanTable, find_tables
-from core.positions import PositionCatalogue, default_catalogue
+from core.positions import PositionCatalogue, default_catalogue, unmapped_message
 from core.text import (
     ROMAN_CODE,
     fold,
@@ -104,7 +104,9 @@ def parse_document(document: Document, *, catalogue: PositionCatalogue | None = 
             "Không tìm thấy bảng kế hoạch trong tệp: cần một bảng có hàng tiêu đề gồm cột "
             "số thứ tự (STT/TT) và cột lĩnh vực, tiêu chí hoặc nhiệm vụ."
         )
-    builder = _PlanBuilder(catalogue or default_catalogue(), read_plan_meta(tables, text_lines))
+    meta = read_plan_meta(tables, text_lines)
+    # Leads as plans of that year spell them (posts before the merger, departments after).
+    builder = _PlanBuilder((catalogue or default_catalogue()).for_year(meta.year), meta)
     for table in tables:
         builder.add_table(table)
     plan = builder.finish()
@@ -240,7 +242,7 @@ class _CriteriaReader:
 
     def _new_item(self, row: DataRow, code: str | None) -> _Item:
         values = _cells_by_role(self.table, row, _TEXT_ROLES + _POINT_ROLES)
-        if "title" not in values and "task" in values:
+        if "title" not in values and "task" in values and self.table.column("title") is None:
             values["title"] = values.pop("task")
         return _Item(self.index, code, row.line_no, dict(values), dict(values))
 
@@ -455,6 +457,7 @@ class _Finisher:
             parent=item.parent.code if item.parent else None,
             title=_strip_bullet(one_line(item.fields.get("title", ""))),
             requirement=self._requirement(item),
+            task=_stripped_or_none(item.fields.get("task")),
             max_points=self._points(item, "max_points"),
             target_points=self._points(item, "target_points"),
             line_no=item.line_no,
@@ -486,7 +489,7 @@ class _Finisher:
         criterion.lead_text = _one_line_or_none(item.fields.get("lead"))
         criterion.support_text = _one_line_or_none(item.fields.get("support"))
         criterion.leads = self._positions(item, criterion.lead_text, "chủ trì", criterion)
-        supports = self._positions(item, criterion.support_text, "phối hợp", None)
+        supports = self._positions(item, criterion.support_text, "phối hợp", criterion)
         criterion.supports = [code for code in supports if code not in criterion.leads]
         if not item.children and not criterion.leads and not criterion.unmapped_leads:
             self.builder.warn(item, "không có đơn vị chủ trì; việc này sẽ giao cho đầu mối.")
@@ -508,7 +511,9 @@ class _Finisher:
             codes = self._positions(item, lead_text, "chủ trì", criterion)
             _extend_unique(criterion.leads, codes)
             support_text = _one_line_or_none(activity.fields.get("support"))
-            _extend_unique(criterion.supports, self._positions(item, support_text, "phối hợp"))
+            _extend_unique(
+                criterion.supports, self._positions(item, support_text, "phối hợp", criterion)
+            )
             deadline_text = _one_line_or_none(activity.fields.get("deadline"))
             result = self._deadline(item, deadline_text, activity.line_no)
             criterion.recurrence = criterion.recurrence or result.recurrence
@@ -542,9 +547,12 @@ class _Finisher:
     ) -> list[str]:
         match = self.builder.catalogue.match(text)
         for written in match.unmapped:
-            self.builder.warn(item, f"không nhận ra đơn vị {what} {written!r}; cần ánh xạ.")
-            if criterion is not None and written not in criterion.unmapped_leads:
-                criterion.unmapped_leads.append(written)
+            self.builder.warn(item, unmapped_message(what, written, text or written))
+            if criterion is not None:
+                unmapped = (
+                    criterion.unmapped_leads if what == "chủ trì" else criterion.unmapped_supports
+                )
+                _extend_unique(unmapped, [written])
         for written, code in match.fuzzy:
             self.builder.warn(item, f"đọc {written!r} là {code} (gần đúng chính tả).")
         return list(match.codes)
@@ -581,6 +589,10 @@ def _parse_deadline_cached(
     text: str, year: int | None, period: tuple[int, int] | None
 ) -> DeadlineResult:
     return parse_deadline(text, year=year, period=period)
+
+
+def _stripped_or_none(text: str | None) -> str | None:
+    return text.strip() or None if text else None
 
 
 def _one_line_or_none(text: str | None) -> str | None:

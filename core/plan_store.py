@@ -30,6 +30,7 @@ from storage.types import utcnow
 _COMPARED_FIELDS = (
     "title",
     "requirement",
+    "task",
     "max_points",
     "target_points",
     "leads",
@@ -159,15 +160,18 @@ async def add_position_alias(
 
 async def _remap_owners(session: AsyncSession, *, unit: Unit) -> int:
     catalogue = await unit_catalogue(session, unit=unit)
-    criteria = await session.scalars(
-        select(Criterion)
+    rows = await session.execute(
+        select(Criterion, Plan.year)
+        .join(Plan, Plan.id == Criterion.plan_id)
         .where(Criterion.unit_id == unit.id, Criterion.active.is_(True))
         .options(selectinload(Criterion.milestones))
     )
     changed = 0
-    for criterion in criteria:
-        leads = list(catalogue.match(criterion.lead_text).codes)
-        supports = [c for c in catalogue.match(criterion.support_text).codes if c not in leads]
+    for criterion, year in rows:
+        # As the plan's year spells leads: "Phòng Kinh tế" is DCXD in 2024, PKT in 2026.
+        in_year = catalogue.for_year(year)
+        leads = list(in_year.match(criterion.lead_text).codes)
+        supports = [c for c in in_year.match(criterion.support_text).codes if c not in leads]
         if leads == list(criterion.leads) and supports == list(criterion.supports):
             continue
         for milestone in criterion.milestones:
@@ -291,6 +295,7 @@ def _apply(row: Criterion, parsed: ParsedCriterion, ordinal: int) -> bool:
     values: dict[str, Any] = {
         "title": parsed.title,
         "requirement": parsed.requirement,
+        "task": parsed.task,
         "max_points": parsed.max_points,
         "target_points": parsed.target_points,
         "leads": list(parsed.leads),

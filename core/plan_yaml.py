@@ -26,7 +26,7 @@ from core.plan_model import (
     ParseWarning,
     PlanParseError,
 )
-from core.positions import PositionCatalogue, default_catalogue
+from core.positions import PositionCatalogue, default_catalogue, unmapped_message
 from core.text import ROMAN_CODE, nfc, one_line, roman_to_int
 
 FORMAT_VERSION = 1
@@ -52,7 +52,7 @@ def load_yaml_plan(text: str, *, catalogue: PositionCatalogue | None = None) -> 
         raise PlanParseError("Kế hoạch YAML cần danh sách 'criteria' có ít nhất một mục.")
     year = _optional_int(data.get("year"), "year")
     period = _period(data.get("period"), year)
-    reader = _YamlReader(catalogue or default_catalogue(), year, period)
+    reader = _YamlReader((catalogue or default_catalogue()).for_year(year), year, period)
     criteria = [reader.criterion(number, entry) for number, entry in enumerate(entries, 1)]
     _link_parents(criteria)
     return ParsedPlan(
@@ -93,6 +93,7 @@ class _YamlReader:
             max_points=_optional_float(entry.get("max_points"), number),
             target_points=_optional_float(entry.get("target_points"), number),
             requirement=_optional_str(entry.get("requirement")),
+            task=_optional_str(entry.get("task")),
             lead_text=_optional_str(entry.get("lead")),
             support_text=_optional_str(entry.get("support")),
             deadline_text=_optional_str(entry.get("deadline")),
@@ -119,11 +120,15 @@ class _YamlReader:
             # Unmapped pieces are reported from the text even when codes are given,
             # so a converted plan still asks the admin to map "Truyền thanh".
             for written in match.unmapped:
-                self.warn(
-                    criterion.index, criterion.code, f"không nhận ra đơn vị «{written}».", number
+                what = "chủ trì" if field_name == "leads" else "phối hợp"
+                message = unmapped_message(what, written, text or written)
+                self.warn(criterion.index, criterion.code, message, number)
+                unmapped = (
+                    criterion.unmapped_leads
+                    if field_name == "leads"
+                    else criterion.unmapped_supports
                 )
-                if field_name == "leads":
-                    criterion.unmapped_leads.append(written)
+                unmapped.append(written)
             explicit = entry.get(field_name)
             if explicit is not None:
                 setattr(criterion, field_name, self._codes(explicit, number, field_name))
@@ -252,6 +257,7 @@ def _criterion_yaml(criterion: ParsedCriterion) -> dict[str, Any]:
         "max_points": criterion.max_points,
         "target_points": criterion.target_points,
         "requirement": criterion.requirement,
+        "task": criterion.task,
         "lead": criterion.lead_text,
         "support": criterion.support_text,
         "deadline": criterion.deadline_text,

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from core.positions import PositionCatalogue, default_catalogue
+from core.positions import PositionCatalogue, default_catalogue, department_codes
 from core.roles import RoleError, parse_roles
 from core.text import fold, fold_compact, nfc, one_line
 
@@ -38,7 +38,18 @@ _HEADERS = {
     "sodienthoai": "phone",
     "dienthoai": "phone",
     "sdt": "phone",
+    # Merged communes: the department, and whether the officer heads it.
+    "phongdonvi": "department",
+    "phong": "department",
+    "donvi": "department",
+    "phongban": "department",
+    "department": "department",
+    "truongphong": "head",
+    "head": "head",
 }
+# What a "Trưởng phòng" cell says when the officer heads the department.
+_YES = frozenset({"x", "co", "1", "yes", "true", "truongphong", "tp", "dung"})
+_NO = frozenset({"", "khong", "0", "no", "false"})
 _POSITION_SEPARATORS = re.compile(r"[;\n]")
 _TELEGRAM_ID = re.compile(r"\d{1,19}")
 
@@ -63,6 +74,8 @@ class RosterRow:
     roles: tuple[str, ...]
     telegram_id: int | None = None
     phone: str | None = None
+    department: str | None = None  # a department code ("PKT")
+    department_head: bool = False
 
 
 def officer_position_codes() -> list[str]:
@@ -85,6 +98,7 @@ def _one_position(text: str, catalogue: PositionCatalogue) -> tuple[str, ...]:
     cleaned = one_line(nfc(text))
     if not cleaned:
         return ()
+    catalogue = catalogue.for_posts()  # "Văn phòng UBND" here is the VPTK post
     upper = cleaned.upper()
     if upper in catalogue.positions:
         codes: tuple[str, ...] = (upper,)
@@ -97,6 +111,30 @@ def _one_position(text: str, catalogue: PositionCatalogue) -> tuple[str, ...]:
         if catalogue.kind(code) != "officer":
             raise PositionError(f"«{cleaned}» ({code}) không phải vị trí của một công chức.")
     return codes
+
+
+def department_code(text: str, catalogue: PositionCatalogue | None = None) -> str | None:
+    """A department's code or name ("PKT", "Phòng Kinh tế xã") -> its code; "" -> None."""
+    # Departments are spelled as today's plans spell them.
+    catalogue = (catalogue or default_catalogue()).for_year(None)
+    cleaned = one_line(nfc(text))
+    if not cleaned:
+        return None
+    upper = cleaned.upper()
+    if upper in catalogue.positions:
+        codes: tuple[str, ...] = (upper,)
+    else:
+        match = catalogue.match(cleaned)
+        if match.unmapped or len(match.codes) != 1:
+            raise PositionError(f"Phòng/đơn vị «{cleaned}» không có trong danh mục.")
+        codes = match.codes
+    if catalogue.kind(codes[0]) != "department":
+        raise PositionError(f"«{cleaned}» ({codes[0]}) không phải một phòng/đơn vị.")
+    return codes[0]
+
+
+def department_codes_hint() -> str:
+    return "Mã phòng/đơn vị hợp lệ: " + ", ".join(department_codes()) + "."
 
 
 def valid_codes_hint() -> str:
@@ -122,9 +160,10 @@ def _rows(grid: Iterable[tuple[int, list[str]]]) -> list[RosterRow]:
         raise RosterError(["Tệp trống."])
     header_line, header = first
     columns = {_HEADERS.get(fold_compact(cell)): i for i, cell in enumerate(header)}
-    missing = [
-        label for key, label in (("name", "Họ tên"), ("positions", "Vị trí")) if key not in columns
-    ]
+    wanted: list[tuple[str, str]] = [("name", "Họ tên"), ("positions", "Vị trí")]
+    if "department" in columns:
+        wanted.pop()  # a roster by department may leave positions out
+    missing = [label for key, label in wanted if key not in columns]
     if missing:
         raise RosterError(
             [f"Dòng {header_line}: thiếu cột {', '.join(missing)} (cần: Họ tên, Vị trí, Vai trò)."]
@@ -160,12 +199,34 @@ class _RowParser:
         before = len(self.problems)
         name = self._name(line, self.cell(cells, "name"))
         roles = self._roles(line, self.cell(cells, "role"))
-        positions = self._positions(line, self.cell(cells, "positions"), roles)
+        department = self._department(line, self.cell(cells, "department"))
+        head = self._head(line, self.cell(cells, "head"), department)
+        positions = self._positions(line, self.cell(cells, "positions"), roles, department)
         telegram_id = self._telegram_id(line, self.cell(cells, "telegram_id"))
         phone = self.cell(cells, "phone") or None
         if len(self.problems) > before or name is None:
             return None
-        return RosterRow(line, name, tuple(positions), tuple(roles), telegram_id, phone)
+        return RosterRow(
+            line, name, tuple(positions), tuple(roles), telegram_id, phone, department, head
+        )
+
+    def _department(self, line: int, text: str) -> str | None:
+        try:
+            return department_code(text)
+        except PositionError as exc:
+            self.problems.append(f"Dòng {line}: {exc} {department_codes_hint()}")
+            return None
+
+    def _head(self, line: int, text: str, department: str | None) -> bool:
+        key = fold_compact(text)
+        if key in _NO:
+            return False
+        if key not in _YES:
+            self.problems.append(f"Dòng {line}: cột Trưởng phòng «{text}» phải là x hoặc để trống.")
+            return False
+        if department is None:
+            self.problems.append(f"Dòng {line}: trưởng phòng cần ghi phòng/đơn vị.")
+        return True
 
     def _name(self, line: int, name: str) -> str | None:
         key = fold(name)
@@ -185,15 +246,19 @@ class _RowParser:
             self.problems.append(f"Dòng {line}: {exc}")
             return ["officer"]
 
-    def _positions(self, line: int, text: str, roles: list[str]) -> list[str]:
+    def _positions(
+        self, line: int, text: str, roles: list[str], department: str | None
+    ) -> list[str]:
         try:
             codes = position_codes(_POSITION_SEPARATORS.split(text))
         except PositionError as exc:
             self.problems.append(f"Dòng {line}: {exc}")
             self.position_problem = True
             return []
-        if not codes and roles == ["officer"]:
-            self.problems.append(f"Dòng {line}: thiếu vị trí.")
+        # In a merged commune the department says where an officer works.
+        if not codes and roles == ["officer"] and department is None:
+            either = " hoặc phòng/đơn vị" if "department" in self.columns else ""
+            self.problems.append(f"Dòng {line}: thiếu vị trí{either}.")
         return codes
 
     def _telegram_id(self, line: int, text: str) -> int | None:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from telegram import Update
 
 from bot import texts
-from core.officers import unit_officers
+from core.officers import department_label, unit_officers
 from core.overview import overdue_items
 from core.text import short_title
 from handlers.base import MANAGER, Context, Reply, Request, as_int, callback_parts, handler
@@ -95,6 +95,7 @@ async def officers_reply(request: Request, *, page: int, edit: bool = False) -> 
                 officer.telegram_id is not None,
                 officer.reachable,
                 texts.moment(seen, request.tz) if seen else "",
+                department_label(officer, texts.HEAD_OF_DEPARTMENT),
             )
         )
     if "admin" in (request.officer.roles or ()):

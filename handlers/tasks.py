@@ -214,6 +214,8 @@ async def card_text(request: Request, criterion: Criterion, *, notice: str | Non
         lines.append(
             f"{texts.CARD_REQUIREMENT}: {_cut(criterion.requirement, MAX_REQUIREMENT_CHARS)}"
         )
+    if criterion.task:
+        lines.append(f"{texts.CARD_TASK}: {_cut(criterion.task, MAX_REQUIREMENT_CHARS)}")
     lines += _deadline_lines(criterion)
     if criterion.max_points is not None or criterion.target_points is not None:
         lines.append(texts.card_points(criterion.max_points, criterion.target_points))

@@ -28,6 +28,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
     true,
 )
@@ -110,6 +111,10 @@ class Officer(_UnitScoped, Base):
     name_key: Mapped[str]
     positions: Mapped[list[str]] = mapped_column(_JSON_LIST, default=list)
     roles: Mapped[list[str]] = mapped_column(_JSON_LIST, default=list)
+    # A merged commune's department (a catalogue code such as "PKT"), and
+    # whether this officer heads it (the head owns its items).
+    department: Mapped[str | None] = mapped_column(String(16))
+    department_head: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Unique across units: one Telegram account is one person in one commune.
     telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     zalo_id: Mapped[str | None]
@@ -178,6 +183,7 @@ class Criterion(_UnitScoped, Base):
     ordinal: Mapped[int]  # position in the source document
     title: Mapped[str] = mapped_column(Text)
     requirement: Mapped[str | None] = mapped_column(Text)
+    task: Mapped[str | None] = mapped_column(Text)  # what to do, beside the requirement
     max_points: Mapped[float | None] = mapped_column(Float)
     target_points: Mapped[float | None] = mapped_column(Float)
     leads: Mapped[list[str]] = mapped_column(JSON, default=list)
