@@ -150,14 +150,28 @@ async def change_state(
     )
 
 
+_DROP = delete(_TABLE).where(
+    _TABLE.c.channel == bindparam("channel"),
+    _TABLE.c.chat_id == bindparam("chat_id"),
+    _TABLE.c.user_id == bindparam("user_id"),
+    _TABLE.c.slot == bindparam("slot"),
+)  # built once, and a Core statement (no ORM bookkeeping): cards drop a question on every open
+_DROP_KINDS = _DROP.where(_TABLE.c.data["kind"].as_string().in_(bindparam("kinds", expanding=True)))
+
+
 async def drop_state(
     session: AsyncSession, *, key: StateKey, slot: str, kinds: tuple[str, ...] = ()
 ) -> None:
     """Forget the slot; with ``kinds``, only if its data's "kind" is one of them."""
-    statement = delete(ConversationState).where(_where(key, slot))
+    params: dict[str, Any] = {
+        "channel": key.channel,
+        "chat_id": key.chat_id,
+        "user_id": key.user_id,
+        "slot": slot,
+    }
     if kinds:
-        statement = statement.where(ConversationState.data["kind"].as_string().in_(kinds))
-    await session.execute(statement)
+        params["kinds"] = list(kinds)
+    await session.execute(_DROP_KINDS if kinds else _DROP, params)
 
 
 async def drop_expired(session: AsyncSession, *, now: datetime) -> int:

@@ -54,6 +54,7 @@ from core.conversation import (
     MenuChange,
     Option,
     Reply,
+    as_actions,
 )
 from core.evidence import MAX_EVIDENCE_BYTES, new_incoming_path
 from core.officers import activity_is_stale, note_activity
@@ -250,8 +251,7 @@ def handler(who: str = OFFICER, *, reads_only: bool = False) -> Callable[[Featur
                 else result
             )
             if replies is not None:
-                items = [replies] if isinstance(replies, Reply | MenuChange) else list(replies)
-                await channel.deliver(event, items)
+                await channel.deliver(event, as_actions(replies))
 
         return run
 
