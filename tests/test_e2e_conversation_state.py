@@ -43,7 +43,10 @@ async def bot_process(
     """One bot process on the test's database, with its own engine; leaving it stops it."""
     engine = make_engine(settings.database_url)
     app = build_application(
-        bot_settings(settings, tg), sessions=make_session_factory(engine), clock=clock
+        bot_settings(settings, tg),
+        sessions=make_session_factory(engine),
+        clock=clock,
+        schedule=False,  # no reminder digests in the middle of these conversations
     )
     try:
         async with app:
