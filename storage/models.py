@@ -392,3 +392,31 @@ class Escalation(_UnitScoped, Base):
     criterion_id: Mapped[int] = mapped_column(ForeignKey("criteria.id", ondelete="CASCADE"))
     milestone: Mapped[date]
     escalated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConversationState(_Id, Base):
+    """What the bot waits for or remembers between two messages of one person in one chat.
+
+    Keyed by (channel, chat, user) and a slot: "await" (the reason after "Gặp
+    khó khăn", a file after "Gửi minh chứng", a plan after /kehoach),
+    "choice:<ref>" (an action waiting for the item to be picked), "album:<id>"
+    (which item an album's caption named), "plan:<token>" (a plan preview
+    waiting for "Xác nhận"). A row past ``expires_at`` is never acted on; the
+    minute tick deletes it.
+    """
+
+    __tablename__ = "conversation_state"
+    __table_args__ = (UniqueConstraint("channel", "chat_id", "user_id", "slot"),)
+
+    # The asker's unit; nullable, as in processed_updates: strangers and admins
+    # without a unit have conversations too.
+    unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("units.id", ondelete="CASCADE"), index=True, sort_order=-9
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(64))
+    slot: Mapped[str] = mapped_column(String(80))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -20,6 +20,7 @@ from storage.models import (
     AssignmentOverride,
     AuditLog,
     Base,
+    ConversationState,
     Criterion,
     Delivery,
     Escalation,
@@ -99,6 +100,15 @@ async def add_unit_with_everything(session: AsyncSession, name: str, update_id: 
                 expires_at=datetime(2025, 3, 31, tzinfo=UTC),
             ),
             ProcessedUpdate(unit_id=unit.id, channel="telegram", update_id=update_id),
+            ConversationState(
+                unit_id=unit.id,
+                channel="telegram",
+                chat_id=str(update_id),
+                user_id=str(update_id),
+                slot="await",
+                data={"kind": "blocked"},
+                expires_at=datetime(2025, 3, 31, tzinfo=UTC),
+            ),
         ]
     )
     await session.flush()
