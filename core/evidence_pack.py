@@ -13,6 +13,7 @@ the archive in chunks; a pack of several hundred photos never sits in memory.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import mimetypes
@@ -359,6 +360,20 @@ def write_pack(
     if not isinstance(out, str | os.PathLike):
         raise TypeError("a split pack is written as files next to `out`: pass a Path")
     return _write_parts(Path(out), table, entries, max_part_bytes)
+
+
+async def write_pack_async(
+    out: Path,
+    *,
+    items: Sequence[PackItem],
+    files: Sequence[PackFile],
+    max_part_bytes: int | None = None,
+    tz: tzinfo = LOCAL_TZ,
+) -> list[Path] | None:
+    """write_pack in a worker thread: zipping hundreds of MB must not hold up other users."""
+    return await asyncio.to_thread(
+        write_pack, out, items=items, files=files, max_part_bytes=max_part_bytes, tz=tz
+    )
 
 
 # ---------------------------------------------------------------- splitting

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from core.plan_model import ParsedPlan, PlanParseError
 from core.plan_parser import parse_document
 from core.plan_reader import read_source
@@ -25,3 +27,10 @@ def parse_plan_file(
     if isinstance(source, str):
         return load_yaml_plan(source, catalogue=catalogue)
     return parse_document(source, catalogue=catalogue)
+
+
+async def parse_plan_file_async(
+    data: bytes, *, filename: str | None = None, catalogue: PositionCatalogue | None = None
+) -> ParsedPlan:
+    """parse_plan_file in a worker thread, so that other users are answered meanwhile."""
+    return await asyncio.to_thread(parse_plan_file, data, filename=filename, catalogue=catalogue)

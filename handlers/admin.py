@@ -35,7 +35,6 @@ from core.officers import (
     deep_link,
     import_roster,
     officer_by_name,
-    read_roster,
     set_positions,
     unit_officers,
 )
@@ -51,7 +50,7 @@ from core.plan_store import (
 )
 from core.plans import MAX_PLAN_BYTES, parse_plan_file
 from core.positions import default_catalogue
-from core.roster import officer_position_codes
+from core.roster import officer_position_codes, read_roster_async
 from core.text import fold
 from handlers.base import (
     ADMIN,
@@ -405,7 +404,7 @@ async def _import_roster(ref: FileRef, request: Request, paths: list[Path]) -> R
     data = await asyncio.to_thread(paths[0].read_bytes)
     before = await _linked_roles(request)
     try:
-        rows_read = read_roster(data, filename=ref.name or "danhsach.csv")
+        rows_read = await read_roster_async(data, filename=ref.name or "danhsach.csv")
         # All or nothing: a bad row rolls back the rows before it, not the whole update.
         async with request.session.begin_nested():
             report = await import_roster(

@@ -15,7 +15,7 @@ from pathlib import Path
 from telegram import Update
 
 from bot import texts
-from core.evidence_pack import safe_name, write_pack
+from core.evidence_pack import safe_name, write_pack_async
 from core.export import pack_contents
 from core.summary import compute_summary
 from handlers.base import MANAGER, Context, Reply, Request, handler
@@ -57,7 +57,7 @@ async def export_command(update: Update, context: Context, request: Request) -> 
         return [Reply(texts.no_plan_for_year(year))]
     folder = Path(tempfile.mkdtemp(prefix="dondoc-pack-"))
     name = safe_name(f"MinhChung {request.unit.name} {year}", max_length=80)
-    parts = write_pack(
+    parts = await write_pack_async(
         folder / f"{name}.zip",
         items=contents.items,
         files=contents.files,
