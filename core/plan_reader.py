@@ -103,8 +103,8 @@ def _guard(message: str, reader: Callable[[bytes], list[Block]], data: bytes) ->
     # the user only needs to know the file is broken and what to do about it.
     try:
         return reader(data)
-    except PlanParseError:
-        raise
+    except (PlanParseError, MemoryError):
+        raise  # a MemoryError is a limit missing in core.limits, not a damaged file
     except Exception as exc:
         raise PlanParseError(message + _RESAVE) from exc
 

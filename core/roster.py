@@ -20,6 +20,8 @@ from core.roles import RoleError, parse_roles
 from core.text import fold, fold_compact, nfc, one_line, parse_whole_number
 
 MAX_ROSTER_ROWS = 2000
+# 2,000 officers take a few hundred KB; a bigger file is not a roster.
+MAX_ROSTER_BYTES = 5 * 1024 * 1024
 # A roster with hundreds of bad lines is the wrong file: the first ones say enough.
 MAX_REPORTED_PROBLEMS = 30
 
@@ -112,6 +114,10 @@ def valid_codes_hint() -> str:
 def read_roster(data: bytes, *, filename: str) -> list[RosterRow]:
     """Parse a roster file; raise RosterError listing every bad line."""
     suffix = PurePath(filename).suffix.lower()
+    if len(data) > MAX_ROSTER_BYTES:
+        raise RosterError(
+            [f"Tệp quá lớn cho một danh sách cán bộ (trên {MAX_ROSTER_BYTES // 2**20} MB)."]
+        )
     if suffix == ".xlsx":
         grid: Iterable[tuple[int, list[str]]] = _xlsx_rows(data)
     elif suffix in (".csv", ".txt"):
@@ -241,7 +247,7 @@ def _decode(data: bytes) -> str:
 
 def _csv_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
     text = _decode(data)
-    first_line = next((line for line in text.splitlines() if line.strip()), "")
+    first_line = next((line for line in io.StringIO(text) if line.strip()), "")
     # Headers hold no separators, so the header line tells which one the file uses.
     delimiter = max(("\t", ";", ","), key=first_line.count)
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
@@ -264,6 +270,8 @@ def _xlsx_rows(data: bytes) -> list[tuple[int, list[str]]]:
         return sheet_grid(workbook.worksheets[0], GridBudget(), _cell_text)
     except LimitError as exc:
         raise RosterError([str(exc)]) from None
+    except MemoryError:
+        raise  # a defect to fix, never "the file is damaged"
     except Exception:  # damaged files fail in many library-specific ways
         raise RosterError(["Không đọc được tệp Excel. Hãy mở, lưu lại rồi gửi lại."]) from None
 

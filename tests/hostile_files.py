@@ -233,6 +233,11 @@ def csv_roster_errors(path: Path, rows: int = 1_000_000) -> Path:
     return path
 
 
+def csv_roster_rows(path: Path) -> Path:
+    """A roster under the size cap, with 150,000 bad rows."""
+    return csv_roster_errors(path, rows=150_000)
+
+
 # name -> (generator, file name, what reads it)
 HOSTILE: dict[str, tuple[Callable[[Path], Path], str, str]] = {
     "docx_span_bomb": (docx_span_bomb, "span.docx", "plan"),
@@ -247,6 +252,7 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str, str]] = {
     "roster_xlsx_sparse": (xlsx_sparse, "roster_sparse.xlsx", "roster"),
     "roster_xlsx_huge_cell": (xlsx_huge_cell, "roster_huge.xlsx", "roster"),
     "roster_csv_errors": (csv_roster_errors, "roster_errors.csv", "roster"),
+    "roster_csv_rows": (csv_roster_rows, "roster_rows.csv", "roster"),
 }
 
 # Run in the child: read one file the way the bot and the CLI do, print what happened.

@@ -33,7 +33,8 @@ EXPECTED = {
     "yaml_deep_code": f"dài quá {MAX_CODE_LENGTH} ký tự",
     "roster_xlsx_sparse": "quá nhiều ô",
     "roster_xlsx_huge_cell": "quá lớn khi giải nén",
-    "roster_csv_errors": "Quá nhiều dòng",
+    "roster_csv_errors": "Tệp quá lớn cho một danh sách",
+    "roster_csv_rows": "Quá nhiều dòng",
 }
 
 
