@@ -11,14 +11,19 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli import main
+from core import plan_store
 from core.limits import MAX_CODE_LENGTH, MAX_CRITERIA, LimitError
 from core.plan_model import PlanParseError
 from core.plan_yaml import load_yaml_plan
 from core.plans import parse_plan_file
 from core.roster import MAX_REPORTED_PROBLEMS, RosterError, read_roster
+from storage.models import Criterion, Plan, Unit
 from tests.hostile_files import HOSTILE, read_limited
+from tests.seed_files import TANDUC, parsed_seed
 
 # What each refusal must say: the reason, not "tệp bị hỏng".
 EXPECTED = {
@@ -181,3 +186,46 @@ async def test_cli_officer_add_refuses_a_twenty_digit_telegram_id(
         *("--position", "VPTK", "--telegram-id", "99999999999999999999"),
     )
     assert code == 2 and "Telegram" in err and "Traceback" not in err, (code, out, err)
+
+
+async def test_two_imports_of_one_plan_at_once_make_one_plan_on_both_databases(
+    session_factory: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = parsed_seed(TANDUC)
+    real_unit = plan_store.get_or_create_unit
+    for round_no in range(3):
+        name = f"Xã Tân Đức {round_no}"
+        async with session_factory() as session, session.begin():
+            await plan_store.get_or_create_unit(session, name=name)
+        both_found_the_unit = asyncio.Barrier(2)
+
+        async def unit_then_wait(
+            session: AsyncSession, *, name: str, barrier: asyncio.Barrier = both_found_the_unit
+        ) -> tuple[Unit, bool]:
+            found = await real_unit(session, name=name)
+            await barrier.wait()  # both imports are past their first read
+            return found
+
+        monkeypatch.setattr(plan_store, "get_or_create_unit", unit_then_wait)
+
+        async def one_import(name: str = name) -> None:
+            async with session_factory() as session, session.begin():
+                await plan_store.import_plan(
+                    session,
+                    unit_name=name,
+                    plan=plan,
+                    source_name="p.txt",
+                    source_sha256=None,
+                    actor="test",
+                )
+
+        await asyncio.gather(one_import(), one_import())
+        monkeypatch.setattr(plan_store, "get_or_create_unit", real_unit)
+        async with session_factory() as session:
+            unit = await plan_store.find_unit(session, name=name)
+            assert unit is not None
+            plans = (await session.scalars(select(Plan).where(Plan.unit_id == unit.id))).all()
+            criteria = await session.scalar(
+                select(func.count()).select_from(Criterion).where(Criterion.unit_id == unit.id)
+            )
+        assert (len(plans), criteria) == (1, len(plan.criteria)), round_no
