@@ -136,8 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
     except SettingsError as exc:
         return _fail(str(exc), EXIT_CONFIG)
-    token = settings.telegram_bot_token
-    setup_logging(args.log_level, [token.get_secret_value() if token else None])
+    secrets = (settings.telegram_bot_token, settings.webhook_secret)
+    setup_logging(args.log_level, [s.get_secret_value() for s in secrets if s is not None])
     return run_handler(handler, args, settings)
 
 
