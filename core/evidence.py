@@ -31,6 +31,7 @@ from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import audit
+from core.text import nfc
 from storage.db import insert_ignoring_conflicts
 from storage.models import Criterion, Evidence, Officer
 
@@ -240,6 +241,10 @@ async def store_evidence(
 
     ``actor`` defaults to "telegram:<the officer's Telegram id>".
     """
+    # Names and captions come from the chat: NFC, without control characters (a NUL in
+    # "foo.PDF\x00.exe" fails PostgreSQL's text columns).
+    original_name = nfc(original_name) if original_name is not None else None
+    caption = nfc(caption) if caption is not None else None
     try:
         if officer.unit_id != criterion.unit_id:
             raise EvidenceError("Mục này không thuộc đơn vị của bạn.")
