@@ -179,7 +179,10 @@ def xlsx_huge_cell(path: Path, megabytes: int = 400) -> Path:
 def tsv_many_rows(path: Path, rows: int = 200_000) -> Path:
     """A plan table of 200,000 criteria (about 19 MB)."""
     lines = ["KẾ HOẠCH Cải cách hành chính năm 2024 của xã Hòa Bình", "STT\tNội dung\tChủ trì"]
-    lines += [f"1.{n}\tTiêu chí số {n} của kế hoạch\tVăn phòng - Thống kê" for n in range(rows)]
+    lines += [
+        f"{n // 500 + 1}.{n % 500 + 1}\tTiêu chí số {n} của kế hoạch\tVăn phòng - Thống kê"
+        for n in range(rows)
+    ]
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
 
