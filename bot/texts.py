@@ -12,6 +12,13 @@ from datetime import date, datetime, tzinfo
 from core.progress import STATUS_LABELS
 from core.text import format_date, format_points
 
+TELEGRAM_UNREACHABLE = (
+    "Không kết nối được Telegram Bot API ({where}) nên bot chưa chạy được: kiểm tra mạng "
+    "(Telegram bị chặn ở một số nhà mạng) hoặc TELEGRAM_API_BASE_URL, rồi chạy lại."
+)
+TOKEN_REFUSED = (
+    "Telegram từ chối TELEGRAM_BOT_TOKEN: kiểm tra lại token nhận từ @BotFather trong tệp .env."
+)
 NO_TOKEN = """\
 Chưa có TELEGRAM_BOT_TOKEN nên bot chưa chạy được.
 1. Mở Telegram, nhắn @BotFather, gõ /newbot và làm theo hướng dẫn để nhận token.

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 
+from core import limits
 from core.deadlines import DeadlineResult, parse_deadline
 from core.plan_meta import PlanMeta, detect_index, read_plan_meta
 from core.plan_model import (
@@ -88,8 +89,12 @@ def normalize_code(raw: str) -> str | None:
     text = one_line(raw).strip().rstrip(".)").strip()
     if not text:
         return None
+    digits = text.replace(".", "")
+    if len(text) > limits.MAX_CODE_LENGTH and digits.isascii() and digits.isdigit():
+        limits.check_code(text)  # "1.1.1.….1": refused before splitting a 100 KB cell
     parts = text.split(".")
-    if all(part.isdigit() and len(part) <= 3 for part in parts):
+    if all(part.isascii() and part.isdigit() and len(part) <= 3 for part in parts):
+        limits.check_code(text)
         return text
     if ROMAN_CODE.match(text) and roman_to_int(text) is not None:
         return text
@@ -115,6 +120,7 @@ def parse_document(document: Document, *, catalogue: PositionCatalogue | None = 
             "Bảng kế hoạch không có dòng tiêu chí nào có số thứ tự và tên: hãy kiểm tra lại tệp."
         )
     plan.source_format = document.source_format
+    limits.check_plan(plan)
     return plan
 
 

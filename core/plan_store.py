@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -23,7 +23,15 @@ from core.plan_model import Milestone as ParsedMilestone
 from core.plan_model import ParsedCriterion, ParsedPlan, ParseWarning, leaf_flags, parent_positions
 from core.positions import PositionCatalogue, default_catalogue
 from core.text import fold, fold_compact, nfc, one_line
-from storage.models import AuditLog, Criterion, Milestone, Plan, PositionAlias, Unit
+from storage.models import (
+    AuditLog,
+    Criterion,
+    Milestone,
+    Plan,
+    PlanIndexClaim,
+    PositionAlias,
+    Unit,
+)
 from storage.types import utcnow
 
 # Fields whose change counts as "changed" in an import report.
@@ -194,6 +202,7 @@ async def import_plan(
 ) -> ImportReport:
     """Create or update the unit's plan from ``plan``. The caller commits."""
     unit, unit_created = await get_or_create_unit(session, name=unit_name)
+    await _lock_unit_for_import(session, unit=unit)
     stored, plan_created = await _matching_plan(session, unit=unit, plan=plan)
     stored.title = plan.title or stored.title
     stored.year = plan.year
@@ -203,6 +212,7 @@ async def import_plan(
     stored.source_sha256 = source_sha256
     stored.active = True
     stored.updated_at = utcnow()
+    await _claim_indexes(session, stored=stored)
     report = ImportReport(unit.name, stored.id, unit_created, plan_created)
     report.warnings = list(plan.warnings)
     await _sync_criteria(session, unit=unit, stored=stored, plan=plan, report=report)
@@ -226,6 +236,52 @@ async def import_plan(
     )
     await session.flush()
     return report
+
+
+async def _lock_unit_for_import(session: AsyncSession, *, unit: Unit) -> None:
+    """One import per unit at a time: a second one waits here, then finds the first's plan.
+
+    A no-op write to the unit's row: PostgreSQL locks the row until the commit,
+    and on SQLite the first write takes the database's write lock (reads before
+    it run outside the transaction and would not see a plan being imported).
+    """
+    await session.execute(
+        update(Unit)
+        .where(Unit.id == unit.id)
+        .values(name_key=Unit.name_key)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _period_key(stored: Plan) -> str:
+    if stored.period_start is None or stored.period_end is None:
+        return ""
+    return f"{stored.period_start}-{stored.period_end}"
+
+
+async def _claim_indexes(session: AsyncSession, *, stored: Plan) -> None:
+    """Record that ``stored`` covers its indexes in its period (storage.models.PlanIndexClaim).
+
+    An index another current plan already claims stays with that plan. Two imports
+    that both created a plan (without the lock above) cannot both claim an index:
+    the second fails on the uniqueness rule and rolls back.
+    """
+    period = _period_key(stored)
+    claimed = set(
+        await session.scalars(
+            select(PlanIndexClaim.index_name).where(
+                PlanIndexClaim.unit_id == stored.unit_id, PlanIndexClaim.period_key == period
+            )
+        )
+    )
+    for index in stored.indexes or []:
+        if index not in claimed:
+            session.add(
+                PlanIndexClaim(
+                    unit_id=stored.unit_id, plan_id=stored.id, period_key=period, index_name=index
+                )
+            )
+    await session.flush()
 
 
 async def _matching_plan(

@@ -6,6 +6,7 @@ them all in one go; line numbers are the spreadsheet's own, the header being 1.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
@@ -13,11 +14,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
 
+from core.limits import GridBudget, LimitError
 from core.positions import PositionCatalogue, default_catalogue, department_codes
 from core.roles import RoleError, parse_roles
-from core.text import fold, fold_compact, nfc, one_line
+from core.text import fold, fold_compact, nfc, one_line, parse_whole_number
 
 MAX_ROSTER_ROWS = 2000
+# 2,000 officers take a few hundred KB; a bigger file is not a roster.
+MAX_ROSTER_BYTES = 5 * 1024 * 1024
+# A roster with hundreds of bad lines is the wrong file: the first ones say enough.
+MAX_REPORTED_PROBLEMS = 30
 
 # Folded, separator-free header words -> our column names.
 _HEADERS = {
@@ -51,13 +57,15 @@ _HEADERS = {
 _YES = frozenset({"x", "co", "1", "yes", "true", "truongphong", "tp", "dung"})
 _NO = frozenset({"", "khong", "0", "no", "false"})
 _POSITION_SEPARATORS = re.compile(r"[;\n]")
-_TELEGRAM_ID = re.compile(r"\d{1,19}")
 
 
 class RosterError(ValueError):
     """The roster file has problems; ``problems`` holds one "Dòng N: …" line each."""
 
     def __init__(self, problems: list[str]) -> None:
+        if len(problems) > MAX_REPORTED_PROBLEMS:
+            more = len(problems) - MAX_REPORTED_PROBLEMS
+            problems = [*problems[:MAX_REPORTED_PROBLEMS], f"… và {more} lỗi khác."]
         self.problems = problems
         super().__init__("Danh sách có lỗi, chưa nhập gì:\n" + "\n".join(problems))
 
@@ -144,6 +152,10 @@ def valid_codes_hint() -> str:
 def read_roster(data: bytes, *, filename: str) -> list[RosterRow]:
     """Parse a roster file; raise RosterError listing every bad line."""
     suffix = PurePath(filename).suffix.lower()
+    if len(data) > MAX_ROSTER_BYTES:
+        raise RosterError(
+            [f"Tệp quá lớn cho một danh sách cán bộ (trên {MAX_ROSTER_BYTES // 2**20} MB)."]
+        )
     if suffix == ".xlsx":
         grid: Iterable[tuple[int, list[str]]] = _xlsx_rows(data)
     elif suffix in (".csv", ".txt"):
@@ -151,6 +163,11 @@ def read_roster(data: bytes, *, filename: str) -> list[RosterRow]:
     else:
         raise RosterError(["Chỉ nhận tệp .csv hoặc .xlsx."])
     return _rows(grid)
+
+
+async def read_roster_async(data: bytes, *, filename: str) -> list[RosterRow]:
+    """read_roster in a worker thread: reading a big file must not hold up every other user."""
+    return await asyncio.to_thread(read_roster, data, filename=filename)
 
 
 def _rows(grid: Iterable[tuple[int, list[str]]]) -> list[RosterRow]:
@@ -169,9 +186,12 @@ def _rows(grid: Iterable[tuple[int, list[str]]]) -> list[RosterRow]:
             [f"Dòng {header_line}: thiếu cột {', '.join(missing)} (cần: Họ tên, Vị trí, Vai trò)."]
         )
     parser = _RowParser(columns)
-    rows = [row for n, cells in lines if (row := parser.parse(n, cells)) is not None]
-    if len(rows) > MAX_ROSTER_ROWS:
-        parser.problems.append(f"Quá nhiều dòng (tối đa {MAX_ROSTER_ROWS}).")
+    rows = []
+    for count, (n, cells) in enumerate(lines, start=1):
+        if count > MAX_ROSTER_ROWS:  # stop reading: a roster is dozens of lines
+            raise RosterError([f"Quá nhiều dòng (tối đa {MAX_ROSTER_ROWS})."])
+        if (row := parser.parse(n, cells)) is not None:
+            rows.append(row)
     if not rows and not parser.problems:
         parser.problems.append("Tệp không có dòng cán bộ nào.")
     if parser.problems:
@@ -265,10 +285,10 @@ class _RowParser:
         compact = text.replace(" ", "")
         if not compact:
             return None
-        if not _TELEGRAM_ID.fullmatch(compact):
-            self.problems.append(f"Dòng {line}: Telegram ID «{text}» phải là số.")
+        value = parse_whole_number(compact, minimum=1)
+        if value is None:
+            self.problems.append(f"Dòng {line}: Telegram ID «{text[:40]}» phải là số.")
             return None
-        value = int(compact)
         if value in self.telegram_ids:
             self.problems.append(
                 f"Dòng {line}: Telegram ID trùng với dòng {self.telegram_ids[value]}."
@@ -292,7 +312,7 @@ def _decode(data: bytes) -> str:
 
 def _csv_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
     text = _decode(data)
-    first_line = next((line for line in text.splitlines() if line.strip()), "")
+    first_line = next((line for line in io.StringIO(text) if line.strip()), "")
     # Headers hold no separators, so the header line tells which one the file uses.
     delimiter = max(("\t", ";", ","), key=first_line.count)
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
@@ -306,20 +326,19 @@ def _csv_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
 
 
 def _xlsx_rows(data: bytes) -> list[tuple[int, list[str]]]:
-    from openpyxl import load_workbook
+    # The plan reader's bounded loading and sparse grid: a roster can be a zip bomb too,
+    # and read-only iter_rows() pads every row to the sheet's declared width.
+    from core.plan_reader import load_bounded_workbook, sheet_grid
 
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        workbook = load_bounded_workbook(data)
+        return sheet_grid(workbook.worksheets[0], GridBudget(), _cell_text)
+    except LimitError as exc:
+        raise RosterError([str(exc)]) from None
+    except MemoryError:
+        raise  # a defect to fix, never "the file is damaged"
     except Exception:  # damaged files fail in many library-specific ways
         raise RosterError(["Không đọc được tệp Excel. Hãy mở, lưu lại rồi gửi lại."]) from None
-    try:
-        sheet = workbook.worksheets[0]
-        return [
-            (n, [_cell_text(value) for value in row])
-            for n, row in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1)
-        ]
-    finally:
-        workbook.close()
 
 
 def _cell_text(value: object) -> str:

@@ -33,7 +33,6 @@ from core.officers import (
     create_invite,
     import_roster,
     officer_by_name,
-    read_roster,
     set_positions,
     unit_officers,
 )
@@ -49,7 +48,7 @@ from core.plan_store import (
 )
 from core.plans import MAX_PLAN_BYTES, parse_plan_file
 from core.positions import default_catalogue
-from core.roster import officer_position_codes
+from core.roster import RosterRow, officer_position_codes, read_roster_async
 from core.text import fold
 from handlers.base import (
     ADMIN,
@@ -390,15 +389,32 @@ async def roster_document(event: Inbound, request: Request) -> Result:
     ref = event.files[0] if event.files else None
     if ref is None:
         return None
-    return Fetch([ref], partial(_import_roster, ref))
+    read = _RosterRead(ref.name or "danhsach.csv")
+    return Fetch([ref], partial(_import_roster, read), prepare=read)
 
 
-async def _import_roster(ref: IncomingFile, request: Request, paths: list[Path]) -> Replies:
+@dataclass
+class _RosterRead:
+    """Reads the roster in a worker thread, before the transaction (Fetch.prepare)."""
+
+    filename: str
+    rows: list[RosterRow] | RosterError | None = None
+
+    async def __call__(self, paths: list[Path]) -> None:
+        data = await asyncio.to_thread(paths[0].read_bytes)
+        try:
+            self.rows = await read_roster_async(data, filename=self.filename)
+        except RosterError as exc:
+            self.rows = exc
+
+
+async def _import_roster(read: _RosterRead, request: Request, paths: list[Path]) -> Replies:
     assert request.unit is not None and request.officer is not None
-    data = await asyncio.to_thread(paths[0].read_bytes)
     before = await _linked_roles(request)
     try:
-        rows_read = read_roster(data, filename=ref.name or "danhsach.csv")
+        if not isinstance(read.rows, list):
+            raise read.rows or RosterError([])
+        rows_read = read.rows
         # All or nothing: a bad row rolls back the rows before it, not the whole update.
         async with request.session.begin_nested():
             report = await import_roster(

@@ -195,6 +195,9 @@ class Fetch:
     finish: Finish
     too_big: Reply | None = None  # what to say when a file is over the limit
     limit: int = MAX_EVIDENCE_BYTES
+    # Reads the downloaded files before the transaction: on SQLite the transaction holds
+    # the writer's turn, and a big file parsed inside it would hold up everyone's claim.
+    prepare: Callable[[list[Path]], Awaitable[None]] | None = None
 
 
 Result = Replies | Fetch
@@ -425,6 +428,8 @@ async def _fetch_then_finish(fetch: Fetch, who: str, event: Inbound, channel: Ch
                 await channel.fetch(file, target, limit=fetch.limit)
         except FileTooBig:
             return fetch.too_big or Reply(texts.FILE_TOO_BIG)
+        if fetch.prepare is not None:
+            await fetch.prepare(list(paths))
 
         async def finish(event: Inbound, request: Request) -> Result:
             return await fetch.finish(request, list(paths))

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from bot import texts
-from core.evidence_pack import safe_name, write_pack
+from core.evidence_pack import safe_name, write_pack_async
 from core.export import pack_contents
 from core.summary import compute_summary
 from core.summary_bundle import bundle
@@ -55,7 +55,7 @@ async def export_command(event: Inbound, request: Request) -> list[Reply]:
         return [Reply(texts.no_plan_for_year(year))]
     folder = Path(tempfile.mkdtemp(prefix="dondoc-pack-"))
     name = safe_name(f"MinhChung {request.unit.name} {year}", max_length=80)
-    parts = write_pack(
+    parts = await write_pack_async(
         folder / f"{name}.zip",
         items=contents.items,
         files=contents.files,

@@ -163,6 +163,23 @@ class Plan(_UnitScoped, Base):
     )
 
 
+class PlanIndexClaim(_UnitScoped, Base):
+    """Which current plan of a unit covers an index in a period: one plan per index.
+
+    Plans are matched on overlapping index lists, which no single constraint
+    expresses; a claim per (unit, period, index) does. Two imports racing to create
+    the same plan cannot both claim its indexes (core.plan_store also takes a
+    per-unit lock first, so the second import normally waits and updates instead).
+    """
+
+    __tablename__ = "plan_index_claims"
+    __table_args__ = (UniqueConstraint("unit_id", "period_key", "index_name"),)
+
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    period_key: Mapped[str] = mapped_column(String(16))  # "2023-2025", "" without a year
+    index_name: Mapped[str] = mapped_column(String(16))
+
+
 class Criterion(_UnitScoped, Base):
     """One numbered item of a plan (a criterion, sub-criterion or task)."""
 

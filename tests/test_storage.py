@@ -29,6 +29,7 @@ from storage.models import (
     Milestone,
     Officer,
     Plan,
+    PlanIndexClaim,
     PositionAlias,
     ProcessedUpdate,
     ProgressUpdate,
@@ -62,6 +63,7 @@ async def add_unit_with_everything(session: AsyncSession, name: str, update_id: 
                 unit_id=unit.id, alias_text="VP-TK", alias_key="vptk", position_code="VPTK"
             ),
             AssignmentOverride(unit_id=unit.id, criterion_id=criterion.id, officer_id=officer.id),
+            PlanIndexClaim(unit_id=unit.id, plan_id=plan.id, period_key="", index_name="PAR"),
             ProgressUpdate(
                 unit_id=unit.id,
                 criterion_id=criterion.id,
