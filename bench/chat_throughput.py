@@ -13,7 +13,8 @@ polls it over HTTP in the main event loop, as in production.
    handed to the fake server to the moment the bot's answer (a message or an edit) reaches
    it. Then the same for a bare PTB echo bot (it echoes text and edits the pressed message),
    on the same server, with the same concurrency, and the ratio of the two.
-2. Fixed rate: updates injected at --rate per second (open loop) for --seconds; p50/p99.
+2. Fixed rate: updates injected at --rate per second (open loop) for --seconds; p50/p99, and
+   the bot's CPU time per update (this process's CPU time less the fake server thread's).
 3. Memory: the bot in a process of its own (this script with --child), after a warm-up of
    /viec and card presses by --warm officers spread over all units; its VmRSS and VmHWM.
 
@@ -28,6 +29,7 @@ import argparse
 import asyncio
 import inspect
 import itertools
+import os
 import signal
 import sys
 import tempfile
@@ -308,6 +310,21 @@ async def fixed_rate(
     return len(latencies), latencies
 
 
+def thread_cpu_seconds(native_id: int | None) -> float:
+    """CPU time (user + system) of one thread of this process, from /proc."""
+    if native_id is None:
+        return 0.0
+    fields = Path(f"/proc/self/task/{native_id}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def bot_cpu_seconds(fake: TimedFake) -> float:
+    """This process's CPU time but the fake server's thread: the bot's (and its DB threads')."""
+    thread = fake._thread  # bench-only, as TimedFake's hooks
+    return time.process_time() - thread_cpu_seconds(thread.native_id if thread else None)
+
+
 def quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(int(q * len(ordered)), len(ordered) - 1)] * 1000
@@ -400,24 +417,30 @@ async def main(args: argparse.Namespace) -> None:
         await running(app)
         await saturated(fake, officers, len(officers) * 8)  # warm-up
         bot_rate, bot_latency = await saturated(fake, officers, args.updates)
+        cpu_before = bot_cpu_seconds(fake)
         fixed_rate_bot = await fixed_rate(fake, officers, args.rate, args.seconds)
+        cpu = bot_cpu_seconds(fake) - cpu_before
         await stopped(app)
-
-        echo = echo_app(url)
-        await running(echo, dondoc=False)
-        echoers = [Driver(d.chat + 10_000_000, d.item_id, d.code) for d in officers]
-        await saturated(fake, echoers, len(echoers) * 8)
-        echo_rate, echo_latency = await saturated(fake, echoers, args.updates)
-        await stopped(echo)
-        await engine.dispose()
 
         print(f"\nsaturated, {args.officers} officers in closed loops:")
         print(line("dondoc", bot_rate, bot_latency))
-        print(line("PTB echo bot", echo_rate, echo_latency))
-        print(f"ratio dondoc/echo  {bot_rate / echo_rate:.2f}   (target >= 0.5)")
+        if not args.no_echo:
+            echo = echo_app(url)
+            await running(echo, dondoc=False)
+            echoers = [Driver(d.chat + 10_000_000, d.item_id, d.code) for d in officers]
+            await saturated(fake, echoers, len(echoers) * 8)
+            echo_rate, echo_latency = await saturated(fake, echoers, args.updates)
+            await stopped(echo)
+            print(line("PTB echo bot", echo_rate, echo_latency))
+            print(f"ratio dondoc/echo  {bot_rate / echo_rate:.2f}   (target >= 0.5)")
+        await engine.dispose()
         count, latencies = fixed_rate_bot
         print(f"\nfixed rate {args.rate:g} updates/s for {args.seconds:g} s:")
         print(line("dondoc", count / args.seconds, latencies) + "   (target p99 < 50 ms)")
+        print(f"dondoc CPU per update {cpu / count * 1000:6.2f} ms")
+        if args.no_memory:
+            fake.stop()
+            return
 
         idle, (rss, peak) = await memory(fake, directory, url, args.warm)
         print(f"\nmemory of the bot process, {UNITS * OFFICERS_PER_UNIT} officers:")
@@ -436,6 +459,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--warm", type=int, default=600)
+    parser.add_argument("--no-echo", action="store_true", help="skip the PTB echo bot")
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory measurement")
     return parser.parse_args(argv)
 
 

@@ -30,7 +30,8 @@ from tests.seed_files import ALL_SEEDS  # noqa: E402
 
 def clear_caches() -> None:
     """Forget every parsed deadline and lead text, as for a brand-new document."""
-    default_catalogue()._cache.clear()
+    for catalogue in {id(view): view for view in default_catalogue()._views.values()}.values():
+        catalogue._cache.clear()  # the catalogue as each plan's year spells leads
     plan_parser._parse_deadline_cached.cache_clear()
     plan_tables.header_role.cache_clear()
     cached = getattr(deadlines.parse_deadline, "cache_clear", None)

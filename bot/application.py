@@ -1,4 +1,4 @@
-"""Wiring the Telegram application: settings, database, handlers, menus, scheduler.
+"""Wiring the Telegram application: settings, database, the Telegram channel, menus, scheduler.
 
 ``build_application`` is used by ``python -m bot run`` and by the end-to-end
 tests, which point ``TELEGRAM_API_BASE_URL`` at a fake Bot API server.
@@ -17,10 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
 
-from bot.menu import set_chat_menu, set_default_menu
 from bot.settings import TELEGRAM_WEBHOOK_PATH, Settings
-from handlers import register_handlers
-from handlers.base import STATE_KEY, AppState, Clock, on_error, utc_clock
+from channels.telegram import register, set_chat_menu, set_default_menu
+from handlers.base import AppState, Clock, utc_clock
 from scheduler import jobs as scheduler_jobs
 from storage.models import Officer
 from web.server import Webhook, WebServer, start_web_server
@@ -30,6 +29,7 @@ log = logging.getLogger(__name__)
 # Updates from different users are handled side by side; one user's updates
 # still arrive in order because PTB hands them out in sequence.
 CONCURRENT_UPDATES = 32
+STATE_KEY = "dondoc"
 STARTUP_KEY = "dondoc_startup"
 WEBHOOK_PATH = TELEGRAM_WEBHOOK_PATH
 TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -57,11 +57,11 @@ def build_application(
         .concurrent_updates(CONCURRENT_UPDATES)
         .build()
     )
-    app.bot_data[STATE_KEY] = AppState(settings=settings, sessions=sessions, clock=clock)
+    state = AppState(settings=settings, sessions=sessions, clock=clock)
+    app.bot_data[STATE_KEY] = state
     hooks = [scheduler_jobs.install(app, settings, sessions, clock)] if schedule else []
     app.bot_data[STARTUP_KEY] = [*hooks, *([extra_startup] if extra_startup else [])]
-    register_handlers(app)
-    app.add_error_handler(on_error)
+    register(app, state)
     return app
 
 

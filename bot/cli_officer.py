@@ -30,6 +30,7 @@ from core.officers import (
 from core.plan_store import UnitNameError
 from core.roles import ROLE_LABELS
 from core.roster import officer_position_codes
+from core.text import parse_whole_number
 from core.units import existing_unit
 from storage.models import Officer
 
@@ -57,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="officer|coordinator|leader|admin (hoặc cán bộ, đầu mối, lãnh đạo, quản trị); "
         "lặp lại được; mặc định officer",
     )
-    add.add_argument("--telegram-id", type=int, help="gắn sẵn tài khoản Telegram (số)")
+    add.add_argument("--telegram-id", type=_telegram_id, help="gắn sẵn tài khoản Telegram (số)")
     add.add_argument("--phone", help="số điện thoại")
     add.set_defaults(handler=add_command)
 
@@ -90,6 +91,13 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     lst = commands.add_parser("list", help="liệt kê cán bộ của một đơn vị")
     lst.add_argument("--unit", required=True)
     lst.set_defaults(handler=list_command)
+
+
+def _telegram_id(text: str) -> int:
+    value = parse_whole_number(text, minimum=1)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"Telegram ID «{text[:40]}» phải là một số dương hợp lệ.")
+    return value
 
 
 def _describe(officer: Officer) -> str:

@@ -230,6 +230,8 @@ def _criterion_card(criterion: Criterion) -> str:
     lines = [f"{criterion.index_name} {criterion.code}: {criterion.title}"]
     if criterion.requirement:
         lines.append(f"Yêu cầu: {criterion.requirement}")
+    if criterion.task:
+        lines.append(f"Nhiệm vụ: {criterion.task}")
     if criterion.max_points is not None or criterion.target_points is not None:
         lines.append(
             f"Điểm tối đa: {_points(criterion.max_points)}; "

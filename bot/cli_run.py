@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 from typing import Any
+from urllib.parse import urlsplit
+
+from telegram.error import InvalidToken, NetworkError
 
 from bot import texts
 from bot.application import build_application, run_until_stopped
-from bot.cli import EXIT_CONFIG, CommandError
+from bot.cli import EXIT_CONFIG, EXIT_DB_UNAVAILABLE, CommandError
 from bot.database import open_database
 from bot.settings import Settings
 
@@ -26,6 +29,15 @@ async def run_command(args: argparse.Namespace, settings: Settings) -> int:
     try:
         app = build_application(settings, sessions=sessions)
         await run_until_stopped(app, settings)
+    except InvalidToken:
+        raise CommandError(texts.TOKEN_REFUSED, exit_code=EXIT_CONFIG) from None
+    except NetworkError:
+        # Only the start can raise it (getMe, setWebhook/deleteWebhook); once running,
+        # PTB retries by itself. One clear line, not a traceback per attempt.
+        where = urlsplit(settings.telegram_api_base_url).netloc or "?"
+        raise CommandError(
+            texts.TELEGRAM_UNREACHABLE.format(where=where), exit_code=EXIT_DB_UNAVAILABLE
+        ) from None
     finally:
         await engine.dispose()
     return 0

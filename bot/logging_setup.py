@@ -1,9 +1,11 @@
 """Logging for every entry point, with secrets scrubbed from each record.
 
 The bot token travels inside Bot API URLs (``…/bot<token>/getUpdates``), so
-httpx request logs and network tracebacks would leak it. A filter on every
-root handler replaces the configured token, and anything shaped like a
-Telegram token, before the record is written.
+httpx request logs and network tracebacks would leak it; at DEBUG, PTB logs the
+parameters of every call (setWebhook's secret_token) and every update (an
+invite code in "/start <code>"). A filter on every root handler replaces the
+configured secrets, anything shaped like a Telegram token and any invite code
+before the record is written.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import sys
 from collections.abc import Iterable
 
 TOKEN_PATTERN = re.compile(r"\d{6,}:[A-Za-z0-9_-]{30,}")
+# An invite code links whoever holds it to an officer: in a deep link ("?start=<code>"),
+# in the /start message that carries it ("/start <code>"), or in PTB's dump of an update.
+INVITE_PATTERN = re.compile(r"((?:\?|&|\b)start=|/start(?:@\w+)?\s+)[A-Za-z0-9_-]{8,}")
 REDACTED = "[REDACTED]"
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
@@ -31,7 +36,8 @@ class SecretRedactingFilter(logging.Filter):
     def redact(self, text: str) -> str:
         for secret in sorted(self._secrets, key=len, reverse=True):
             text = text.replace(secret, REDACTED)
-        return TOKEN_PATTERN.sub(REDACTED, text)
+        text = TOKEN_PATTERN.sub(REDACTED, text)
+        return INVITE_PATTERN.sub(rf"\1{REDACTED}", text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

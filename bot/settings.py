@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from core.reminder_rules import PolicyError, parse_clock
 
@@ -156,6 +158,10 @@ class Settings(BaseSettings):
     def _known_driver(cls, value: str) -> str:
         if not value.startswith(tuple(f"{driver}://" for driver in SUPPORTED_DRIVERS)):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        try:  # a port that is not a number fails only when the URL is parsed, deep inside
+            make_url(value)
+        except (ArgumentError, ValueError):
+            raise ValueError("is not a valid URL (check the port and the punctuation)") from None
         return value
 
     @field_validator("timezone")

@@ -12,6 +12,13 @@ from datetime import date, datetime, tzinfo
 from core.progress import STATUS_LABELS
 from core.text import format_date, format_points
 
+TELEGRAM_UNREACHABLE = (
+    "Không kết nối được Telegram Bot API ({where}) nên bot chưa chạy được: kiểm tra mạng "
+    "(Telegram bị chặn ở một số nhà mạng) hoặc TELEGRAM_API_BASE_URL, rồi chạy lại."
+)
+TOKEN_REFUSED = (
+    "Telegram từ chối TELEGRAM_BOT_TOKEN: kiểm tra lại token nhận từ @BotFather trong tệp .env."
+)
 NO_TOKEN = """\
 Chưa có TELEGRAM_BOT_TOKEN nên bot chưa chạy được.
 1. Mở Telegram, nhắn @BotFather, gõ /newbot và làm theo hướng dẫn để nhận token.
@@ -176,6 +183,7 @@ TASK_GROUPS = {
     "later": "Hạn sau",
     "ongoing": "Thường xuyên",
     "unscheduled": "Chưa có hạn",
+    "department": "Việc của phòng",
     "common": "Việc chung",
 }
 NO_TASKS = "Bạn chưa có việc nào trong kế hoạch."
@@ -200,6 +208,8 @@ def task_line(label: str, title: str, due: date | None, status_code: str, percen
 
 
 CARD_REQUIREMENT = "Yêu cầu"
+CARD_TASK = "Nhiệm vụ"
+HEAD_OF_DEPARTMENT = "trưởng phòng"
 CARD_DEADLINE = "Thời hạn"
 CARD_DATES = "Mốc"
 CARD_ONGOING = "Thường xuyên"
@@ -332,10 +342,18 @@ def officers_title(unit: str, count: int, page: int, pages: int) -> str:
 
 
 def officer_line(
-    name: str, positions: list[str], roles: list[str], linked: bool, reachable: bool, seen: str
+    name: str,
+    positions: list[str],
+    roles: list[str],
+    linked: bool,
+    reachable: bool,
+    seen: str,
+    department: str | None = None,
 ) -> str:
     extra = [ROLE_NAMES[r] for r in roles if r != "officer" and r in ROLE_NAMES]
-    head = f"• {name} — {', '.join(positions) or 'chưa có vị trí'}"
+    where = [", ".join(positions)] if positions else []
+    where += [department] if department else []
+    head = f"• {name} — {' · '.join(where) or 'chưa có vị trí'}"
     if extra:
         head += f" ({', '.join(extra)})"
     if not linked:
@@ -466,7 +484,13 @@ REMINDER_KINDS = {
 
 
 def reminder_line(
-    code: str, short_title: str, kind: str, due: date | None, days_late: int, owners: list[str]
+    code: str,
+    short_title: str,
+    kind: str,
+    due: date | None,
+    days_late: int,
+    owners: list[str],
+    task: str | None = None,
 ) -> str:
     when = REMINDER_KINDS.get(kind, kind)
     if kind == "overdue":
@@ -474,7 +498,8 @@ def reminder_line(
     if due is not None:
         when += f" ({due:%d/%m/%Y})"
     whose = f" — {', '.join(owners)}" if owners else ""
-    return f"• {code} {short_title}: {when}{whose}"
+    line = f"• {code} {short_title}: {when}{whose}"
+    return f"{line}\n  {CARD_TASK}: {task}" if task else line
 
 
 def digest_header(day: date) -> str:

@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePath
@@ -30,6 +31,7 @@ from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import audit
+from core.text import nfc
 from storage.db import insert_ignoring_conflicts
 from storage.models import Criterion, Evidence, Officer
 
@@ -102,6 +104,49 @@ def extension(original_name: str | None, mime: str | None) -> str:
         if _EXTENSION.fullmatch(guessed):
             return guessed
     return ""
+
+
+# What an evidence file can be, recognised by its first bytes: images, PDF, Word, Excel,
+# and ZIP (.docx/.xlsx are ZIP too). Each kind lists the names it may keep; anything
+# else, whatever its name says ("\u202efdp.exe", "foo.PDF\x00.exe"), is stored and
+# exported as NEUTRAL_EXTENSION, which no computer opens by running it.
+NEUTRAL_EXTENSION = ".bin"
+HEAD_BYTES = 16
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1"}
+_IMAGES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".heic", ".heif", ".tif", ".tiff", ".bmp")
+_KINDS: tuple[tuple[Callable[[bytes], bool], str, tuple[str, ...]], ...] = (
+    # (recognises the first bytes, the kind's own extension, the names it may keep)
+    (lambda h: h.startswith(b"\xff\xd8\xff"), ".jpg", _IMAGES),
+    (lambda h: h.startswith(b"\x89PNG\r\n\x1a\n"), ".png", _IMAGES),
+    (lambda h: h.startswith((b"GIF87a", b"GIF89a")), ".gif", _IMAGES),
+    (lambda h: h[:4] == b"RIFF" and h[8:12] == b"WEBP", ".webp", _IMAGES),
+    (lambda h: h[4:8] == b"ftyp" and h[8:12] in _HEIF_BRANDS, ".heic", _IMAGES),
+    (lambda h: h.startswith((b"II*\x00", b"MM\x00*")), ".tif", _IMAGES),
+    (lambda h: h.startswith(b"BM"), ".bmp", _IMAGES),
+    (lambda h: h.startswith(b"%PDF-"), ".pdf", (".pdf",)),
+    (lambda h: h.startswith(b"\xd0\xcf\x11\xe0"), ".doc", (".doc", ".xls", ".ppt")),
+    (
+        lambda h: h.startswith(b"PK\x03\x04"),
+        ".zip",
+        (".zip", ".docx", ".xlsx", ".pptx", ".odt", ".ods"),
+    ),
+)
+
+
+def content_extension(head: bytes, name_extension: str) -> str:
+    """The extension to store and export a file under: its name's when its content agrees
+    (a PNG photo named .jpg stays .jpg: both are images), the kind's own when the name
+    says something else (a PDF named .exe becomes .pdf), and .bin for anything that is
+    not an image, a PDF, an Office file or a ZIP."""
+    for matches, own, allowed in _KINDS:
+        if matches(head):
+            return name_extension if name_extension in allowed else own
+    return NEUTRAL_EXTENSION
+
+
+def _read_head(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(HEAD_BYTES)
 
 
 def relative_path(criterion: Criterion, sha256: str, ext: str) -> PurePath:
@@ -200,6 +245,10 @@ async def store_evidence(
 
     ``actor`` defaults to "telegram:<the officer's Telegram id>".
     """
+    # Names and captions come from the chat: NFC, without control characters (a NUL in
+    # "foo.PDF\x00.exe" fails PostgreSQL's text columns).
+    original_name = nfc(original_name) if original_name is not None else None
+    caption = nfc(caption) if caption is not None else None
     try:
         if officer.unit_id != criterion.unit_id:
             raise EvidenceError("Mục này không thuộc đơn vị của bạn.")
@@ -216,7 +265,9 @@ async def store_evidence(
             return await _result(session, existing, duplicate=True)
         if existing is not None:  # withdrawn with /hoantac, now sent again: it counts again
             return await _restore(session, existing, officer=officer, actor=actor, now=now)
-        relative = relative_path(criterion, sha256, extension(original_name, mime))
+        head = await asyncio.to_thread(_read_head, source)
+        ext = content_extension(head, extension(original_name, mime))
+        relative = relative_path(criterion, sha256, ext)
         await asyncio.to_thread(_move, source, evidence_dir / relative)
     finally:
         await asyncio.to_thread(_discard, source)  # refused, duplicate or failed

@@ -13,6 +13,7 @@ the archive in chunks; a pack of several hundred photos never sits in memory.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import mimetypes
@@ -28,9 +29,9 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from core.evidence import HEAD_BYTES, content_extension
 from core.progress import STATUS_LABELS
 from core.summary_xlsx import LOCAL_TZ, MAX_WIDTH, Column, write_table
-from core.text import nfc
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,8 @@ def clean_text(text: str, *, max_length: int = 60) -> str:
     This is :func:`safe_name` without the reserved-name rule, for a piece of a
     name (a sender) that never stands alone.
     """
-    name = nfc(text).translate(_DASHES).translate(_FORBIDDEN)
+    # Not core.text.nfc, which drops control characters: here they separate words.
+    name = unicodedata.normalize("NFC", text).translate(_DASHES).translate(_FORBIDDEN)
     name = "".join(_clean_char(ch) for ch in name)
     name = _SPACES.sub(" ", name).strip()
     return _truncate(name, max_length).rstrip(" .")
@@ -115,6 +117,7 @@ class PackItem:
     evidence_count: int
     owners: list[str]
     done: bool
+    task: str | None = None  # what to do, where the plan has a task column
 
 
 @dataclass
@@ -163,6 +166,8 @@ ASSESSMENT_COLUMNS = [
     Column("Người phụ trách", wrap=True, max_width=30),
 ]
 
+TASK_COLUMN = Column("Nhiệm vụ", wrap=True, max_width=MAX_WIDTH)
+
 MISSING_COLUMNS = [
     Column("Chỉ số"),
     Column("Mã"),
@@ -209,7 +214,13 @@ def self_assessment_workbook(items: Sequence[PackItem]) -> bytes:
     sheet = wb.active
     assert sheet is not None  # a new Workbook always has one sheet
     sheet.title = "Tự đánh giá"
-    write_table(sheet, ASSESSMENT_COLUMNS, [_assessment_row(item) for item in items])
+    rows = [_assessment_row(item) for item in items]
+    columns = ASSESSMENT_COLUMNS
+    if any(item.task for item in items):
+        # A plan with a task column: what was to be done, beside the criterion.
+        columns = [*columns[:3], TASK_COLUMN, *columns[3:]]
+        rows = [[*row[:3], item.task, *row[3:]] for row, item in zip(rows, items, strict=True)]
+    write_table(sheet, columns, rows)
     missing = [_missing_row(item) for item in items if needs_explanation(item)]
     write_table(wb.create_sheet("Thiếu minh chứng"), MISSING_COLUMNS, missing)
     buffer = io.BytesIO()
@@ -239,7 +250,11 @@ def _extension(file: PackFile) -> str:
         file.path.suffix.lower(),
         (mimetypes.guess_extension(file.mime) or "") if file.mime else "",
     ]
-    return next((ext for ext in candidates if _EXTENSION.fullmatch(ext)), "")
+    named = next((ext for ext in candidates if _EXTENSION.fullmatch(ext)), "")
+    # The content decides, as when the file was stored: files stored before that rule
+    # may carry a name's ".exe", which the pack must not hand to a Windows user.
+    with file.path.open("rb") as handle:
+        return content_extension(handle.read(HEAD_BYTES), named)
 
 
 def _code_key(code: str) -> tuple[tuple[int, str], ...]:
@@ -359,6 +374,20 @@ def write_pack(
     if not isinstance(out, str | os.PathLike):
         raise TypeError("a split pack is written as files next to `out`: pass a Path")
     return _write_parts(Path(out), table, entries, max_part_bytes)
+
+
+async def write_pack_async(
+    out: Path,
+    *,
+    items: Sequence[PackItem],
+    files: Sequence[PackFile],
+    max_part_bytes: int | None = None,
+    tz: tzinfo = LOCAL_TZ,
+) -> list[Path] | None:
+    """write_pack in a worker thread: zipping hundreds of MB must not hold up other users."""
+    return await asyncio.to_thread(
+        write_pack, out, items=items, files=files, max_part_bytes=max_part_bytes, tz=tz
+    )
 
 
 # ---------------------------------------------------------------- splitting

@@ -61,6 +61,7 @@ async def pack_contents(
             index=c.index_name,
             code=c.code,
             title=c.title,
+            task=c.task,
             max_points=c.max_points,
             target_points=c.target_points,
             status=states.get(c.id, NOT_STARTED).status,

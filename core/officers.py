@@ -17,11 +17,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import audit
+from core.positions import default_catalogue
 from core.roles import ROLES, RoleError, parse_role, parse_roles
 from core.roster import (
     PositionError,
     RosterError,
     RosterRow,
+    department_code,
+    department_codes_hint,
     position_codes,
     read_roster,
     valid_codes_hint,
@@ -90,6 +93,8 @@ def _snapshot(officer: Officer) -> dict[str, Any]:
         "name": officer.name,
         "positions": list(officer.positions or []),
         "roles": list(officer.roles or []),
+        "department": officer.department,
+        "department_head": bool(officer.department_head),
         "telegram_id": officer.telegram_id,
         "phone": officer.phone,
         "active": officer.active,
@@ -108,6 +113,22 @@ def checked_positions(positions: Sequence[str]) -> list[str]:
         return position_codes(positions)
     except PositionError as exc:
         raise OfficerError(f"{exc} {valid_codes_hint()}") from None
+
+
+def department_label(officer: Officer, head_word: str) -> str | None:
+    """ "Phòng Kinh tế (trưởng phòng)" for a roster listing; None outside any department."""
+    if not officer.department:
+        return None
+    position = default_catalogue().positions.get(officer.department)
+    name = position.name if position else officer.department
+    return f"{name} ({head_word})" if officer.department_head else name
+
+
+def checked_department(text: str) -> str | None:
+    try:
+        return department_code(text)
+    except PositionError as exc:
+        raise OfficerError(f"{exc} {department_codes_hint()}") from None
 
 
 def checked_roles(roles: Sequence[str]) -> list[str]:
@@ -144,6 +165,8 @@ async def add_officer(
     roles: Sequence[str] = ("officer",),
     telegram_id: int | None = None,
     phone: str | None = None,
+    department: str | None = None,
+    department_head: bool = False,
     actor: str,
     actor_officer_id: int | None = None,
 ) -> tuple[Officer, bool]:
@@ -151,12 +174,15 @@ async def add_officer(
 
     Positions, roles and the spelling of the name are replaced (the latest
     written form wins, e.g. a roster adding missing diacritics); a Telegram ID
-    or phone left out is kept. A plain officer needs a position: without one
-    they would own nothing and never be chased.
+    or phone left out is kept, and so is a department (with its head flag)
+    when none is given. A plain officer needs a position or a department:
+    without either they would own nothing and never be chased.
     """
     cleaned = clean_name(name)
     codes, role_list = checked_positions(positions), checked_roles(roles)
-    if not codes and role_list == ["officer"]:
+    if department is not None:
+        department = checked_department(department)
+    if not codes and role_list == ["officer"] and department is None:
         raise OfficerError(f"Cán bộ cần ít nhất một vị trí. {valid_codes_hint()}")
     officer = await officer_by_name(session, unit=unit, name=cleaned)
     if telegram_id is not None:
@@ -174,6 +200,8 @@ async def add_officer(
     officer.name, officer.positions, officer.roles = cleaned, codes, role_list
     officer.telegram_id = telegram_id if telegram_id is not None else officer.telegram_id
     officer.phone = one_line(phone) if phone else officer.phone
+    if department is not None:
+        officer.department, officer.department_head = department, department_head
     officer.active = True
     await session.flush()
     new = _snapshot(officer)
@@ -213,6 +241,8 @@ async def import_roster(
                 roles=row.roles,
                 telegram_id=row.telegram_id,
                 phone=row.phone,
+                department=row.department,
+                department_head=row.department_head,
                 actor=actor,
                 actor_officer_id=actor_officer_id,
             )

@@ -4,13 +4,17 @@ The rules (issue 3, "Who is who → Ownership"):
 
 * An admin's override names the single owner of an item.
 * Otherwise the owners are the active officers holding one of the item's lead
-  positions (officer positions only: VPTK, TPHT, …).
+  positions (officer positions only: VPTK, TPHT, …) and, for a lead that is a
+  merged commune's department (PKT, VPUB, …), the department's head.
 * Items led only by everyone (ALL), by the committee (UBND) or an outside body
   (MTTQ), items with no mapped lead, and items whose lead position nobody holds
   go to the unit's coordinators, who chase or reassign them. A unit without a
   coordinator gives them to its admins, so that no item is left without anyone.
 * ALL items are also everybody's "Việc chung": every officer sees them and may
   report on them.
+* A department's items are its members' "Việc của phòng": they see them and
+  may report on them, but are not reminded about them for being members (only
+  owners are reminded).
 
 Nothing ever crosses units.
 """
@@ -42,6 +46,7 @@ from storage.models import AssignmentOverride, Criterion, Officer, Unit
 
 DUE_SOON_DAYS = 7
 GROUPS = ("overdue", "due_7", "later", "ongoing", "unscheduled")
+SHARED_GROUPS = ("department", "common")  # seen and reported on, not owned
 
 
 class OwnershipError(ValueError):
@@ -85,8 +90,11 @@ def _owners(
         return [chosen]
     holders: dict[int, Person] = {}
     for code in criterion.leads or ():
-        if catalogue.kind(code) == "officer":
+        kind = catalogue.kind(code)
+        if kind == "officer":
             holders.update((o.id, o) for o in people.by_position.get(code, ()))
+        elif kind == "department":
+            holders.update((o.id, o) for o in people.heads.get(code, ()))
     if holders:
         return sorted(holders.values(), key=lambda o: (o.name_key, o.id))
     return list(people.fallback)
@@ -96,6 +104,11 @@ def is_common(criterion: _Led, catalogue: PositionCatalogue | None = None) -> bo
     """An ALL item: everybody's "Việc chung"."""
     catalogue = catalogue or default_catalogue()
     return any(catalogue.kind(code) == "everyone" for code in criterion.leads or ())
+
+
+def in_department(criterion: _Led, department: str | None) -> bool:
+    """Is this one of ``department``'s items ("Việc của phòng" for its members)?"""
+    return department is not None and department in (criterion.leads or ())
 
 
 async def owners_by_criterion(
@@ -131,6 +144,8 @@ async def can_update(session: AsyncSession, *, officer: Officer, criterion: Crit
     if not officer.active or not criterion.active or officer.unit_id != criterion.unit_id:
         return False
     if {"coordinator", "admin"} & set(officer.roles or ()) or is_common(criterion):
+        return True
+    if in_department(criterion, officer.department):
         return True
     snapshot = await unit_snapshot(session, unit_id=criterion.unit_id)
     return any(owner.id == officer.id for owner in snapshot_owners(snapshot, criterion))
@@ -222,18 +237,20 @@ class OfficerItems:
     later: list[ItemView] = field(default_factory=list)
     ongoing: list[ItemView] = field(default_factory=list)
     unscheduled: list[ItemView] = field(default_factory=list)
+    # "Việc của phòng": the officer's department's items they do not own.
+    department: list[ItemView] = field(default_factory=list)
     common: list[ItemView] = field(default_factory=list)  # "Việc chung", not owned
 
     def groups(self) -> list[tuple[str, list[ItemView]]]:
-        """Non-empty groups in display order, "common" last."""
-        named = [(name, getattr(self, name)) for name in (*GROUPS, "common")]
+        """Non-empty groups in display order, "department" then "common" last."""
+        named = [(name, getattr(self, name)) for name in (*GROUPS, *SHARED_GROUPS)]
         return [(name, items) for name, items in named if items]
 
     def owned(self) -> list[ItemView]:
         return [item for name in GROUPS for item in getattr(self, name)]
 
     def __len__(self) -> int:
-        return len(self.owned()) + len(self.common)
+        return len(self.owned()) + len(self.department) + len(self.common)
 
 
 def display_due(
@@ -277,25 +294,30 @@ def item_view(
     )
 
 
-def _items_of(
-    snapshot: UnitSnapshot, officer_id: int
-) -> tuple[tuple[LeafItem, ...], tuple[LeafItem, ...]]:
-    """The officer's own items and the "Việc chung" they do not own; worked out once
-    per snapshot and officer."""
+_Items = tuple[LeafItem, ...]
+
+
+def _items_of(snapshot: UnitSnapshot, officer_id: int) -> tuple[_Items, _Items, _Items]:
+    """The officer's own items, their department's items and the "Việc chung" they do
+    not own; worked out once per snapshot and officer."""
     key = ("items_of", officer_id)
     if key not in snapshot.derived:
         catalogue = default_catalogue()
+        person = snapshot.people.by_id.get(officer_id)
+        department = person.department if person else None
         owned = tuple(
             item
             for item in snapshot.items
             if any(o.id == officer_id for o in snapshot_owners(snapshot, item))
         )
         owned_ids = {item.id for item in owned}
-        common = tuple(
-            i for i in snapshot.items if i.id not in owned_ids and is_common(i, catalogue)
+        own_department = tuple(
+            i for i in snapshot.items if i.id not in owned_ids and in_department(i, department)
         )
-        snapshot.derived[key] = (owned, common)
-    found: tuple[tuple[LeafItem, ...], tuple[LeafItem, ...]] = snapshot.derived[key]
+        seen = owned_ids | {item.id for item in own_department}
+        common = tuple(i for i in snapshot.items if i.id not in seen and is_common(i, catalogue))
+        snapshot.derived[key] = (owned, own_department, common)
+    found: tuple[_Items, _Items, _Items] = snapshot.derived[key]
     return found
 
 
@@ -307,11 +329,11 @@ async def officer_items(session: AsyncSession, *, officer: Officer, today: date)
     """The officer's leaf items, grouped, plus the unit's "Việc chung" they do not own."""
     unit = await session.get_one(Unit, officer.unit_id)
     snapshot = await unit_snapshot(session, unit_id=unit.id)
-    owned, common = _items_of(snapshot, officer.id)
-    ids = [item.id for item in (*owned, *common)]
-    states = await current_states(session, criterion_ids=ids)
+    owned, own_department, common = _items_of(snapshot, officer.id)
+    everything = (*owned, *own_department, *common)
+    states = await current_states(session, criterion_ids=[item.id for item in everything])
     # Report days decide which milestone is open only for items with several.
-    stepped = [item.id for item in (*owned, *common) if len(item.due_dates) > 1]
+    stepped = [item.id for item in everything if len(item.due_dates) > 1]
     reports = await report_days(session, criterion_ids=stepped, tz=unit_tz(unit))
 
     def view(item: LeafItem) -> ItemView:
@@ -322,10 +344,11 @@ async def officer_items(session: AsyncSession, *, officer: Officer, today: date)
     for item in owned:
         shown = view(item)
         getattr(result, shown.group).append(shown)
+    result.department = [view(i) for i in own_department]
     result.common = [view(i) for i in common]
-    for name in (*GROUPS, "common"):
+    for name in (*GROUPS, *SHARED_GROUPS):
         items: list[ItemView] = getattr(result, name)
-        if name == "common":
+        if name in SHARED_GROUPS:
             items.sort(key=lambda v: (GROUPS.index(v.group), *_sort_key(v)))
         else:
             items.sort(key=_sort_key)

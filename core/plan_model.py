@@ -81,6 +81,7 @@ class ParsedCriterion:
     max_points: float | None = None
     target_points: float | None = None
     requirement: str | None = None
+    task: str | None = None  # what to do, where the plan has it beside a requirement
     leads: list[str] = field(default_factory=list)
     supports: list[str] = field(default_factory=list)
     lead_text: str | None = None
@@ -90,6 +91,7 @@ class ParsedCriterion:
     recurrence: Recurrence | None = None
     milestones: list[Milestone] = field(default_factory=list)
     unmapped_leads: list[str] = field(default_factory=list)
+    unmapped_supports: list[str] = field(default_factory=list)  # offered to map, like leads
     line_no: int | None = None
     occurrence: int = 1  # 2, 3, … for a code that repeats within its index
     synthetic_code: bool = False  # the document gave no number; we made one up
@@ -108,6 +110,7 @@ class ParsedCriterion:
             "max_points": self.max_points,
             "target_points": self.target_points,
             "requirement": self.requirement,
+            "task": self.task,
             "leads": list(self.leads),
             "supports": list(self.supports),
             "lead_text": self.lead_text,

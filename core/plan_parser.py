@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 
+from core import limits
 from core.deadlines import DeadlineResult, parse_deadline
 from core.plan_meta import PlanMeta, detect_index, read_plan_meta
 from core.plan_model import (
@@ -34,7 +35,7 @@ from core.plan_model import (
     PlanParseError,
 )
 from core.plan_tables import DataRow, PlanTable, find_tables
-from core.positions import PositionCatalogue, default_catalogue
+from core.positions import PositionCatalogue, default_catalogue, unmapped_message
 from core.text import (
     ROMAN_CODE,
     fold,
@@ -88,8 +89,12 @@ def normalize_code(raw: str) -> str | None:
     text = one_line(raw).strip().rstrip(".)").strip()
     if not text:
         return None
+    digits = text.replace(".", "")
+    if len(text) > limits.MAX_CODE_LENGTH and digits.isascii() and digits.isdigit():
+        limits.check_code(text)  # "1.1.1.….1": refused before splitting a 100 KB cell
     parts = text.split(".")
-    if all(part.isdigit() and len(part) <= 3 for part in parts):
+    if all(part.isascii() and part.isdigit() and len(part) <= 3 for part in parts):
+        limits.check_code(text)
         return text
     if ROMAN_CODE.match(text) and roman_to_int(text) is not None:
         return text
@@ -104,7 +109,9 @@ def parse_document(document: Document, *, catalogue: PositionCatalogue | None = 
             "Không tìm thấy bảng kế hoạch trong tệp: cần một bảng có hàng tiêu đề gồm cột "
             "số thứ tự (STT/TT) và cột lĩnh vực, tiêu chí hoặc nhiệm vụ."
         )
-    builder = _PlanBuilder(catalogue or default_catalogue(), read_plan_meta(tables, text_lines))
+    meta = read_plan_meta(tables, text_lines)
+    # Leads as plans of that year spell them (posts before the merger, departments after).
+    builder = _PlanBuilder((catalogue or default_catalogue()).for_year(meta.year), meta)
     for table in tables:
         builder.add_table(table)
     plan = builder.finish()
@@ -113,6 +120,7 @@ def parse_document(document: Document, *, catalogue: PositionCatalogue | None = 
             "Bảng kế hoạch không có dòng tiêu chí nào có số thứ tự và tên: hãy kiểm tra lại tệp."
         )
     plan.source_format = document.source_format
+    limits.check_plan(plan)
     return plan
 
 
@@ -240,7 +248,7 @@ class _CriteriaReader:
 
     def _new_item(self, row: DataRow, code: str | None) -> _Item:
         values = _cells_by_role(self.table, row, _TEXT_ROLES + _POINT_ROLES)
-        if "title" not in values and "task" in values:
+        if "title" not in values and "task" in values and self.table.column("title") is None:
             values["title"] = values.pop("task")
         return _Item(self.index, code, row.line_no, dict(values), dict(values))
 
@@ -455,6 +463,7 @@ class _Finisher:
             parent=item.parent.code if item.parent else None,
             title=_strip_bullet(one_line(item.fields.get("title", ""))),
             requirement=self._requirement(item),
+            task=_stripped_or_none(item.fields.get("task")),
             max_points=self._points(item, "max_points"),
             target_points=self._points(item, "target_points"),
             line_no=item.line_no,
@@ -486,7 +495,7 @@ class _Finisher:
         criterion.lead_text = _one_line_or_none(item.fields.get("lead"))
         criterion.support_text = _one_line_or_none(item.fields.get("support"))
         criterion.leads = self._positions(item, criterion.lead_text, "chủ trì", criterion)
-        supports = self._positions(item, criterion.support_text, "phối hợp", None)
+        supports = self._positions(item, criterion.support_text, "phối hợp", criterion)
         criterion.supports = [code for code in supports if code not in criterion.leads]
         if not item.children and not criterion.leads and not criterion.unmapped_leads:
             self.builder.warn(item, "không có đơn vị chủ trì; việc này sẽ giao cho đầu mối.")
@@ -508,7 +517,9 @@ class _Finisher:
             codes = self._positions(item, lead_text, "chủ trì", criterion)
             _extend_unique(criterion.leads, codes)
             support_text = _one_line_or_none(activity.fields.get("support"))
-            _extend_unique(criterion.supports, self._positions(item, support_text, "phối hợp"))
+            _extend_unique(
+                criterion.supports, self._positions(item, support_text, "phối hợp", criterion)
+            )
             deadline_text = _one_line_or_none(activity.fields.get("deadline"))
             result = self._deadline(item, deadline_text, activity.line_no)
             criterion.recurrence = criterion.recurrence or result.recurrence
@@ -542,9 +553,12 @@ class _Finisher:
     ) -> list[str]:
         match = self.builder.catalogue.match(text)
         for written in match.unmapped:
-            self.builder.warn(item, f"không nhận ra đơn vị {what} {written!r}; cần ánh xạ.")
-            if criterion is not None and written not in criterion.unmapped_leads:
-                criterion.unmapped_leads.append(written)
+            self.builder.warn(item, unmapped_message(what, written, text or written))
+            if criterion is not None:
+                unmapped = (
+                    criterion.unmapped_leads if what == "chủ trì" else criterion.unmapped_supports
+                )
+                _extend_unique(unmapped, [written])
         for written, code in match.fuzzy:
             self.builder.warn(item, f"đọc {written!r} là {code} (gần đúng chính tả).")
         return list(match.codes)
@@ -581,6 +595,10 @@ def _parse_deadline_cached(
     text: str, year: int | None, period: tuple[int, int] | None
 ) -> DeadlineResult:
     return parse_deadline(text, year=year, period=period)
+
+
+def _stripped_or_none(text: str | None) -> str | None:
+    return text.strip() or None if text else None
 
 
 def _one_line_or_none(text: str | None) -> str | None:

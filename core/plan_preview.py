@@ -22,7 +22,9 @@ class PlanPreview:
     leaf_counts: dict[str, int]
     without_owner: list[ParsedCriterion] = field(default_factory=list)
     without_date: list[ParsedCriterion] = field(default_factory=list)
-    unmapped_leads: dict[str, int] = field(default_factory=dict)  # text -> how many items
+    # Lead and support texts nothing in the catalogue matched (whole cells when
+    # nothing in them did) -> how many items; the chat offers to map each.
+    unmapped_leads: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     # The unit the plan would be filed under, when the document names another one.
     other_unit: str | None = None
@@ -34,7 +36,7 @@ def build_preview(plan: ParsedPlan, *, target_unit: str | None = None) -> PlanPr
     leaves = [c for c, leaf in zip(plan.criteria, leaf_flags(plan.criteria), strict=True) if leaf]
     unmapped: Counter[str] = Counter()
     for criterion in plan.criteria:
-        unmapped.update(set(criterion.unmapped_leads))
+        unmapped.update({*criterion.unmapped_leads, *criterion.unmapped_supports})
     return PlanPreview(
         unit=plan.unit,
         year=plan.year,

@@ -20,15 +20,17 @@ from typing import Any
 
 from lxml import etree
 
+from core import limits
+from core.limits import GridBudget
 from core.plan_model import Block, Document, PlanParseError, TableRow, TextLine
 from core.text import fold, nfc
 
 FORMATS = ("docx", "xlsx", "csv", "text", "yaml")
 
 # A plan is a few hundred KB; anything decompressing beyond this is a zip bomb or not a plan.
-MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
+MAX_UNZIPPED_BYTES = limits.MAX_UNZIPPED_BYTES
 # Malformed gridSpan/gridBefore values must not make us allocate millions of cells.
-MAX_GRID_SPAN = 256
+MAX_GRID_SPAN = limits.MAX_COLUMNS
 _CSV_SAMPLE_CHARS = 256 * 1024
 
 _SEND_DOCX_XLSX = "Vui lòng gửi tệp Word (.docx) hoặc Excel (.xlsx)."
@@ -45,7 +47,6 @@ _MSG_ODF = (
 )
 _MSG_ZIP = "Tệp nén này không phải tệp Word (.docx) hay Excel (.xlsx). " + _SEND_DOCX_XLSX
 _MSG_BAD_ZIP = "Tệp bị hỏng hoặc không phải tệp Word/Excel hợp lệ. " + _SEND_DOCX_XLSX
-_MSG_TOO_BIG = "Tệp quá lớn sau khi giải nén, không giống một kế hoạch. " + _SEND_DOCX_XLSX
 _MSG_BINARY = "Tệp có nội dung nhị phân, không đọc được. " + _SEND_DOCX_XLSX
 _MSG_ENCODING = (
     "Tệp văn bản không dùng mã UTF-8 (có thể là mã TCVN3/VNI cũ). "
@@ -91,7 +92,7 @@ def read_source(data: bytes, *, filename: str | None = None) -> Document | str:
         reader = _read_docx if fmt == "docx" else _read_xlsx
         blocks = _guard(_MSG_DOCX if fmt == "docx" else _MSG_XLSX, reader, data)
     elif fmt == "csv":
-        blocks = _read_csv(text, _csv_delimiter(text, _extension(filename)) or ",")
+        blocks = _read_csv(text, _csv_delimiter(text, _extension(filename)) or ",", GridBudget())
     else:
         blocks = _read_text(text)
     return Document(blocks=blocks, source_format=fmt, name=filename)
@@ -102,8 +103,8 @@ def _guard(message: str, reader: Callable[[bytes], list[Block]], data: bytes) ->
     # the user only needs to know the file is broken and what to do about it.
     try:
         return reader(data)
-    except PlanParseError:
-        raise
+    except (PlanParseError, MemoryError):
+        raise  # a MemoryError is a limit missing in core.limits, not a damaged file
     except Exception as exc:
         raise PlanParseError(message + _RESAVE) from exc
 
@@ -167,9 +168,10 @@ def _main_part(zf: zipfile.ZipFile) -> str:
 
 
 def _read_member(zf: zipfile.ZipFile, name: str) -> bytes:
+    # zipfile never inflates a member past its declared size (a lying header fails its
+    # CRC), so checking the declared size bounds what is read.
     info = _find_member(zf, name)
-    if info.file_size > MAX_UNZIPPED_BYTES:
-        raise PlanParseError(_MSG_TOO_BIG)
+    limits.check_part(info.filename, info.file_size)
     return zf.read(info)
 
 
@@ -185,6 +187,7 @@ _XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree
 
 
 def _parse_xml(raw: bytes) -> etree._Element:
+    limits.check_xml_tags(raw)
     return etree.fromstring(raw, parser=_XML_PARSER)
 
 
@@ -275,6 +278,7 @@ def _consistent_columns(sample: str, delimiter: str, *, lenient: bool) -> bool:
 
 def _read_text(text: str) -> list[Block]:
     text = nfc(text)  # once for the whole file, not once per cell
+    budget = GridBudget()
     blocks: list[Block] = []
     table_no = 0
     in_table = False
@@ -285,9 +289,11 @@ def _read_text(text: str) -> list[Block]:
             if not in_table:
                 table_no += 1
                 in_table = True
+            budget.row(line.count("\t") + 1)
             cells = tuple(line.split("\t"))
             blocks.append(TableRow(cells=cells, line_no=line_no, table_no=table_no))
         else:
+            budget.line()
             in_table = False
             blocks.append(TextLine(text=line.strip(), line_no=line_no))
     return blocks
@@ -329,12 +335,13 @@ def _grid_blocks(rows: Iterable[tuple[int, list[str]]], first_table_no: int) -> 
     return blocks
 
 
-def _read_csv(text: str, delimiter: str) -> list[Block]:
+def _read_csv(text: str, delimiter: str, budget: GridBudget) -> list[Block]:
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     rows: list[tuple[int, list[str]]] = []
     start = 1
     try:
         for row in reader:
+            budget.row(len(row))
             rows.append((start, [nfc(cell) for cell in row]))
             start = reader.line_num + 1  # a quoted cell may span several lines
     except csv.Error as exc:  # e.g. a field over csv.field_size_limit()
@@ -346,17 +353,17 @@ def _read_csv(text: str, delimiter: str) -> list[Block]:
 
 
 def _read_xlsx(data: bytes) -> list[Block]:
-    from openpyxl import load_workbook
     from openpyxl.worksheet.worksheet import Worksheet
 
-    _check_unzipped_size(data)
-    workbook = load_workbook(io.BytesIO(data), data_only=True)
+    workbook = load_bounded_workbook(data)
+    budget = GridBudget()
     blocks: list[Block] = []
     rows_before = table_no = 0
     for sheet in workbook.worksheets:
         if not isinstance(sheet, Worksheet) or sheet.sheet_state != "visible":
             continue  # hidden sheets hold dropdown lists and lookups, not the plan
-        numbered = ((rows_before + row_no, cells) for row_no, cells in _sheet_grid(sheet))
+        grid = sheet_grid(sheet, budget, _cell_text)
+        numbered = ((rows_before + row_no, cells) for row_no, cells in grid)
         sheet_blocks = _grid_blocks(numbered, table_no)
         blocks.extend(sheet_blocks)
         table_no = max([table_no] + [b.table_no for b in sheet_blocks if isinstance(b, TableRow)])
@@ -364,28 +371,52 @@ def _read_xlsx(data: bytes) -> list[Block]:
     return blocks
 
 
-def _check_unzipped_size(data: bytes) -> None:
+def load_bounded_workbook(data: bytes) -> Any:
+    """An openpyxl workbook (values, not formulas), once its parts are known to be small.
+
+    openpyxl builds an object for every cell it finds, so the cells are counted in
+    the raw sheets first; the rosters use this too.
+    """
+    from openpyxl import load_workbook
+
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        if sum(info.file_size for info in zf.infolist()) > MAX_UNZIPPED_BYTES:
-            raise PlanParseError(_MSG_TOO_BIG)
+        limits.check_unzipped(sum(info.file_size for info in zf.infolist()))
+        cells = 0
+        for info in zf.infolist():
+            name = info.filename.lower()
+            if name.endswith((".xml", ".rels")):
+                limits.check_part(info.filename, info.file_size)
+            if name.startswith("xl/worksheets/") and name.endswith(".xml"):
+                raw = zf.read(info)
+                limits.check_xml_tags(raw)
+                cells += limits.count_xlsx_cells(raw)
+                limits.check_xlsx_cells(cells)
+            elif name == "xl/sharedstrings.xml":
+                limits.check_xml_tags(zf.read(info))
+    return load_workbook(io.BytesIO(data), data_only=True)
 
 
-def _sheet_grid(sheet: Any) -> list[tuple[int, list[str]]]:
+def sheet_grid(
+    sheet: Any, budget: GridBudget, cell_text: Callable[[object], str]
+) -> list[tuple[int, list[str]]]:
     """Rows of non-empty text, trimmed to the used columns of the sheet.
 
     Iterates the sparse cell store: iter_rows() would materialise the whole
     rectangle, which is a million rows when someone formatted a full column.
     Covered cells of merged ranges are MergedCell objects whose value is None.
+    The grid's size is checked against ``budget`` before any row is allocated:
+    A1 and XFD1 alone would otherwise pad every row to 16,384 columns.
     """
     values: dict[tuple[int, int], str] = {}
     for (row, col), cell in sheet._cells.items():
-        text = _cell_text(cell.value)
+        text = cell_text(cell.value)
         if text.strip():
             values[(row, col)] = text
     if not values:
         return []
     first_col = min(col for _, col in values)
     last_col = max(col for _, col in values)
+    budget.grid(len({row for row, _ in values}), last_col - first_col + 1)
     by_row: dict[int, list[str]] = {}
     for (row, col), text in values.items():
         cells = by_row.setdefault(row, [""] * (last_col - first_col + 1))
@@ -456,15 +487,17 @@ def _read_docx(data: bytes) -> list[Block]:
     if body is None:
         raise PlanParseError(_MSG_DOCX + _RESAVE)
     blocks: list[Block] = []
+    budget = GridBudget()
     table_no = 0
     for element in _content(body):
         if element.tag in _P:
             text = nfc(_paragraph_text(element)).strip()
             if text:
+                budget.line()
                 blocks.append(TextLine(text=text, line_no=len(blocks) + 1))
         else:
             table_no += 1
-            for cells in _table_rows(element):
+            for cells in _table_rows(element, budget):
                 blocks.append(TableRow(cells=cells, line_no=len(blocks) + 1, table_no=table_no))
     return blocks
 
@@ -499,9 +532,10 @@ def _collect_text(element: etree._Element, parts: list[str]) -> None:
             _collect_text(child, parts)  # runs inside hyperlinks, insertions, fields, ...
 
 
-def _table_rows(table: etree._Element) -> list[tuple[str, ...]]:
-    rows = [_row_cells(tr) for tr in _content(table, _TR)]
+def _table_rows(table: etree._Element, budget: GridBudget) -> list[tuple[str, ...]]:
+    rows = [_row_cells(tr, budget) for tr in _content(table, _TR)]
     width = max([len(row) for row in rows] + [_grid_width(table)], default=0)
+    budget.pad(sum(width - len(row) for row in rows))
     return [tuple(row + [""] * (width - len(row))) for row in rows]
 
 
@@ -512,27 +546,30 @@ def _grid_width(table: etree._Element) -> int:
     return 0
 
 
-def _row_cells(tr: etree._Element) -> list[str]:
+def _row_cells(tr: etree._Element, budget: GridBudget) -> list[str]:
     properties = _child(tr, _TR_PR)
-    cells = [""] * _int_val(_child(properties, _GRID_BEFORE), 0)
-    for tc in _content(tr, _TC):
-        tc_pr = _child(tc, _TC_PR)
-        span = max(_int_val(_child(tc_pr, _GRID_SPAN), 1), 1)
-        v_merge = _child(tc_pr, _V_MERGE)
+    before = _int_val(_child(properties, _GRID_BEFORE), 0)
+    after = _int_val(_child(properties, _GRID_AFTER), 0)
+    cells_xml = list(_content(tr, _TC))
+    spans = [max(_int_val(_child(_child(tc, _TC_PR), _GRID_SPAN), 1), 1) for tc in cells_xml]
+    budget.row(before + sum(spans) + after)  # before allocating the row
+    cells = [""] * before
+    for tc, span in zip(cells_xml, spans, strict=True):
+        v_merge = _child(_child(tc, _TC_PR), _V_MERGE)
         continued = v_merge is not None and _val(v_merge) != "restart"
-        cells.append("" if continued else _cell_text_docx(tc))
+        cells.append("" if continued else _cell_text_docx(tc, budget))
         cells.extend([""] * (span - 1))
-    cells.extend([""] * _int_val(_child(properties, _GRID_AFTER), 0))
+    cells.extend([""] * after)
     return cells
 
 
-def _cell_text_docx(tc: etree._Element) -> str:
+def _cell_text_docx(tc: etree._Element, budget: GridBudget) -> str:
     lines: list[str] = []
     for element in _content(tc):
         if element.tag in _P:
             lines.append(nfc(_paragraph_text(element)))
         else:  # nested table: its cells become lines of this cell
-            lines.extend(cell for row in _table_rows(element) for cell in row if cell)
+            lines.extend(cell for row in _table_rows(element, budget) for cell in row if cell)
     return "\n".join(lines)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -23,13 +23,22 @@ from core.plan_model import Milestone as ParsedMilestone
 from core.plan_model import ParsedCriterion, ParsedPlan, ParseWarning, leaf_flags, parent_positions
 from core.positions import PositionCatalogue, default_catalogue
 from core.text import fold, fold_compact, nfc, one_line
-from storage.models import AuditLog, Criterion, Milestone, Plan, PositionAlias, Unit
+from storage.models import (
+    AuditLog,
+    Criterion,
+    Milestone,
+    Plan,
+    PlanIndexClaim,
+    PositionAlias,
+    Unit,
+)
 from storage.types import utcnow
 
 # Fields whose change counts as "changed" in an import report.
 _COMPARED_FIELDS = (
     "title",
     "requirement",
+    "task",
     "max_points",
     "target_points",
     "leads",
@@ -159,15 +168,18 @@ async def add_position_alias(
 
 async def _remap_owners(session: AsyncSession, *, unit: Unit) -> int:
     catalogue = await unit_catalogue(session, unit=unit)
-    criteria = await session.scalars(
-        select(Criterion)
+    rows = await session.execute(
+        select(Criterion, Plan.year)
+        .join(Plan, Plan.id == Criterion.plan_id)
         .where(Criterion.unit_id == unit.id, Criterion.active.is_(True))
         .options(selectinload(Criterion.milestones))
     )
     changed = 0
-    for criterion in criteria:
-        leads = list(catalogue.match(criterion.lead_text).codes)
-        supports = [c for c in catalogue.match(criterion.support_text).codes if c not in leads]
+    for criterion, year in rows:
+        # As the plan's year spells leads: "Phòng Kinh tế" is DCXD in 2024, PKT in 2026.
+        in_year = catalogue.for_year(year)
+        leads = list(in_year.match(criterion.lead_text).codes)
+        supports = [c for c in in_year.match(criterion.support_text).codes if c not in leads]
         if leads == list(criterion.leads) and supports == list(criterion.supports):
             continue
         for milestone in criterion.milestones:
@@ -190,6 +202,7 @@ async def import_plan(
 ) -> ImportReport:
     """Create or update the unit's plan from ``plan``. The caller commits."""
     unit, unit_created = await get_or_create_unit(session, name=unit_name)
+    await _lock_unit_for_import(session, unit=unit)
     stored, plan_created = await _matching_plan(session, unit=unit, plan=plan)
     stored.title = plan.title or stored.title
     stored.year = plan.year
@@ -199,6 +212,7 @@ async def import_plan(
     stored.source_sha256 = source_sha256
     stored.active = True
     stored.updated_at = utcnow()
+    await _claim_indexes(session, stored=stored)
     report = ImportReport(unit.name, stored.id, unit_created, plan_created)
     report.warnings = list(plan.warnings)
     await _sync_criteria(session, unit=unit, stored=stored, plan=plan, report=report)
@@ -222,6 +236,52 @@ async def import_plan(
     )
     await session.flush()
     return report
+
+
+async def _lock_unit_for_import(session: AsyncSession, *, unit: Unit) -> None:
+    """One import per unit at a time: a second one waits here, then finds the first's plan.
+
+    A no-op write to the unit's row: PostgreSQL locks the row until the commit,
+    and on SQLite the first write takes the database's write lock (reads before
+    it run outside the transaction and would not see a plan being imported).
+    """
+    await session.execute(
+        update(Unit)
+        .where(Unit.id == unit.id)
+        .values(name_key=Unit.name_key)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _period_key(stored: Plan) -> str:
+    if stored.period_start is None or stored.period_end is None:
+        return ""
+    return f"{stored.period_start}-{stored.period_end}"
+
+
+async def _claim_indexes(session: AsyncSession, *, stored: Plan) -> None:
+    """Record that ``stored`` covers its indexes in its period (storage.models.PlanIndexClaim).
+
+    An index another current plan already claims stays with that plan. Two imports
+    that both created a plan (without the lock above) cannot both claim an index:
+    the second fails on the uniqueness rule and rolls back.
+    """
+    period = _period_key(stored)
+    claimed = set(
+        await session.scalars(
+            select(PlanIndexClaim.index_name).where(
+                PlanIndexClaim.unit_id == stored.unit_id, PlanIndexClaim.period_key == period
+            )
+        )
+    )
+    for index in stored.indexes or []:
+        if index not in claimed:
+            session.add(
+                PlanIndexClaim(
+                    unit_id=stored.unit_id, plan_id=stored.id, period_key=period, index_name=index
+                )
+            )
+    await session.flush()
 
 
 async def _matching_plan(
@@ -291,6 +351,7 @@ def _apply(row: Criterion, parsed: ParsedCriterion, ordinal: int) -> bool:
     values: dict[str, Any] = {
         "title": parsed.title,
         "requirement": parsed.requirement,
+        "task": parsed.task,
         "max_points": parsed.max_points,
         "target_points": parsed.target_points,
         "leads": list(parsed.leads),

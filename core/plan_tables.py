@@ -36,6 +36,12 @@ _ROLE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("performer", r"(?:co quan|don vi|bo phan|nguoi) thuc hien"),
         ("monitor", r"theo doi"),
         ("requirement", r"hoat dong cai thien|nhiem vu hoat dong|giai phap cai thien"),
+        # What to do, next to the criterion (plans of merged communes, 2026 on).
+        (
+            "task",
+            r"nhiem vu cu the|cong viec cu the|noi dung cong viec|noi dung nhiem vu"
+            r"|nhiem vu (?:va )?giai phap",
+        ),
         ("activity", r"\bhoat dong\b"),
         ("goal", r"\bmuc tieu\b"),
         ("output", r"\bket qua\b|\bsan pham\b"),
@@ -152,6 +158,11 @@ def _column_roles(header_rows: list[list[str]]) -> dict[str, int]:
             columns[role] = index
     if "performer" in columns:
         columns.pop("performer")
+    # A criterion and what to do about it: without a separate requirement
+    # column, what to do is the requirement (as Phường 6's "Nhiệm vụ, hoạt
+    # động cải thiện"); with one, it stays the task.
+    if {"task", "title"} <= columns.keys() and not {"activity", "requirement"} & columns.keys():
+        columns["requirement"] = columns.pop("task")
     return columns
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from core import limits
 from core.deadlines import parse_deadline
 from core.plan_model import (
     RECURRENCES,
@@ -26,7 +27,7 @@ from core.plan_model import (
     ParseWarning,
     PlanParseError,
 )
-from core.positions import PositionCatalogue, default_catalogue
+from core.positions import PositionCatalogue, default_catalogue, unmapped_message
 from core.text import ROMAN_CODE, nfc, one_line, roman_to_int
 
 FORMAT_VERSION = 1
@@ -46,24 +47,28 @@ def load_yaml_plan(text: str, *, catalogue: PositionCatalogue | None = None) -> 
     if not isinstance(data, dict) or "dondoc_plan" not in data:
         raise PlanParseError("Tệp YAML không phải kế hoạch dondoc: thiếu khóa 'dondoc_plan'.")
     if data["dondoc_plan"] != FORMAT_VERSION:
-        raise PlanParseError(f"Phiên bản định dạng {data['dondoc_plan']!r} chưa được hỗ trợ.")
+        version = _scalar(data["dondoc_plan"], "dondoc_plan")
+        raise PlanParseError(f"Phiên bản định dạng {version!r} chưa được hỗ trợ.")
     entries = data.get("criteria")
     if not isinstance(entries, list) or not entries:
         raise PlanParseError("Kế hoạch YAML cần danh sách 'criteria' có ít nhất một mục.")
+    limits.check_criteria_count(len(entries))
     year = _optional_int(data.get("year"), "year")
     period = _period(data.get("period"), year)
-    reader = _YamlReader(catalogue or default_catalogue(), year, period)
+    reader = _YamlReader((catalogue or default_catalogue()).for_year(year), year, period)
     criteria = [reader.criterion(number, entry) for number, entry in enumerate(entries, 1)]
     _link_parents(criteria)
-    return ParsedPlan(
-        unit=_optional_str(data.get("unit")),
+    plan = ParsedPlan(
+        unit=_optional_str(data.get("unit"), "unit"),
         year=year,
         period=period,
         criteria=criteria,
         warnings=reader.warnings,
-        title=_optional_str(data.get("title")),
+        title=_optional_str(data.get("title"), "title"),
         source_format="yaml",
     )
+    limits.check_plan(plan)
+    return plan
 
 
 @dataclass
@@ -80,7 +85,9 @@ class _YamlReader:
         if not isinstance(entry, dict):
             raise PlanParseError(f"Mục thứ {number} trong 'criteria' phải là một bảng khóa.")
         code = _required_str(entry, "code", number)
+        limits.check_code(code, where=f"Mục thứ {number}")
         index = _required_str(entry, "index", number).upper()
+        limits.check_index_name(index, where=f"Mục thứ {number}")
         occurrence = self.seen.get((index, code), 0) + 1
         self.seen[(index, code)] = occurrence
         if occurrence > 1:
@@ -88,14 +95,15 @@ class _YamlReader:
         criterion = ParsedCriterion(
             index=index,
             code=code,
-            parent=_optional_str(entry.get("parent")),
+            parent=_optional_str(entry.get("parent"), "parent", number),
             title=_required_str(entry, "title", number),
             max_points=_optional_float(entry.get("max_points"), number),
             target_points=_optional_float(entry.get("target_points"), number),
-            requirement=_optional_str(entry.get("requirement")),
-            lead_text=_optional_str(entry.get("lead")),
-            support_text=_optional_str(entry.get("support")),
-            deadline_text=_optional_str(entry.get("deadline")),
+            requirement=_optional_str(entry.get("requirement"), "requirement", number),
+            task=_optional_str(entry.get("task"), "task", number),
+            lead_text=_optional_str(entry.get("lead"), "lead", number),
+            support_text=_optional_str(entry.get("support"), "support", number),
+            deadline_text=_optional_str(entry.get("deadline"), "deadline", number),
             line_no=number,
             occurrence=occurrence,
             synthetic_code=bool(entry.get("synthetic_code", False)),
@@ -119,11 +127,15 @@ class _YamlReader:
             # Unmapped pieces are reported from the text even when codes are given,
             # so a converted plan still asks the admin to map "Truyền thanh".
             for written in match.unmapped:
-                self.warn(
-                    criterion.index, criterion.code, f"không nhận ra đơn vị «{written}».", number
+                what = "chủ trì" if field_name == "leads" else "phối hợp"
+                message = unmapped_message(what, written, text or written)
+                self.warn(criterion.index, criterion.code, message, number)
+                unmapped = (
+                    criterion.unmapped_leads
+                    if field_name == "leads"
+                    else criterion.unmapped_supports
                 )
-                if field_name == "leads":
-                    criterion.unmapped_leads.append(written)
+                unmapped.append(written)
             explicit = entry.get(field_name)
             if explicit is not None:
                 setattr(criterion, field_name, self._codes(explicit, number, field_name))
@@ -134,7 +146,7 @@ class _YamlReader:
     def _codes(self, value: object, number: int, field_name: str) -> list[str]:
         if not isinstance(value, list):
             raise PlanParseError(f"Mục thứ {number}: '{field_name}' phải là một danh sách mã.")
-        codes = [str(code).strip().upper() for code in value]
+        codes = [_scalar(code, field_name).strip().upper() for code in value]
         unknown = [code for code in codes if code not in self.catalogue.positions]
         if unknown:
             raise PlanParseError(
@@ -180,7 +192,7 @@ class _YamlReader:
             milestones.append(
                 Milestone(
                     due_date=_date(item["due"], number),
-                    label=_optional_str(item.get("label")),
+                    label=_optional_str(item.get("label"), "label", number),
                     leads=self._codes(item.get("leads", []), number, "milestones.leads"),
                 )
             )
@@ -188,24 +200,32 @@ class _YamlReader:
 
 
 def _link_parents(criteria: list[ParsedCriterion]) -> None:
-    """Fill in parents left out, from the code: "7.2.6.1" under "7.2.6", "1.1" under "I"."""
+    """Fill in parents left out, from the code: "7.2.6.1" under "7.2.6", "1.1" under "I".
+
+    Linear in the number of criteria: codes are at most a few levels deep
+    (core.limits), and Roman areas are looked up by value, not by scanning.
+    """
     known: dict[str, set[str]] = {}
+    romans: dict[str, dict[int, str]] = {}
     for criterion in criteria:
         codes = known.setdefault(criterion.index, set())
+        areas = romans.setdefault(criterion.index, {})
         if criterion.parent is None and not criterion.synthetic_code:
-            criterion.parent = _parent_from_code(criterion.code, codes)
+            criterion.parent = _parent_from_code(criterion.code, codes, areas)
         codes.add(criterion.code)
+        value = roman_to_int(criterion.code)
+        if value is not None:
+            areas.setdefault(value, criterion.code)
 
 
-def _parent_from_code(code: str, known: set[str]) -> str | None:
+def _parent_from_code(code: str, known: set[str], romans: dict[int, str]) -> str | None:
     parts = code.split(".")
     for length in range(len(parts) - 1, 0, -1):
         candidate = ".".join(parts[:length])
         if candidate in known:
             return candidate
-    if len(parts) > 1 and parts[0].isdigit():
-        roman = next((c for c in known if roman_to_int(c) == int(parts[0])), None)
-        return roman
+    if len(parts) > 1 and parts[0].isascii() and parts[0].isdigit():
+        return romans.get(int(parts[0]))
     return None
 
 
@@ -252,6 +272,7 @@ def _criterion_yaml(criterion: ParsedCriterion) -> dict[str, Any]:
         "max_points": criterion.max_points,
         "target_points": criterion.target_points,
         "requirement": criterion.requirement,
+        "task": criterion.task,
         "lead": criterion.lead_text,
         "support": criterion.support_text,
         "deadline": criterion.deadline_text,
@@ -276,18 +297,27 @@ def _milestones_differ(criterion: ParsedCriterion) -> bool:
     return criterion.milestones != plain
 
 
+def _scalar(value: object, key: str, number: int | None = None) -> str:
+    """The text of a scalar. A list or mapping where a text belongs is refused before str():
+    an alias bomb (a 600-byte list of lists of lists) would print as gigabytes."""
+    if isinstance(value, list | dict | set | tuple):
+        where = f"Mục thứ {number}: " if number is not None else ""
+        raise PlanParseError(f"{where}'{key}' phải là một giá trị đơn, không phải danh sách.")
+    return str(value)
+
+
 def _required_str(entry: dict[str, Any], key: str, number: int) -> str:
     value = entry.get(key)
-    if value is None or not str(value).strip():
+    if value is None or not _scalar(value, key, number).strip():
         raise PlanParseError(f"Mục thứ {number} trong 'criteria' thiếu '{key}'.")
     text = one_line(nfc(str(value)))
     return text.rstrip(".") if key == "code" and not ROMAN_CODE.match(text) else text
 
 
-def _optional_str(value: object) -> str | None:
+def _optional_str(value: object, key: str = "", number: int | None = None) -> str | None:
     if value is None:
         return None
-    text = nfc(str(value)).strip()
+    text = nfc(_scalar(value, key or "giá trị", number)).strip()
     return text or None
 
 
@@ -307,7 +337,7 @@ def _optional_float(value: object, number: int) -> float | None:
     if isinstance(value, int | float):
         return float(value)
     try:
-        return float(str(value).replace(",", "."))
+        return float(_scalar(value, "điểm", number).replace(",", "."))
     except ValueError:
         raise PlanParseError(f"Mục thứ {number}: điểm {value!r} không phải là số.") from None
 
@@ -319,16 +349,20 @@ def _period(value: object, year: int | None) -> tuple[int, int] | None:
         isinstance(value, list)
         and len(value) == 2
         and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-        and value[0] <= value[1]
+        and limits.period_ok(value[0], value[1])
     ):
         return (value[0], value[1])
-    raise PlanParseError("'period' phải có dạng [năm đầu, năm cuối], ví dụ [2023, 2025].")
+    # The document reader's rule: a period is at most ten years long ("giai đoạn 2021–2025").
+    raise PlanParseError(
+        "'period' phải có dạng [năm đầu, năm cuối], dài không quá "
+        f"{limits.MAX_PERIOD_YEARS} năm, ví dụ [2023, 2025]."
+    )
 
 
 def _date(value: object, number: int) -> date:
     if isinstance(value, date):
         return value
-    match = _DATE.match(str(value).strip())
+    match = _DATE.match(_scalar(value, "ngày", number).strip())
     if match:
         try:
             return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))

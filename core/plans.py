@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from core.plan_checks import finish_plan
 from core.plan_model import ParsedPlan, PlanParseError
 from core.plan_parser import parse_document
@@ -26,3 +28,10 @@ def parse_plan_file(
     if isinstance(source, str):
         return finish_plan(load_yaml_plan(source, catalogue=catalogue))
     return finish_plan(parse_document(source, catalogue=catalogue))
+
+
+async def parse_plan_file_async(
+    data: bytes, *, filename: str | None = None, catalogue: PositionCatalogue | None = None
+) -> ParsedPlan:
+    """parse_plan_file in a worker thread, so that other users are answered meanwhile."""
+    return await asyncio.to_thread(parse_plan_file, data, filename=filename, catalogue=catalogue)

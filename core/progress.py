@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import audit
 from core.officers import note_activity
+from core.text import nfc
 from storage.db import prepared_insert_ignoring
 from storage.models import PROGRESS_STATUSES, Criterion, Officer, ProgressUpdate, Unit
 
@@ -109,7 +110,7 @@ async def record_progress(
         "officer_id": officer.id,
         "percent": new_percent,
         "status": new_status,
-        "note": (note or "").strip() or None,
+        "note": nfc(note or "").strip() or None,  # NFC without control characters
         "source": source,
         "source_update_id": source_update_id,
         "created_at": now,

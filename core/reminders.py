@@ -31,6 +31,8 @@ from core.workdays import WorkCalendar
 from storage.db import insert_ignoring_conflicts
 from storage.models import Absence, Criterion, Escalation, Officer, Plan, Snooze, Unit
 
+TASK_CHARS = 80  # a digest line stays short on a phone
+
 
 @dataclass
 class DigestLine:
@@ -43,6 +45,7 @@ class DigestLine:
     due_date: date | None
     days_late: int = 0
     owners: list[str] = field(default_factory=list)  # shown when it is someone else's item
+    short_task: str | None = None  # what to do, shortened, where the plan says it
 
 
 @dataclass
@@ -220,6 +223,7 @@ def _line(criterion: Criterion, reminder: Reminder, owners: Iterable[Officer] = 
         due_date=reminder.due_date,
         days_late=reminder.days_late,
         owners=[o.name for o in owners],
+        short_task=short_title(criterion.task, TASK_CHARS) if criterion.task else None,
     )
 
 

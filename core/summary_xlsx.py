@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from core.progress import STATUS_LABELS
 from core.summary_model import IndexSummary, ItemLine, Summary
+from core.text import strip_controls
 
 if TYPE_CHECKING:  # openpyxl (with numpy and PIL) loads with the first workbook
     from openpyxl.worksheet.worksheet import Worksheet
@@ -87,15 +88,41 @@ def _print_setup(ws: Worksheet) -> None:
     ws.print_options.gridLines = True
 
 
+# What makes a spreadsheet read a typed cell as a formula or a command (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def put(ws: Worksheet, row: int, column: int, value: Any) -> Any:
+    """Write one cell; every text is a plain string cell that no spreadsheet evaluates.
+
+    openpyxl turns a text starting with "=" into a formula: an officer's note
+    "=HYPERLINK(…)" would be live in the chairman's workbook. The cell is typed
+    as a string whatever it starts with, and marked quote-prefixed so Excel keeps
+    it text even when someone edits it; the visible text is unchanged ("- …"
+    still reads "- …"). Control characters, which openpyxl refuses, are dropped:
+    one odd note must not stop a unit's weekly summary.
+    """
+    cell = ws.cell(row, column)
+    if isinstance(value, str):
+        text = strip_controls(value)
+        cell.value = text
+        cell.data_type = "s"
+        if text.startswith(_FORMULA_START):
+            cell.quotePrefix = True
+    else:
+        cell.value = value
+    return cell
+
+
 def write_table(
     ws: Worksheet, columns: Sequence[Column], rows: Sequence[Sequence[Any]], header_row: int = 1
 ) -> None:
     """Write ``rows`` under a header at ``header_row`` and style the sheet for screen and paper."""
     for number, column in enumerate(columns, start=1):
-        ws.cell(header_row, number, column.header)
+        put(ws, header_row, number, column.header)
     for offset, values in enumerate(rows, start=1):
         for number, value in enumerate(values, start=1):
-            ws.cell(header_row + offset, number, value)
+            put(ws, header_row + offset, number, value)
     _style_table(ws, columns, header_row, header_row + len(rows))
     _print_setup(ws)
 
@@ -153,8 +180,10 @@ def _summary_sheet(ws: Worksheet, summary: Summary) -> None:
 
     """Unit and date above the per-index table; evidence and trend below it."""
     bold = Font(bold=True)
-    ws["A1"], ws["B1"] = "Đơn vị", summary.unit
-    ws["A2"], ws["B2"] = "Số liệu đến ngày", summary.as_of
+    put(ws, 1, 1, "Đơn vị")
+    put(ws, 1, 2, summary.unit)
+    put(ws, 2, 1, "Số liệu đến ngày")
+    put(ws, 2, 2, summary.as_of)
     ws["B2"].number_format = DATE_FORMAT
     ws["A1"].font = ws["A2"].font = bold
     write_table(ws, TOTAL_COLUMNS, [_total_row(index) for index in summary.indexes], 4)
@@ -164,8 +193,8 @@ def _summary_sheet(ws: Worksheet, summary: Summary) -> None:
         extra.append(("So với tuần trước: việc hoàn thành", summary.trend.done_delta))
         extra.append(("So với tuần trước: điểm đã chắc", summary.trend.secured_delta))
     for offset, (label, value) in enumerate(extra):
-        ws.cell(row + offset, 1, label).font = bold
-        ws.cell(row + offset, 2, value)
+        put(ws, row + offset, 1, label).font = bold
+        put(ws, row + offset, 2, value)
     # The first column holds the labels above and below the table, so it must fit them.
     ws.column_dimensions["A"].width = max(len(label) for label, _ in extra) + 2
     # A date cell never spills into its neighbour: too narrow shows "#####".

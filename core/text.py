@@ -21,8 +21,27 @@ _NON_WORD = re.compile(r"[^0-9a-z]+")
 _NEEDS_CLEANING = re.compile(r"[<&\r\n\t\u00a0\u2000-\u200b]|  ")
 
 
+# C0 and C1 control characters other than TAB, LF and CR: a NUL fails PostgreSQL's text
+# columns, and openpyxl refuses every one of them in a workbook. Vertical tab and form
+# feed (page breaks in text extractions) separate words, so they become spaces.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROL_TABLE: dict[int, int | None] = {
+    code: None for code in (*range(0x00, 0x09), *range(0x0E, 0x20), *range(0x7F, 0xA0))
+}
+_CONTROL_TABLE.update({0x0B: 0x20, 0x0C: 0x20})
+
+
 def nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
+    """NFC, without control characters: every text that comes in goes through here."""
+    normalized = unicodedata.normalize("NFC", text)
+    if _CONTROLS.search(normalized) is None:
+        return normalized
+    return strip_controls(normalized)
+
+
+def strip_controls(text: str) -> str:
+    """``text`` without C0/C1 control characters (TAB, LF and CR stay)."""
+    return text.translate(_CONTROL_TABLE)
 
 
 def _build_ascii_table() -> dict[int, int | None]:
@@ -137,6 +156,26 @@ def parse_decimal(text: str) -> float | None:
         return float(cleaned)
     except ValueError:
         return None
+
+
+# The largest id a database integer column holds (SQLite and PostgreSQL BIGINT alike).
+MAX_ID = 2**63 - 1
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,19}")
+
+
+def parse_whole_number(text: str, *, minimum: int = 0, maximum: int = MAX_ID) -> int | None:
+    """A whole number as a person types it ("42", " 42 "), or None.
+
+    Only ASCII digits: str.isdigit() also accepts "²" and "٣", which int() then
+    rejects; and a value outside [minimum, maximum] (a 20-digit id overflows the
+    database's integers) is no number either. Every typed or forged number goes
+    through here.
+    """
+    stripped = text.strip()
+    if not _WHOLE_NUMBER.fullmatch(stripped):
+        return None
+    value = int(stripped)
+    return value if minimum <= value <= maximum else None
 
 
 _ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}

@@ -64,11 +64,21 @@ class Person:
     name_key: str
     positions: tuple[str, ...]
     roles: tuple[str, ...]
+    department: str | None = None  # a merged commune's department ("PKT")
+    department_head: bool = False
 
     @classmethod
     def of(cls, officer: Officer) -> Person:
         positions, roles = tuple(officer.positions or ()), tuple(officer.roles or ())
-        return cls(officer.id, officer.name, officer.name_key, positions, roles)
+        return cls(
+            officer.id,
+            officer.name,
+            officer.name_key,
+            positions,
+            roles,
+            officer.department,
+            bool(officer.department_head) and officer.department is not None,
+        )
 
 
 @dataclass
@@ -78,17 +88,21 @@ class People:
     by_id: dict[int, Person]
     by_position: dict[str, list[Person]]
     fallback: list[Person]  # coordinators, or admins when there are none
+    heads: dict[str, list[Person]] = field(default_factory=dict)  # department -> its heads
 
     @classmethod
     def of(cls, officers: list[Person]) -> People:
         """``officers`` must be active and in display order (name key, then id)."""
         by_position: dict[str, list[Person]] = {}
+        heads: dict[str, list[Person]] = {}
         for officer in officers:
             for code in officer.positions:
                 by_position.setdefault(code, []).append(officer)
+            if officer.department_head and officer.department:
+                heads.setdefault(officer.department, []).append(officer)
         coordinators = [o for o in officers if "coordinator" in o.roles]
         admins = [o for o in officers if "admin" in o.roles]
-        return cls({o.id: o for o in officers}, by_position, coordinators or admins)
+        return cls({o.id: o for o in officers}, by_position, coordinators or admins, heads)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +186,8 @@ async def _load(session: AsyncSession, unit_id: int, version: int) -> UnitSnapsh
             Officer.positions,
             Officer.roles,
             Officer.active,
+            Officer.department,
+            Officer.department_head,
         )
         .where(Officer.unit_id == unit_id)
         .order_by(Officer.name_key, Officer.id)
@@ -182,7 +198,10 @@ async def _load(session: AsyncSession, unit_id: int, version: int) -> UnitSnapsh
         names[row.id] = row.name
         if row.active:
             positions, roles = tuple(row.positions or ()), tuple(row.roles or ())
-            active.append(Person(row.id, row.name, row.name_key, positions, roles))
+            head = bool(row.department_head) and row.department is not None
+            active.append(
+                Person(row.id, row.name, row.name_key, positions, roles, row.department, head)
+            )
     overrides = await session.execute(
         select(AssignmentOverride.criterion_id, AssignmentOverride.officer_id).where(
             AssignmentOverride.unit_id == unit_id

@@ -1,11 +1,12 @@
 """Admin: /kehoach (plan import with preview), /moi, /giao, /vitri, and a roster sent with /canbo.
 
-A plan preview waits on disk, not in memory, under a short random token
-(``EVIDENCE_DIR/.pending-plans/<token>.json`` and ``.bin``): the admin may
-take a while to confirm, and a restart in between must not lose it or crash.
-The token in a button is only a name; the file records whose preview it is,
-and that is checked on every press. A preview that is gone (confirmed,
-cancelled, or over a day old) gets "hãy gửi lại tệp".
+A plan preview waits for "Xác nhận" in the conversation state (handlers.state,
+a row keyed by the admin's chat, for a day) under a short random token, and
+the document itself on disk (``EVIDENCE_DIR/.pending-plans/<token>.bin``): the
+admin may take a while to confirm, and a restart or another bot process in
+between must not lose it. The token in a button is only a name, looked up in
+the presser's own conversation. A preview that is gone (confirmed, cancelled,
+or over a day old) gets "hãy gửi lại tệp".
 """
 
 from __future__ import annotations
@@ -14,28 +15,24 @@ import asyncio
 import contextlib
 import dataclasses
 import hashlib
-import json
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from telegram import Update
-
 from bot import texts
 from bot.settings import Settings
+from core.conversation import DOCUMENT
 from core.officers import (
     OfficerError,
     RosterError,
     add_officer,
     attach_admin_to_unit,
     create_invite,
-    deep_link,
     import_roster,
     officer_by_name,
-    read_roster,
     set_positions,
     unit_officers,
 )
@@ -51,28 +48,27 @@ from core.plan_store import (
 )
 from core.plans import MAX_PLAN_BYTES, parse_plan_file
 from core.positions import default_catalogue
-from core.roster import officer_position_codes
+from core.roster import RosterRow, officer_position_codes, read_roster_async
 from core.text import fold
 from handlers.base import (
     ADMIN,
     ANYONE,
     Action,
-    Button,
-    Context,
+    Channel,
     Fetch,
-    FileRef,
+    Inbound,
+    IncomingFile,
     MenuChange,
+    Option,
     Replies,
     Reply,
     Request,
     Result,
-    app_state,
     as_int,
     callback_data,
     callback_parts,
     handler,
 )
-from handlers.evidence import file_ref
 from handlers.lookup import (
     choice_action,
     find_item,
@@ -81,14 +77,22 @@ from handlers.lookup import (
     split_code,
     unit_indexes,
 )
-from handlers.state import CHOICE_TTL, Choice, awaiting, expect, stop_awaiting
+from handlers.state import (
+    PLAN_TTL,
+    Choice,
+    drop_plan_preview,
+    expect,
+    keep_plan_preview,
+    peek_awaiting,
+    plan_preview,
+    stop_awaiting,
+)
 from handlers.tasks import pager
 from storage.models import Criterion, Officer, Unit
 
 PLAN_PREFIX = "K"
 POSITIONS_PREFIX = "V"  # V:<officer id>, VT:<officer id>:<code>, VL:<page>
 PENDING_DIR = ".pending-plans"
-PENDING_TTL = timedelta(days=1)
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{8,16}")
 MAX_MAP_BUTTONS = 8
 MAX_TEXT = 4000
@@ -103,100 +107,90 @@ def may_import(request: Request) -> bool:
     return officer.active and "admin" in (officer.roles or ())
 
 
-# --- the pending preview, on disk ------------------------------------------------------------
+# --- the pending preview: a state row, and the document on disk ------------------------------
 
 
 @dataclass
 class PendingPlan:
     token: str
-    user_id: int
     unit_id: int | None
     filename: str
     sha256: str
-    created: str
     unmapped: list[str] = field(default_factory=list)  # as first previewed; buttons index it
     mappings: dict[str, str] = field(default_factory=dict)
 
 
-def _pending_dir(settings: Settings) -> Path:
-    return settings.evidence_dir / PENDING_DIR
+def _pending_file(settings: Settings, token: str) -> Path:
+    return settings.evidence_dir / PENDING_DIR / f"{token}.bin"
 
 
-def _save_pending(settings: Settings, pending: PendingPlan, data: bytes | None) -> None:
-    folder = _pending_dir(settings)
-    folder.mkdir(parents=True, exist_ok=True)
-    if data is not None:
-        (folder / f"{pending.token}.bin").write_bytes(data)
-    meta = folder / f"{pending.token}.json"
-    part = meta.with_suffix(".part")
-    part.write_text(json.dumps(dataclasses.asdict(pending), ensure_ascii=False), "utf-8")
-    part.replace(meta)  # a crash never leaves half a preview
+def _save_document(settings: Settings, token: str, data: bytes) -> None:
+    path = _pending_file(settings, token)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_suffix(".part")
+    part.write_bytes(data)
+    part.replace(path)  # a crash never leaves half a document
 
 
-def _load_pending(settings: Settings, token: str) -> tuple[PendingPlan, bytes] | None:
+async def _load_pending(request: Request, token: str) -> tuple[PendingPlan, bytes] | None:
     if not _TOKEN.fullmatch(token):  # button data is untrusted: never a path
         return None
-    folder = _pending_dir(settings)
+    found = await plan_preview(request, token)
+    if found is None:
+        return None
     try:
-        meta = json.loads((folder / f"{token}.json").read_text("utf-8"))
-        data = (folder / f"{token}.bin").read_bytes()
-    except (OSError, ValueError):
+        data = await asyncio.to_thread(_pending_file(request.settings, token).read_bytes)
+    except OSError:
         return None
-    pending = PendingPlan(**meta)
-    if datetime.fromisoformat(pending.created) + PENDING_TTL < datetime.now(UTC):
-        _drop_pending(settings, token)
-        return None
-    return pending, data
+    return PendingPlan(**found), data
 
 
-def _drop_pending(settings: Settings, token: str) -> None:
-    if not _TOKEN.fullmatch(token):
-        return
-    for suffix in (".json", ".bin"):
+async def _drop_pending(request: Request, token: str) -> None:
+    await drop_plan_preview(request, token)
+    if _TOKEN.fullmatch(token):
         with contextlib.suppress(FileNotFoundError):
-            (_pending_dir(settings) / f"{token}{suffix}").unlink()
+            await asyncio.to_thread(_pending_file(request.settings, token).unlink)
 
 
 def _drop_old_pending(settings: Settings) -> None:
-    folder = _pending_dir(settings)
+    """Documents of previews past their day (their state rows go with the minute tick)."""
+    folder = settings.evidence_dir / PENDING_DIR
     if not folder.is_dir():
         return
-    cutoff = datetime.now(UTC) - PENDING_TTL
-    for path in folder.glob("*.json"):
+    cutoff = datetime.now(UTC) - PLAN_TTL
+    for path in folder.glob("*.bin"):
         with contextlib.suppress(OSError):
             if datetime.fromtimestamp(path.stat().st_mtime, UTC) < cutoff:
-                _drop_pending(settings, path.stem)
+                path.unlink()
 
 
 # --- /kehoach: command, document, preview ----------------------------------------------------
 
 
 @handler(ANYONE)
-async def plan_command(update: Update, context: Context, request: Request) -> Reply:
+async def plan_command(event: Inbound, request: Request) -> Reply:
     """/kehoach without a file: the next document this user sends is the plan."""
     if not may_import(request):
         return _refused(request)
-    expect(context, "plan", now=request.now)
+    await expect(request, "plan")
     return Reply(texts.ASK_PLAN_FILE)
 
 
-def wants_plan(update: Update, context: Context) -> bool:
+async def wants_plan(event: Inbound, channel: Channel) -> bool:
     """A document right after /kehoach (checked before it is taken for evidence)."""
-    message = update.effective_message
-    if message is None or message.document is None:
+    if not event.files or event.files[0].kind != DOCUMENT:
         return False
-    return awaiting(context, app_state(context).clock(), "plan") is not None
+    return await peek_awaiting(channel.app, event, "plan") is not None
 
 
 @handler(ANYONE)
-async def plan_document(update: Update, context: Context, request: Request) -> Result:
+async def plan_document(event: Inbound, request: Request) -> Result:
     """A plan document (caption /kehoach, or right after it): download it, then preview."""
     if not may_import(request):
         return _refused(request)
-    stop_awaiting(context, "plan")
-    message = update.effective_message
-    ref = file_ref(message) if message is not None else None
-    if ref is None or message is None or message.document is None:
+    await stop_awaiting(request, "plan")
+    ref = event.files[0] if event.files else None
+    if ref is None or ref.kind != DOCUMENT:
         return Reply(texts.ASK_PLAN_FILE)
     too_big = Reply(texts.PLAN_TOO_BIG)
     if ref.size is not None and ref.size > MAX_PLAN_BYTES:
@@ -209,18 +203,16 @@ def _refused(request: Request) -> Reply:
     return Reply(text, alert=text[:190])  # the alert shows only on a button press
 
 
-async def _preview_file(ref: FileRef, request: Request, paths: list[Path]) -> Replies:
+async def _preview_file(ref: IncomingFile, request: Request, paths: list[Path]) -> Replies:
     if not may_import(request):
         return _refused(request)
     data = await asyncio.to_thread(paths[0].read_bytes)
     filename = ref.name or "kehoach"
     pending = PendingPlan(
         token=secrets.token_urlsafe(6),
-        user_id=request.user_id,
         unit_id=request.unit.id if request.unit else None,
         filename=filename,
         sha256=hashlib.sha256(data).hexdigest(),
-        created=datetime.now(UTC).isoformat(),
     )
     parsed = await _parse(request, pending, data)
     if isinstance(parsed, Reply):
@@ -228,7 +220,8 @@ async def _preview_file(ref: FileRef, request: Request, paths: list[Path]) -> Re
     plan, unit_name = parsed
     pending.unmapped = list(build_preview(plan).unmapped_leads)
     await asyncio.to_thread(_drop_old_pending, request.settings)
-    await asyncio.to_thread(_save_pending, request.settings, pending, data)
+    await asyncio.to_thread(_save_document, request.settings, pending.token, data)
+    await keep_plan_preview(request, pending.token, dataclasses.asdict(pending))
     return _preview_reply(pending, plan, unit_name)
 
 
@@ -274,7 +267,7 @@ def _preview_reply(pending: PendingPlan, plan: ParsedPlan, unit_name: str) -> Re
     if len(text) > MAX_TEXT:
         text = text[: MAX_TEXT - 1] + "…"
     token = pending.token
-    buttons: list[list[Button]] = [
+    buttons: list[list[Option]] = [
         [
             (texts.CONFIRM, callback_data(PLAN_PREFIX, "ok", token)),
             (texts.CANCEL, callback_data(PLAN_PREFIX, "no", token)),
@@ -287,24 +280,24 @@ def _preview_reply(pending: PendingPlan, plan: ParsedPlan, unit_name: str) -> Re
         [(texts.map_button(lead), callback_data(PLAN_PREFIX, "m", token, n))]
         for n, lead in unmapped[:MAX_MAP_BUTTONS]
     ]
-    return Reply(text, buttons=buttons, edit=True)
+    return Reply(text, choices=buttons, edit=True)
 
 
 # --- /kehoach: the preview's buttons ---------------------------------------------------------
 
 
 @handler(ANYONE)
-async def plan_button(update: Update, context: Context, request: Request) -> Replies:
+async def plan_button(event: Inbound, request: Request) -> Replies:
     """K:ok|no|v:<token>, K:m:<token>:<n> (pick a position), K:s:<token>:<n>:<code>."""
-    _, action, token, raw_n, code = callback_parts(update, 5)
+    _, action, token, raw_n, code = callback_parts(event, 5)
     if not may_import(request):
         return _refused(request)
-    loaded = await asyncio.to_thread(_load_pending, request.settings, token)
-    if loaded is None or loaded[0].user_id != request.user_id:
+    loaded = await _load_pending(request, token)
+    if loaded is None:
         return Reply(texts.PLAN_GONE, edit=True)
     pending, data = loaded
     if action == "no":
-        await asyncio.to_thread(_drop_pending, request.settings, token)
+        await _drop_pending(request, token)
         return Reply(texts.PLAN_CANCELLED, edit=True)
     if action == "ok":
         return await _confirm(request, pending, data)
@@ -313,7 +306,7 @@ async def plan_button(update: Update, context: Context, request: Request) -> Rep
         return _position_picker(pending, lead, raw_n)
     if action == "s" and lead is not None and code in default_catalogue().positions:
         pending.mappings[lead] = code
-        await asyncio.to_thread(_save_pending, request.settings, pending, None)
+        await keep_plan_preview(request, pending.token, dataclasses.asdict(pending))
     parsed = await _parse(request, pending, data)  # "v" (back), or after a mapping
     return parsed if isinstance(parsed, Reply) else _preview_reply(pending, *parsed)
 
@@ -329,7 +322,7 @@ def _position_picker(pending: PendingPlan, lead: str, raw_n: str) -> Reply:
         [(code, callback_data(PLAN_PREFIX, "s", pending.token, raw_n, code)) for code in codes], 3
     )
     buttons.append([(texts.BACK, callback_data(PLAN_PREFIX, "v", pending.token))])
-    return Reply(texts.choose_position(lead), buttons=buttons, edit=True)
+    return Reply(texts.choose_position(lead), choices=buttons, edit=True)
 
 
 async def _confirm(request: Request, pending: PendingPlan, data: bytes) -> Replies:
@@ -362,7 +355,7 @@ async def _confirm(request: Request, pending: PendingPlan, data: bytes) -> Repli
             actor=request.actor,
             officer_id=officer_id,
         )
-    await asyncio.to_thread(_drop_pending, request.settings, pending.token)
+    await _drop_pending(request, pending.token)
     done = texts.plan_imported(
         report.unit_name,
         len(report.added),
@@ -376,12 +369,12 @@ async def _confirm(request: Request, pending: PendingPlan, data: bytes) -> Repli
 
 async def _attach_new_admin(request: Request, unit: Unit) -> list[Action]:
     """A configured admin without a unit joins the unit their plan created."""
-    if request.officer is not None:
+    if request.officer is not None or request.telegram_id is None:
         return []
     admin = await attach_admin_to_unit(
         request.session,
         unit=unit,
-        telegram_id=request.user_id,
+        telegram_id=request.telegram_id,
         display_name=request.display_name,
         actor=request.actor,
     )
@@ -392,20 +385,36 @@ async def _attach_new_admin(request: Request, unit: Unit) -> list[Action]:
 
 
 @handler(ADMIN)
-async def roster_document(update: Update, context: Context, request: Request) -> Result:
-    message = update.effective_message
-    ref = file_ref(message) if message is not None else None
+async def roster_document(event: Inbound, request: Request) -> Result:
+    ref = event.files[0] if event.files else None
     if ref is None:
         return None
-    return Fetch([ref], partial(_import_roster, ref))
+    read = _RosterRead(ref.name or "danhsach.csv")
+    return Fetch([ref], partial(_import_roster, read), prepare=read)
 
 
-async def _import_roster(ref: FileRef, request: Request, paths: list[Path]) -> Replies:
+@dataclass
+class _RosterRead:
+    """Reads the roster in a worker thread, before the transaction (Fetch.prepare)."""
+
+    filename: str
+    rows: list[RosterRow] | RosterError | None = None
+
+    async def __call__(self, paths: list[Path]) -> None:
+        data = await asyncio.to_thread(paths[0].read_bytes)
+        try:
+            self.rows = await read_roster_async(data, filename=self.filename)
+        except RosterError as exc:
+            self.rows = exc
+
+
+async def _import_roster(read: _RosterRead, request: Request, paths: list[Path]) -> Replies:
     assert request.unit is not None and request.officer is not None
-    data = await asyncio.to_thread(paths[0].read_bytes)
     before = await _linked_roles(request)
     try:
-        rows_read = read_roster(data, filename=ref.name or "danhsach.csv")
+        if not isinstance(read.rows, list):
+            raise read.rows or RosterError([])
+        rows_read = read.rows
         # All or nothing: a bad row rolls back the rows before it, not the whole update.
         async with request.session.begin_nested():
             report = await import_roster(
@@ -419,7 +428,7 @@ async def _import_roster(ref: FileRef, request: Request, paths: list[Path]) -> R
         return Reply(texts.roster_failed(exc.problems))
     after = await _linked_roles(request)
     menus: list[Action] = [
-        MenuChange(chat, roles) for chat, roles in after.items() if before.get(chat) != roles
+        MenuChange(str(user), roles) for user, roles in after.items() if before.get(user) != roles
     ]
     return [Reply(texts.roster_imported(len(report.added), len(report.updated))), *menus]
 
@@ -438,9 +447,9 @@ def _positions_arg(text: str) -> list[str]:
 
 
 @handler(ADMIN)
-async def invite_command(update: Update, context: Context, request: Request) -> Reply:
+async def invite_command(event: Inbound, request: Request) -> Reply:
     """/moi <VỊ_TRÍ[,VỊ_TRÍ]> <Họ tên>"""
-    args = context.args or []
+    args = event.args
     if len(args) < 2:
         return Reply(texts.INVITE_USAGE)
     assert request.unit is not None and request.officer is not None
@@ -457,7 +466,7 @@ async def invite_command(update: Update, context: Context, request: Request) -> 
         )
     except OfficerError as exc:
         return Reply(str(exc))
-    link = deep_link(context.bot.username, invite.code)
+    link = request.channel.invite_link(invite.code)
     expires = texts.moment(invite.expires_at, request.tz)
     return Reply(texts.invite_created(officer.name, list(officer.positions), link, expires))
 
@@ -504,15 +513,15 @@ async def find_officer(request: Request, text: str) -> Officer | Reply:
 
 
 @handler(ADMIN)
-async def assign_command(update: Update, context: Context, request: Request) -> Result:
+async def assign_command(event: Inbound, request: Request) -> Result:
     """/giao <mã> <họ tên>"""
-    code, rest = split_code(context.args or [], await unit_indexes(request))
+    code, rest = split_code(event.args, await unit_indexes(request))
     if not code or not rest:
         return Reply(texts.ASSIGN_USAGE)
     officer = await find_officer(request, " ".join(rest))
     if isinstance(officer, Reply):
         return officer
-    choice = Choice("assign", [], request.now + CHOICE_TTL, officer_id=officer.id)
+    choice = Choice("assign", officer_id=officer.id)
     found = await find_item(request, code, choice)
     if isinstance(found, Reply):
         return found
@@ -535,9 +544,7 @@ async def _assign(request: Request, criterion: Criterion, officer: Officer) -> R
 
 
 @choice_action("assign")
-async def assign_chosen(
-    update: Update, context: Context, request: Request, choice: Choice, criterion: Criterion
-) -> Result:
+async def assign_chosen(request: Request, choice: Choice, criterion: Criterion) -> Result:
     if request.officer is None or "admin" not in (request.officer.roles or ()):
         return Reply(texts.NOT_ALLOWED, alert=texts.NOT_ALLOWED)
     officer = await request.session.get(Officer, choice.officer_id or -1)
@@ -552,9 +559,9 @@ async def assign_chosen(
 
 
 @handler(ADMIN)
-async def positions_command(update: Update, context: Context, request: Request) -> Reply:
+async def positions_command(event: Inbound, request: Request) -> Reply:
     """/vitri: who holds what, with a button per officer; /vitri <VỊ_TRÍ> <Họ tên> sets it."""
-    args = context.args or []
+    args = event.args
     if len(args) >= 2:
         return await _set_by_text(request, _positions_arg(args[0]), " ".join(args[1:]))
     return await positions_reply(request, page=0)
@@ -592,13 +599,13 @@ async def positions_reply(request: Request, *, page: int, edit: bool = False) ->
     shown = officers[page * OFFICER_BUTTONS_PAGE : (page + 1) * OFFICER_BUTTONS_PAGE]
     buttons = rows([(o.name, callback_data(POSITIONS_PREFIX, o.id)) for o in shown], 2)
     buttons += pager(f"{POSITIONS_PREFIX}L", page, pages)
-    return Reply("\n".join(lines), buttons=buttons, edit=edit)
+    return Reply("\n".join(lines), choices=buttons, edit=edit)
 
 
 @handler(ADMIN)
-async def positions_button(update: Update, context: Context, request: Request) -> Reply:
+async def positions_button(event: Inbound, request: Request) -> Reply:
     """V:<officer>, VT:<officer>:<code> (toggle), VL:<page>."""
-    kind, raw_id, code = callback_parts(update, 3)
+    kind, raw_id, code = callback_parts(event, 3)
     if kind == f"{POSITIONS_PREFIX}L":
         return await positions_reply(request, page=as_int(raw_id) or 0, edit=True)
     officer = await request.session.get(Officer, as_int(raw_id) or -1)
@@ -633,4 +640,4 @@ def _officer_positions(officer: Officer, alert: str | None) -> Reply:
     ]
     buttons = rows(marks, 3)
     buttons.append([(texts.BACK, callback_data(f"{POSITIONS_PREFIX}L", 0))])
-    return Reply(texts.positions_of(officer.name, held), buttons=buttons, edit=True, alert=alert)
+    return Reply(texts.positions_of(officer.name, held), choices=buttons, edit=True, alert=alert)

@@ -1,24 +1,28 @@
-"""The frame every Telegram handler runs in.
+"""The frame every feature runs in, whatever the channel.
 
-Each update gets one database session and one transaction. Inside it we look
-up who is asking, claim the update's id in ``processed_updates`` (a
-redelivered update finds it claimed and is ignored), check their role, and
-run the feature's function. That function returns what to say (:class:`Reply`)
-instead of saying it: replies are sent only after the transaction commits, so
-the bot never confirms a change that was rolled back. Anything else it wants
-done afterwards (conversation state) waits for the commit too
+A channel adapter (channels/telegram.py) turns an update into an
+:class:`~core.conversation.Inbound` event and calls the :data:`Handler` the
+router picked (handlers.route). Each event gets one database session and one
+transaction. Inside it we look up who is asking, claim the event's id in
+``processed_updates`` (a redelivered event finds it claimed and is ignored),
+check their role, and run the feature's function. That function returns what
+to say (:class:`Reply`) instead of saying it: the adapter renders the replies
+only after the transaction commits, so the bot never confirms a change that
+was rolled back. Conversation state (handlers.state) is read and written in
+that same transaction; anything else to do afterwards waits for the commit
 (:meth:`Request.after_commit`).
 
 A feature that only reads (``@handler(..., reads_only=True)``: lists, cards,
-help) runs first and claims the update last, so that on SQLite it holds the
-writer's turn for one statement; a twin's result is dropped unseen.
+help) runs first and claims the event last, so that on SQLite it holds the
+writer's turn for the claim and its conversation-state writes only; a twin's
+result is dropped unseen.
 
 A feature that must download a user's file returns :class:`Fetch` instead:
-the first transaction (the claim, the checks) commits, the file is streamed
-to disk with no database lock held, and ``Fetch.finish`` then runs in a second
-transaction of the same frame (officer reloaded, role re-checked). A crash
-between the two loses that one file (the user sends it again); the update is
-never handled twice.
+the first transaction (the claim, the checks) commits, the channel fetches the
+file to disk with no database lock held, and ``Fetch.finish`` then runs in a
+second transaction of the same frame (officer reloaded, role re-checked). A
+crash between the two loses that one file (the user sends it again); the
+event is never handled twice.
 
 Feature code never touches the session factory, the clock or the settings
 directly; it gets them on the :class:`Request`.
@@ -29,37 +33,40 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-import httpx
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest, Forbidden
-from telegram.ext import ContextTypes
 
 from bot import texts
-from bot.menu import set_chat_menu
 from bot.settings import Settings
+from core.conversation import (
+    Action,
+    Capabilities,
+    Inbound,
+    IncomingFile,
+    MenuChange,
+    Option,
+    Reply,
+    as_actions,
+)
 from core.evidence import MAX_EVIDENCE_BYTES, new_incoming_path
 from core.officers import activity_is_stale, note_activity
 from storage.db import prepared_insert_ignoring
 from storage.models import Officer, ProcessedUpdate, Unit
 
+__all__ = ["Action", "Inbound", "IncomingFile", "MenuChange", "Option", "Reply"]
+
 log = logging.getLogger(__name__)
 
-STATE_KEY = "dondoc"
-CHANNEL = "telegram"
-Context = ContextTypes.DEFAULT_TYPE
+TELEGRAM = "telegram"
 Clock = Callable[[], datetime]
-
-DOWNLOAD_TIMEOUT_SECONDS = 120.0
 
 
 def utc_clock() -> datetime:
@@ -68,17 +75,36 @@ def utc_clock() -> datetime:
 
 @dataclass(frozen=True)
 class AppState:
-    """What every handler needs from the application, kept in ``bot_data``."""
+    """What every feature needs from the running program, whichever channels it serves."""
 
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock = utc_clock
+    # SQLite's one writer, as an asyncio lock shared by every channel of this process
+    # (see _one_writer).
+    writer: asyncio.Lock = field(default_factory=asyncio.Lock, compare=False)
+    # Albums arriving in this process (handlers.state.AlbumSlot), by channel, chat, user, album.
+    albums: dict[tuple[str, ...], Any] = field(default_factory=dict, compare=False)
 
 
-def app_state(context: Context) -> AppState:
-    state = context.bot_data[STATE_KEY]
-    assert isinstance(state, AppState)
-    return state
+class Channel(Protocol):
+    """What the frame and the features need from a channel adapter."""
+
+    name: str
+    capabilities: Capabilities
+    app: AppState
+
+    async def fetch(self, file: IncomingFile, target: Path, *, limit: int) -> None:
+        """Download ``file`` to ``target``; FileTooBig past ``limit`` bytes."""
+
+    async def deliver(self, event: Inbound, actions: Sequence[Action]) -> None:
+        """Say what the feature returned, in answer to ``event``."""
+
+    def invite_link(self, code: str) -> str:
+        """A link that opens this channel's chat with the bot and hands it ``code``."""
+
+
+StateWrite = Callable[[AsyncSession], Awaitable[None]]
 
 
 @dataclass
@@ -86,30 +112,56 @@ class Request:
     session: AsyncSession
     officer: Officer | None
     unit: Unit | None
-    user_id: int
-    display_name: str
-    update_id: int
+    event: Inbound
+    channel: Channel
     settings: Settings
     now: datetime
-    # PTB's context, for conversation state (user_data); None outside the bot.
-    context: Context | None = None
-    # Answers worth keeping for the rest of this update (e.g. "may they update item 12?").
+    reads_only: bool = False
+    # Answers worth keeping for the rest of this event (e.g. "may they update item 12?").
     memo: dict[Any, Any] = field(default_factory=dict)
-    # What to do once the transaction has committed (conversation state, say).
+    # What to do once the transaction has committed.
     post_commit: list[Callable[[], None]] = field(default_factory=list)
+    # A read-only feature's conversation-state writes, run with its claim.
+    deferred: list[StateWrite] = field(default_factory=list)
 
     def after_commit(self, action: Callable[[], None]) -> None:
-        """Run ``action`` once this update's transaction commits; never if it does not."""
+        """Run ``action`` once this event's transaction commits; never if it does not."""
         self.post_commit.append(action)
+
+    async def write(self, change: StateWrite) -> None:
+        """A conversation-state write: now, or with the claim for a read-only feature."""
+        if self.reads_only:
+            self.deferred.append(change)
+        else:
+            await change(self.session)
+
+    @property
+    def user_id(self) -> str:
+        return self.event.user_id
+
+    @property
+    def display_name(self) -> str:
+        return self.event.display_name
+
+    @property
+    def telegram_id(self) -> int | None:
+        """The asker's Telegram user id when they came through Telegram.
+
+        Officers are still linked by Telegram id; linking other channels'
+        identities is the next step (issue 12).
+        """
+        if self.event.channel != TELEGRAM or not self.event.user_id.lstrip("-").isdigit():
+            return None
+        return int(self.event.user_id)
 
     @property
     def source_id(self) -> str:
-        """Idempotency key for rows this update writes (progress, evidence)."""
-        return str(self.update_id)
+        """Idempotency key for rows this event writes (progress, evidence)."""
+        return str(self.event.event_id)
 
     @property
     def actor(self) -> str:
-        return f"{CHANNEL}:{self.user_id}"
+        return f"{self.event.channel}:{self.event.user_id}"
 
     @property
     def tz(self) -> ZoneInfo:
@@ -124,66 +176,10 @@ class Request:
     @property
     def is_configured_admin(self) -> bool:
         """Listed in ADMIN_TELEGRAM_IDS: may import a plan before any unit exists."""
-        return self.user_id in self.settings.admin_telegram_ids
+        return self.telegram_id in self.settings.admin_telegram_ids
 
 
-Button = tuple[str, str]  # (label, callback data)
-
-
-@dataclass
-class Reply:
-    """One thing to say. ``edit`` replaces the message a button was pressed on.
-
-    ``message_id`` edits that message of the chat instead (e.g. a card asked
-    for a reason, answered by a text message); ``on_sent`` is told the id of
-    the message sent, for features that edit it later.
-    """
-
-    text: str
-    buttons: Sequence[Sequence[Button]] = ()
-    edit: bool = False
-    alert: str | None = None  # a short notice on the pressed button (answerCallbackQuery)
-    document: tuple[str, bytes | Path] | None = None  # (file name, content or a file on disk)
-    photo: bytes | None = None  # a picture, with ``text`` as its caption
-    html: bool = False
-    message_id: int | None = None
-    on_sent: Callable[[int], None] | None = None
-    after: Callable[[], None] | None = None  # always run once this reply was tried (clean-up)
-
-    def markup(self) -> InlineKeyboardMarkup | None:
-        if not self.buttons:
-            return None
-        return InlineKeyboardMarkup(
-            [
-                [InlineKeyboardButton(label, callback_data=data) for label, data in row]
-                for row in self.buttons
-            ]
-        )
-
-
-@dataclass(frozen=True)
-class MenuChange:
-    """Set a chat's command menu after commit (an officer linked, or their roles changed)."""
-
-    chat_id: int
-    roles: tuple[str, ...]
-
-
-Action = Reply | MenuChange
 Replies = Action | Sequence[Action] | None
-
-
-@dataclass(frozen=True)
-class FileRef:
-    """A file a user sent, as Telegram describes it (nothing downloaded yet)."""
-
-    file_id: str
-    unique_id: str | None
-    size: int | None  # as declared by Telegram; checked before getFile
-    name: str | None
-    mime: str | None
-
-
 Finish = Callable[["Request", list[Path]], Awaitable[Replies]]
 
 
@@ -195,15 +191,18 @@ class Fetch:
     them (move them away); whatever is left is deleted afterwards.
     """
 
-    files: Sequence[FileRef]
+    files: Sequence[IncomingFile]
     finish: Finish
     too_big: Reply | None = None  # what to say when a file is over the limit
     limit: int = MAX_EVIDENCE_BYTES
+    # Reads the downloaded files before the transaction: on SQLite the transaction holds
+    # the writer's turn, and a big file parsed inside it would hold up everyone's claim.
+    prepare: Callable[[list[Path]], Awaitable[None]] | None = None
 
 
 Result = Replies | Fetch
-Feature = Callable[[Update, Context, Request], Awaitable[Result]]
-TelegramCallback = Callable[[Update, Context], Coroutine[Any, Any, None]]
+Feature = Callable[[Inbound, Request], Awaitable[Result]]
+Handler = Callable[[Inbound, Channel], Awaitable[None]]
 
 # Who may run a feature. "anyone" includes strangers (for /start with an invite).
 ANYONE = "anyone"
@@ -226,37 +225,38 @@ def allowed(officer: Officer | None, who: str) -> bool:
     return who in roles
 
 
-_WHO_IS_ASKING = (
-    select(Officer, Unit)
-    .join(Unit, Unit.id == Officer.unit_id)
-    .where(Officer.telegram_id == bindparam("telegram_id"))
-)  # built once: every update runs it
+_WHO_IS_ASKING = {
+    TELEGRAM: (
+        select(Officer, Unit)
+        .join(Unit, Unit.id == Officer.unit_id)
+        .where(Officer.telegram_id == bindparam("user_id"))
+    ),
+}  # built once: every event runs one
 
 
-def handler(
-    who: str = OFFICER, *, reads_only: bool = False
-) -> Callable[[Feature], TelegramCallback]:
-    """Wrap a feature function in the per-update frame described in the module docstring.
+def handler(who: str = OFFICER, *, reads_only: bool = False) -> Callable[[Feature], Handler]:
+    """Wrap a feature function in the per-event frame described in the module docstring.
 
-    ``reads_only``: the feature writes nothing (a list, a card), so the frame
-    runs it before taking the writer's turn, and claims the update last.
+    ``reads_only``: the feature writes nothing but conversation state (a list,
+    a card), so the frame runs it before taking the writer's turn, and claims
+    the event last.
     """
 
-    def decorate(feature: Feature) -> TelegramCallback:
+    def decorate(feature: Feature) -> Handler:
         @wraps(feature)
-        async def callback(update: Update, context: Context) -> None:
+        async def run(event: Inbound, channel: Channel) -> None:
             result = await _run_in_transaction(
-                feature, who, update, context, claim=True, reads_only=reads_only
+                feature, who, event, channel, claim=True, reads_only=reads_only
             )
             replies = (
-                await _fetch_then_finish(result, who, update, context)
+                await _fetch_then_finish(result, who, event, channel)
                 if isinstance(result, Fetch)
                 else result
             )
             if replies is not None:
-                await send_replies(update, context, replies)
+                await channel.deliver(event, as_actions(replies))
 
-        return callback
+        return run
 
     return decorate
 
@@ -264,88 +264,95 @@ def handler(
 async def _run_in_transaction(
     feature: Feature,
     who: str,
-    update: Update,
-    context: Context,
+    event: Inbound,
+    channel: Channel,
     *,
     claim: bool,
     reads_only: bool = False,
 ) -> Result:
     """One transaction: who is asking, the claim, the role check, the feature."""
-    state = app_state(context)
-    user = update.effective_user
-    if user is None:
-        return None  # channel posts and the like: nothing for us
     if reads_only:
-        return await _read_then_claim(feature, who, update, context, user.id)
-    async with _one_writer(context), state.sessions() as session:
-        request = await _request(session, update, context, user.id)
-        if claim and not await claim_update(session, update.update_id, request.officer):
-            log.info("update %s already handled; ignored", update.update_id)
+        return await _read_then_claim(feature, who, event, channel)
+    app = channel.app
+    async with _one_writer(app), app.sessions() as session:
+        request = await _request(session, event, channel)
+        if claim and not await claim_update(
+            session, event.event_id, request.officer, channel=event.channel
+        ):
+            log.info("event %s already handled; ignored", event.event_id)
             return None
         if allowed(request.officer, who):
             await _note_activity(request)
-            result = await feature(update, context, request)
+            result = await feature(event, request)
         else:
-            result = _refusal(request.officer, update, state.settings)
+            result = _refusal(request)
         await session.commit()
     _run_after_commit(request)
     return result
 
 
-async def _read_then_claim(
-    feature: Feature, who: str, update: Update, context: Context, user_id: int
-) -> Result:
+async def _read_then_claim(feature: Feature, who: str, event: Inbound, channel: Channel) -> Result:
     """A feature that only reads runs before the writer's turn; the claim comes last.
 
     On SQLite the transaction is a writer's from its first write to its
     commit, and writers take turns (see _one_writer): this way a list or a
-    card holds the turn for the claim alone. The reads' connection goes back
-    to the pool before waiting for the turn, so that nobody waits for the turn
-    while holding a connection the turn's holder may need. If the claim finds
-    a twin handled the update already, what the feature computed is dropped,
-    and what it asked to do afterwards (Request.after_commit) never happens.
+    card holds the turn for the claim (and its conversation-state writes)
+    alone. The reads' connection goes back to the pool before waiting for the
+    turn, so that nobody waits for the turn while holding a connection the
+    turn's holder may need. If the claim finds a twin handled the event
+    already, what the feature computed is dropped, and neither its state
+    writes nor its Request.after_commit actions happen.
     """
-    state = app_state(context)
-    async with state.sessions() as reading:
-        request = await _request(reading, update, context, user_id)
+    app = channel.app
+    async with app.sessions() as reading:
+        request = await _request(reading, event, channel, reads_only=True)
         if allowed(request.officer, who):
-            result = await feature(update, context, request)
+            result = await feature(event, request)
         else:
-            result = _refusal(request.officer, update, state.settings)
+            result = _refusal(request)
         if reading.new or reading.dirty or reading.deleted:
             raise RuntimeError(f"{feature.__name__} is marked reads_only but changed rows")
-    async with _one_writer(context), state.sessions() as session:
-        if not await claim_update(session, update.update_id, request.officer):
-            log.info("update %s already handled; ignored", update.update_id)
+    async with _one_writer(app), app.sessions() as session:
+        if not await claim_update(session, event.event_id, request.officer, channel=event.channel):
+            log.info("event %s already handled; ignored", event.event_id)
             return None
         seen = request.officer  # as the reads found them; loaded again only to write
         if seen is not None and seen.active and activity_is_stale(seen, request.now):
             officer = await session.get(Officer, seen.id)
             if officer is not None:
                 await note_activity(session, officer=officer, now=request.now)
+        for change in request.deferred:
+            await change(session)
         await session.commit()
     _run_after_commit(request)
     return result
 
 
 async def _request(
-    session: AsyncSession, update: Update, context: Context, user_id: int
+    session: AsyncSession, event: Inbound, channel: Channel, *, reads_only: bool = False
 ) -> Request:
-    state = app_state(context)
-    found = (await session.execute(_WHO_IS_ASKING, {"telegram_id": user_id})).first()
-    officer, unit = (found[0], found[1]) if found is not None else (None, None)
-    user = update.effective_user
+    app = channel.app
+    officer, unit = await _who_is_asking(session, event)
     return Request(
         session=session,
         officer=officer,
         unit=unit,
-        user_id=user_id,
-        display_name=user.full_name if user is not None else "",
-        update_id=update.update_id,
-        settings=state.settings,
-        now=state.clock(),
-        context=context,
+        event=event,
+        channel=channel,
+        settings=app.settings,
+        now=app.clock(),
+        reads_only=reads_only,
     )
+
+
+async def _who_is_asking(
+    session: AsyncSession, event: Inbound
+) -> tuple[Officer | None, Unit | None]:
+    query = _WHO_IS_ASKING.get(event.channel)
+    if query is None or not event.user_id.lstrip("-").isdigit():
+        return None, None  # a channel officers cannot link yet: a stranger
+    found = (await session.execute(query, {"user_id": int(event.user_id)})).first()
+    return (found[0], found[1]) if found is not None else (None, None)
 
 
 async def _note_activity(request: Request) -> None:
@@ -359,35 +366,28 @@ def _run_after_commit(request: Request) -> None:
         action()
 
 
-SQLITE_LOCK_KEY = "dondoc_sqlite_lock"
+def _one_writer(app: AppState) -> contextlib.AbstractAsyncContextManager[object]:
+    """On SQLite, one feature transaction at a time in this process.
 
-
-def _one_writer(context: Context) -> contextlib.AbstractAsyncContextManager[object]:
-    """On SQLite, one handler transaction at a time in this process.
-
-    Every handler writes (its claim), and SQLite has one writer: without this,
-    concurrent handlers wait for the lock inside SQLite's busy handler, which
+    Every feature writes (its claim), and SQLite has one writer: without this,
+    concurrent features wait for the lock inside SQLite's busy handler, which
     sleeps in steps of up to 100 ms. An asyncio lock hands over at once.
     PostgreSQL needs nothing of the kind.
     """
-    if not app_state(context).settings.is_sqlite:
-        return contextlib.nullcontext()
-    lock = context.bot_data.get(SQLITE_LOCK_KEY)
-    if lock is None:
-        lock = context.bot_data[SQLITE_LOCK_KEY] = asyncio.Lock()
-    assert isinstance(lock, asyncio.Lock)
-    return lock
+    return app.writer if app.settings.is_sqlite else contextlib.nullcontext()
 
 
-async def claim_update(session: AsyncSession, update_id: int, officer: Officer | None) -> bool:
-    """Record that this update is being handled; False if it already was.
+async def claim_update(
+    session: AsyncSession, update_id: int, officer: Officer | None, *, channel: str = TELEGRAM
+) -> bool:
+    """Record that this event is being handled; False if it already was.
 
-    One INSERT … ON CONFLICT DO NOTHING, in the handler's transaction: a twin
+    One INSERT … ON CONFLICT DO NOTHING, in the feature's transaction: a twin
     handled at the same moment by another worker waits for it and inserts
-    nothing, and a handler that fails rolls its claim back with the rest.
+    nothing, and a feature that fails rolls its claim back with the rest.
     """
     values = {
-        "channel": CHANNEL,
+        "channel": channel,
         "update_id": update_id,
         "unit_id": officer.unit_id if officer else None,
         "processed_at": datetime.now(UTC),
@@ -399,11 +399,11 @@ async def claim_update(session: AsyncSession, update_id: int, officer: Officer |
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
-def _refusal(officer: Officer | None, update: Update, settings: Settings) -> Reply:
-    as_alert = update.callback_query is not None
+def _refusal(request: Request) -> Reply:
+    officer = request.officer
+    as_alert = request.event.choice is not None
     if officer is None:
-        user = update.effective_user
-        if user is not None and user.id in settings.admin_telegram_ids:
+        if request.is_configured_admin:
             return Reply(texts.ADMIN_WITHOUT_UNIT, alert=texts.NOT_ALLOWED if as_alert else None)
         return Reply(texts.STRANGER, alert=texts.STRANGER[:190] if as_alert else None)
     if not officer.active:
@@ -415,25 +415,26 @@ def _refusal(officer: Officer | None, update: Update, settings: Settings) -> Rep
 
 
 class FileTooBig(Exception):
-    """Telegram (or the stream) says the file is over the limit; nothing was kept."""
+    """The channel (or the stream) says the file is over the limit; nothing was kept."""
 
 
-async def _fetch_then_finish(fetch: Fetch, who: str, update: Update, context: Context) -> Replies:
-    state = app_state(context)
+async def _fetch_then_finish(fetch: Fetch, who: str, event: Inbound, channel: Channel) -> Replies:
     paths: list[Path] = []
     try:
         try:
-            for ref in fetch.files:
-                target = new_incoming_path(state.settings.evidence_dir)
+            for file in fetch.files:
+                target = new_incoming_path(channel.app.settings.evidence_dir)
                 paths.append(target)
-                await download(context.bot, ref, target, limit=fetch.limit)
+                await channel.fetch(file, target, limit=fetch.limit)
         except FileTooBig:
             return fetch.too_big or Reply(texts.FILE_TOO_BIG)
+        if fetch.prepare is not None:
+            await fetch.prepare(list(paths))
 
-        async def finish(update: Update, context: Context, request: Request) -> Result:
+        async def finish(event: Inbound, request: Request) -> Result:
             return await fetch.finish(request, list(paths))
 
-        result = await _run_in_transaction(finish, who, update, context, claim=False)
+        result = await _run_in_transaction(finish, who, event, channel, claim=False)
         if isinstance(result, Fetch):
             raise TypeError("Fetch.finish must return replies, not another Fetch")
         return result
@@ -443,159 +444,25 @@ async def _fetch_then_finish(fetch: Fetch, who: str, update: Update, context: Co
                 path.unlink()
 
 
-async def download(bot: Bot, ref: FileRef, target: Path, *, limit: int) -> None:
-    """getFile, then stream the file to ``target``; FileTooBig past ``limit`` bytes.
+# --- choices ---------------------------------------------------------------------------------
 
-    The declared size is checked first so an oversized file costs no request.
-    The file URL holds the bot token: errors are re-raised without it.
-    """
-    if ref.size is not None and ref.size > limit:
-        raise FileTooBig
-    try:
-        file = await bot.get_file(ref.file_id)
-    except BadRequest as exc:
-        if "too big" in str(exc).lower():
-            raise FileTooBig from None
-        raise
-    if file.file_size is not None and file.file_size > limit:
-        raise FileTooBig
-    path = file.file_path or ""
-    if not path.startswith(("http://", "https://")):  # a local Bot API server
-        await file.download_to_drive(target)
-        if (await asyncio.to_thread(target.stat)).st_size > limit:
-            raise FileTooBig
-        return
-    await _stream(path, target, limit)
-
-
-async def _stream(url: str, target: Path, limit: int) -> None:
-    size = 0
-    try:
-        async with (
-            httpx.AsyncClient(timeout=DOWNLOAD_TIMEOUT_SECONDS) as client,
-            client.stream("GET", url) as response,
-        ):
-            response.raise_for_status()
-            with target.open("wb") as out:
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > limit:
-                        raise FileTooBig
-                    out.write(chunk)
-    except httpx.HTTPError as exc:
-        raise RuntimeError(f"file download failed: {type(exc).__name__}") from None
-
-
-# --- sending ------------------------------------------------------------------------------
-
-
-async def send_replies(update: Update, context: Context, replies: Replies) -> None:
-    items: list[Action] = (
-        [replies] if isinstance(replies, Reply | MenuChange) else list(replies or [])
-    )
-    query = update.callback_query
-    alert = next((r.alert for r in items if isinstance(r, Reply) and r.alert), None)
-    if query is not None:
-        await query.answer(alert or None)
-    for reply in items:
-        try:
-            await _deliver(update, context, query, reply)
-        finally:
-            if isinstance(reply, Reply) and reply.after is not None:
-                reply.after()
-
-
-async def _deliver(
-    update: Update, context: Context, query: CallbackQuery | None, reply: Action
-) -> None:
-    if isinstance(reply, MenuChange):
-        await _set_menu(context.bot, reply)
-    elif reply.edit and query is not None and isinstance(query.message, Message):
-        await _edit(context.bot, query.message.chat_id, query.message.message_id, reply)
-    elif reply.message_id is not None and update.effective_chat is not None:
-        await _edit(context.bot, update.effective_chat.id, reply.message_id, reply)
-    elif reply.text or reply.document or reply.photo:
-        await _send(update, context, reply)
-
-
-async def _set_menu(bot: Bot, change: MenuChange) -> None:
-    try:
-        await set_chat_menu(bot, chat_id=change.chat_id, roles=change.roles)
-    except (BadRequest, Forbidden):
-        log.warning("could not set the command menu of chat %s", change.chat_id)
-
-
-async def _edit(bot: Bot, chat_id: int, message_id: int, reply: Reply) -> None:
-    try:
-        await bot.edit_message_text(
-            reply.text,
-            chat_id=chat_id,
-            message_id=message_id,
-            reply_markup=reply.markup(),
-            parse_mode="HTML" if reply.html else None,
-        )
-    except BadRequest as exc:
-        if "not modified" not in str(exc).lower():
-            raise
-
-
-async def _send(update: Update, context: Context, reply: Reply) -> None:
-    chat = update.effective_chat
-    if chat is None:
-        return
-    parse_mode = "HTML" if reply.html else None
-    if reply.document is not None:
-        name, content = reply.document
-        # A file on disk is streamed: a pack part can be 50 MB.
-        opened = (
-            content.open("rb") if isinstance(content, Path) else contextlib.nullcontext(content)
-        )
-        with opened as document:
-            sent = await context.bot.send_document(
-                chat.id,
-                document=document,
-                filename=name,
-                caption=reply.text or None,
-                reply_markup=reply.markup(),
-                parse_mode=parse_mode,
-            )
-    elif reply.photo is not None:
-        sent = await context.bot.send_photo(
-            chat.id, photo=reply.photo, caption=reply.text or None, reply_markup=reply.markup()
-        )
-    else:
-        sent = await context.bot.send_message(
-            chat.id, reply.text, reply_markup=reply.markup(), parse_mode=parse_mode
-        )
-    if reply.on_sent is not None:
-        reply.on_sent(sent.message_id)
-
-
-async def on_error(update: object, context: Context) -> None:
-    """Log first, then tell the user something went wrong (never the details)."""
-    log.error("error while handling an update", exc_info=context.error)
-    if isinstance(update, Update) and update.effective_chat is not None:
-        try:
-            await context.bot.send_message(update.effective_chat.id, texts.ERROR)
-        except Exception:
-            log.warning("could not tell the user about the error", exc_info=True)
+MAX_CHOICE_DATA = 64  # bytes: Telegram's limit, the smallest of the channels'
 
 
 def callback_data(*parts: Any) -> str:
-    """Compact button data ("card:123"); Telegram allows 64 bytes."""
+    """Compact choice data ("card:123") that fits every channel."""
     data = ":".join(str(part) for part in parts)
-    if len(data.encode()) > 64:
+    if len(data.encode()) > MAX_CHOICE_DATA:
         raise ValueError(f"callback data too long: {data!r}")
     return data
 
 
-def callback_parts(update: Update, count: int) -> list[str]:
-    """The pressed button's data split on ":", padded with "" to ``count`` parts.
+def callback_parts(event: Inbound, count: int) -> list[str]:
+    """The picked choice's data split on ":", padded with "" to ``count`` parts.
 
-    Only a parse: the values are untrusted until the handler checks them in the database.
+    Only a parse: the values are untrusted until the feature checks them in the database.
     """
-    query = update.callback_query
-    parts = (query.data or "").split(":") if query is not None else []
+    parts = (event.choice or "").split(":") if event.choice is not None else []
     return [*parts, *([""] * count)][:count]
 
 

@@ -6,10 +6,12 @@ Which item a file is for, in this order:
 3. the user pressed "Gửi minh chứng" on a card a little earlier;
 4. it belongs to an album whose captioned photo named the item.
 
-An album arrives as one update per photo, handled concurrently, and only the
-first carries the caption. The others wait (outside any transaction) for the
-captioned one to decide the album's item, then store one at a time so that
-they share, and edit, a single confirmation message.
+An album arrives as one event per photo, handled concurrently (perhaps by
+different bot processes), and only one carries the caption. Its decision
+(the item, the choice offered, or none) is a conversation-state row: the
+others wait for it (outside any transaction; at once when it is taken in this
+process, else by looking in the database), then follow it. In one process
+they store one at a time, so that they share, and edit, one confirmation.
 
 The file is downloaded through the frame's :class:`~handlers.base.Fetch`:
 checks and the update's claim first, the download with no database lock,
@@ -19,25 +21,22 @@ then core.evidence.store_evidence in a second transaction.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from functools import partial
 from pathlib import Path
-
-from telegram import Message, Update
 
 from bot import texts
 from core.evidence import EvidenceError, evidence_count, find_duplicate, store_evidence
 from handlers.base import (
     OFFICER,
-    Context,
+    Channel,
     Fetch,
-    FileRef,
+    Inbound,
+    IncomingFile,
     Replies,
     Reply,
     Request,
     Result,
-    app_state,
     handler,
 )
 from handlers.lookup import (
@@ -50,65 +49,58 @@ from handlers.lookup import (
     unit_indexes,
 )
 from handlers.state import (
-    CHOICE_TTL,
     AlbumSlot,
+    AlbumTarget,
     Choice,
+    add_choice_file,
+    album_decision,
     album_slot,
     awaiting,
+    count_album_file,
     decide_album,
-    get_choice,
+    peek_album,
+    peek_awaiting,
 )
 from handlers.tasks import await_answer_for_card, card_item_id, card_reply
 from storage.models import Criterion
 
-# How long an album's photos wait for the captioned one to say which item.
+# How long an album's photos wait for the captioned one to say which item, and how
+# often they look in the database meanwhile (the caption may be another process's).
 ALBUM_WAIT_SECONDS = 5.0
+ALBUM_POLL_SECONDS = 0.25
 _CODE = re.compile(r"(?:[A-Za-z]{2,6}\s*)?(?:\d+|[IVXLC]+)(?:\.[0-9A-Za-z]+)*\.?")
 
 
 # --- the entry point: album coordination, before the frame -----------------------------------
 
 
-async def on_file(update: Update, context: Context) -> None:
-    message = update.effective_message
-    user = update.effective_user
-    if message is None or user is None or message.media_group_id is None:
-        await file_received(update, context)
+async def on_file(event: Inbound, channel: Channel) -> None:
+    if event.album is None:
+        await file_received(event, channel)
         return
-    slot = album_slot(context, user.id, message.media_group_id)
-    if not _names_its_item(message, context):
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(slot.target), ALBUM_WAIT_SECONDS)
+    slot = album_slot(channel.app, event)
+    if not await _names_its_item(event, channel):
+        await _wait_for_decision(event, channel, slot)
     async with slot.lock:
-        await file_received(update, context)
+        await file_received(event, channel)
 
 
-def _names_its_item(message: Message, context: Context) -> bool:
-    """Whether this message can find its item without the rest of its album."""
-    now = app_state(context).clock()
-    return bool(
-        message.caption
-        or _replied_card(message, context) is not None
-        or awaiting(context, now, "evidence") is not None
-    )
+async def _names_its_item(event: Inbound, channel: Channel) -> bool:
+    """Whether this file can find its item without the rest of its album."""
+    if event.caption or card_item_id(event.replied_text) is not None:
+        return True
+    return await peek_awaiting(channel.app, event, "evidence") is not None
 
 
-def _replied_card(message: Message, context: Context) -> int | None:
-    replied = message.reply_to_message
-    if replied is None or replied.from_user is None or replied.from_user.id != context.bot.id:
-        return None
-    return card_item_id(replied.text)
-
-
-def file_ref(message: Message) -> FileRef | None:
-    """The file in a message: the largest size of a photo, or the document."""
-    if message.photo:
-        big = max(message.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
-        return FileRef(big.file_id, big.file_unique_id, big.file_size, None, "image/jpeg")
-    if message.document is not None:
-        doc = message.document
-        return FileRef(doc.file_id, doc.file_unique_id, doc.file_size, doc.file_name, doc.mime_type)
-    return None
+async def _wait_for_decision(event: Inbound, channel: Channel, slot: AlbumSlot) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ALBUM_WAIT_SECONDS
+    while not slot.decided.is_set() and loop.time() < deadline:
+        try:
+            await asyncio.wait_for(slot.decided.wait(), ALBUM_POLL_SECONDS)
+        except TimeoutError:
+            if await peek_album(channel.app, event) is not None:
+                return
 
 
 def split_caption(caption: str | None, indexes: list[str]) -> tuple[str | None, str | None]:
@@ -126,86 +118,76 @@ def split_caption(caption: str | None, indexes: list[str]) -> tuple[str | None, 
 
 
 @handler(OFFICER)
-async def file_received(update: Update, context: Context, request: Request) -> Result:
-    message = update.effective_message
-    assert message is not None
-    ref = file_ref(message)
-    if ref is None:
+async def file_received(event: Inbound, request: Request) -> Result:
+    if not event.files:
         return None
-    slot = _slot(context, request, message)
-    code, note = split_caption(message.caption, await unit_indexes(request))
+    ref = event.files[0]
+    code, note = split_caption(event.caption, await unit_indexes(request))
     if code is not None:
-        choice = Choice("evidence", [], request.now + CHOICE_TTL, note=note, files=[ref])
+        choice = Choice("evidence", note=note, files=[ref])
         found = await find_item(request, code, choice)
         if isinstance(found, Reply):
-            if slot is not None:
-                decide_album(slot, ("choice", choice.ref) if choice.ref else ("none", None))
+            await _decide(request, ("choice", choice.ref) if choice.ref else ("none", None))
             return found
-        return await _attach(request, found, ref, message.caption, slot)
-    target = _own_target(message, context, request)
-    if target is None and slot is not None:
-        return await _album_member(context, request, slot, ref)
+        return await _attach(request, found, ref, event.caption)
+    target = await _own_target(event, request)
+    if target is None and event.album is not None:
+        return await _album_member(request, event.album, ref)
     if target is None:
         return Reply(texts.EVIDENCE_NO_TARGET)
     criterion = await load_item(request, target)
     if criterion is None:
-        _undecided(slot)
+        await _decide(request, ("none", None))
         return Reply(texts.ITEM_GONE)
-    return await _attach(request, criterion, ref, message.caption, slot)
+    return await _attach(request, criterion, ref, event.caption)
 
 
-def _slot(context: Context, request: Request, message: Message) -> AlbumSlot | None:
-    if message.media_group_id is None:
-        return None
-    return album_slot(context, request.user_id, message.media_group_id)
-
-
-def _own_target(message: Message, context: Context, request: Request) -> int | None:
-    card = _replied_card(message, context)
+async def _own_target(event: Inbound, request: Request) -> int | None:
+    card = card_item_id(event.replied_text)
     if card is not None:
         return card
-    pending = awaiting(context, request.now, "evidence")
+    pending = await awaiting(request, "evidence")
     return pending.criterion_id if pending is not None else None
 
 
-async def _album_member(
-    context: Context, request: Request, slot: AlbumSlot, ref: FileRef
-) -> Result:
-    if not slot.target.done():  # nobody in the album named an item: say so once
-        decide_album(slot, ("none", None))
-        return Reply(texts.EVIDENCE_NO_TARGET)
-    kind, value = slot.target.result()
+async def _decide(request: Request, target: AlbumTarget) -> tuple[AlbumTarget, bool] | None:
+    """Record what this file's album goes to (the first decision wins); None if no album."""
+    event = request.event
+    if event.album is None:
+        return None
+    held = await decide_album(request, event.album, target)
+    request.after_commit(album_slot(request.channel.app, event).decided.set)
+    return held
+
+
+async def _album_member(request: Request, album: str, ref: IncomingFile) -> Result:
+    decision = await album_decision(request, album)
+    if decision is None:  # nobody in the album named an item: say so once
+        held = await _decide(request, ("none", None))
+        assert held is not None
+        decision, won = held
+        if won:
+            return Reply(texts.EVIDENCE_NO_TARGET)
+    kind, value = decision
     if kind == "choice" and isinstance(value, str):
-        choice = get_choice(context, value, request.now)
-        if choice is not None:
-            choice.files.append(ref)  # stored with the others once the user picks the item
+        await add_choice_file(request, value, ref)  # stored once the user picks the item
         return None
     if kind != "item" or not isinstance(value, int):
         return None  # the captioned photo already explained what went wrong
     criterion = await load_item(request, value)
     if criterion is None:
         return None
-    return await _attach(request, criterion, ref, None, slot)
-
-
-def _undecided(slot: AlbumSlot | None) -> None:
-    if slot is not None:
-        decide_album(slot, ("none", None))
+    return await _attach(request, criterion, ref, None)
 
 
 async def _attach(
-    request: Request,
-    criterion: Criterion,
-    ref: FileRef,
-    caption: str | None,
-    slot: AlbumSlot | None,
+    request: Request, criterion: Criterion, ref: IncomingFile, caption: str | None
 ) -> Result:
     """Checks that need no file, then the download (Fetch) and the store."""
     if not await may_update(request, criterion):
-        _undecided(slot)
+        await _decide(request, ("none", None))
         return Reply(texts.not_owner(label(criterion)))
-    if slot is not None:
-        decide_album(slot, ("item", criterion.id))
+    await _decide(request, ("item", criterion.id))
     if ref.size is not None and ref.size > Fetch.limit:
         return Reply(texts.FILE_TOO_BIG)
     known = await find_duplicate(
@@ -213,18 +195,13 @@ async def _attach(
     )
     if known is not None:  # a resend: no need to download it again
         count = await evidence_count(request.session, criterion_id=criterion.id)
-        return _confirmation(slot, label(criterion), duplicate=True, count=count)
-    store = partial(_store, criterion.id, ref, caption, slot)
+        return await _confirmation(request, label(criterion), duplicate=True, count=count)
+    store = partial(_store, criterion.id, ref, caption)
     return Fetch([ref], store, too_big=Reply(texts.FILE_TOO_BIG))
 
 
 async def _store(
-    criterion_id: int,
-    ref: FileRef,
-    caption: str | None,
-    slot: AlbumSlot | None,
-    request: Request,
-    paths: list[Path],
+    criterion_id: int, ref: IncomingFile, caption: str | None, request: Request, paths: list[Path]
 ) -> Replies:
     """Second transaction: the item is checked again, then the file stored."""
     criterion = await load_item(request, criterion_id)
@@ -236,11 +213,11 @@ async def _store(
         result = await _store_one(request, criterion, ref, caption, paths[0])
     except EvidenceError as exc:
         return Reply(str(exc))
-    return _confirmation(slot, label(criterion), duplicate=result[0], count=result[1])
+    return await _confirmation(request, label(criterion), duplicate=result[0], count=result[1])
 
 
 async def _store_one(
-    request: Request, criterion: Criterion, ref: FileRef, caption: str | None, path: Path
+    request: Request, criterion: Criterion, ref: IncomingFile, caption: str | None, path: Path
 ) -> tuple[bool, int]:
     assert request.officer is not None
     stored = await store_evidence(
@@ -260,15 +237,14 @@ async def _store_one(
     return stored.duplicate, stored.count
 
 
-def _confirmation(slot: AlbumSlot | None, item: str, *, duplicate: bool, count: int) -> Reply:
-    if slot is None:
+async def _confirmation(request: Request, item: str, *, duplicate: bool, count: int) -> Reply:
+    album = request.event.album
+    if album is None:
         return Reply(texts.evidence_saved(item, int(not duplicate), int(duplicate), count))
-    if duplicate:
-        slot.duplicates += 1
-    else:
-        slot.new += 1
-    text = texts.evidence_saved(item, slot.new, slot.duplicates, count)
-    if slot.message_id is not None:
+    new, duplicates = await count_album_file(request, album, duplicate=duplicate)
+    text = texts.evidence_saved(item, new, duplicates, count)
+    slot = album_slot(request.channel.app, request.event)
+    if slot.message_id is not None:  # this process confirmed part of the album already
         return Reply(text, message_id=slot.message_id)
     return Reply(text, on_sent=partial(setattr, slot, "message_id"))
 
@@ -277,9 +253,9 @@ def _confirmation(slot: AlbumSlot | None, item: str, *, duplicate: bool, count: 
 
 
 @handler(OFFICER)
-async def evidence_pressed(update: Update, context: Context, request: Request) -> Reply:
+async def evidence_pressed(event: Inbound, request: Request) -> Reply:
     """ "E:<item>:<page>": the next files go to this item."""
-    pressed = await await_answer_for_card(update, context, request, "evidence")
+    pressed = await await_answer_for_card(event, request, "evidence")
     if isinstance(pressed, Reply):
         return pressed
     criterion, page = pressed
@@ -288,9 +264,7 @@ async def evidence_pressed(update: Update, context: Context, request: Request) -
 
 
 @choice_action("evidence")
-async def evidence_chosen(
-    update: Update, context: Context, request: Request, choice: Choice, criterion: Criterion
-) -> Result:
+async def evidence_chosen(request: Request, choice: Choice, criterion: Criterion) -> Result:
     """A file (or album) whose caption code was unclear: the user picked the item."""
     if not choice.files:
         return Reply(texts.EVIDENCE_SEND_AGAIN, edit=True)
@@ -301,7 +275,11 @@ async def evidence_chosen(
 
 
 async def _store_all(
-    criterion_id: int, files: list[FileRef], note: str | None, request: Request, paths: list[Path]
+    criterion_id: int,
+    files: list[IncomingFile],
+    note: str | None,
+    request: Request,
+    paths: list[Path],
 ) -> Replies:
     criterion = await load_item(request, criterion_id)
     if criterion is None or not await may_update(request, criterion):

@@ -11,13 +11,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from telegram import Update
-
 from bot import texts
-from core.officers import unit_officers
+from core.officers import department_label, unit_officers
 from core.overview import overdue_items
 from core.text import short_title
-from handlers.base import MANAGER, Context, Reply, Request, as_int, callback_parts, handler
+from handlers.base import MANAGER, Inbound, Reply, Request, as_int, callback_parts, handler
 from handlers.lookup import label
 from handlers.tasks import pager
 
@@ -36,13 +34,13 @@ def _page_of(items: Sequence[object], page: int, size: int) -> tuple[int, int]:
 
 
 @handler(MANAGER, reads_only=True)
-async def overdue_command(update: Update, context: Context, request: Request) -> Reply:
+async def overdue_command(event: Inbound, request: Request) -> Reply:
     return await overdue_reply(request, page=0)
 
 
 @handler(MANAGER, reads_only=True)
-async def overdue_page(update: Update, context: Context, request: Request) -> Reply:
-    return await overdue_reply(request, page=as_int(callback_parts(update, 2)[1]) or 0, edit=True)
+async def overdue_page(event: Inbound, request: Request) -> Reply:
+    return await overdue_reply(request, page=as_int(callback_parts(event, 2)[1]) or 0, edit=True)
 
 
 async def overdue_reply(request: Request, *, page: int, edit: bool = False) -> Reply:
@@ -64,20 +62,20 @@ async def overdue_reply(request: Request, *, page: int, edit: bool = False) -> R
                 item.percent,
             )
         )
-    return Reply("\n".join(lines), buttons=pager(OVERDUE_PREFIX, page, pages), edit=edit)
+    return Reply("\n".join(lines), choices=pager(OVERDUE_PREFIX, page, pages), edit=edit)
 
 
 # --- /canbo ----------------------------------------------------------------------------------
 
 
 @handler(MANAGER, reads_only=True)
-async def officers_command(update: Update, context: Context, request: Request) -> Reply:
+async def officers_command(event: Inbound, request: Request) -> Reply:
     return await officers_reply(request, page=0)
 
 
 @handler(MANAGER, reads_only=True)
-async def officers_page(update: Update, context: Context, request: Request) -> Reply:
-    return await officers_reply(request, page=as_int(callback_parts(update, 2)[1]) or 0, edit=True)
+async def officers_page(event: Inbound, request: Request) -> Reply:
+    return await officers_reply(request, page=as_int(callback_parts(event, 2)[1]) or 0, edit=True)
 
 
 async def officers_reply(request: Request, *, page: int, edit: bool = False) -> Reply:
@@ -95,8 +93,9 @@ async def officers_reply(request: Request, *, page: int, edit: bool = False) -> 
                 officer.telegram_id is not None,
                 officer.reachable,
                 texts.moment(seen, request.tz) if seen else "",
+                department_label(officer, texts.HEAD_OF_DEPARTMENT),
             )
         )
     if "admin" in (request.officer.roles or ()):
         lines += ["", texts.HELP_ADMIN_TIPS]
-    return Reply("\n".join(lines), buttons=pager(OFFICERS_PREFIX, page, pages), edit=edit)
+    return Reply("\n".join(lines), choices=pager(OFFICERS_PREFIX, page, pages), edit=edit)

@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy import bindparam
 from sqlalchemy.orm import joinedload
-from telegram import Update
 
 from bot import texts
 from core.items import Ambiguous, Resolved, live_criteria_query, resolve_code
@@ -22,8 +21,8 @@ from core.roles import is_manager
 from core.unit_snapshot import unit_snapshot
 from handlers.base import (
     OFFICER,
-    Button,
-    Context,
+    Inbound,
+    Option,
     Reply,
     Request,
     Result,
@@ -38,7 +37,7 @@ from storage.models import Criterion
 CHOICE_PREFIX = "Q"
 BUTTON_TITLE_CHARS = 40
 
-ChoiceAction = Callable[[Update, Context, Request, Choice, Criterion], Awaitable[Result]]
+ChoiceAction = Callable[[Request, Choice, Criterion], Awaitable[Result]]
 _actions: dict[str, ChoiceAction] = {}
 
 
@@ -117,26 +116,25 @@ async def find_item(request: Request, code: str, choice: Choice) -> Criterion | 
     if isinstance(found, Resolved):
         return found.criterion
     if isinstance(found, Ambiguous):
-        return offer(choice, found.options, texts.ambiguous_code(code), request)
+        return await offer(choice, found.options, texts.ambiguous_code(code), request)
     text = texts.unknown_code(code, bool(found.suggestions))
-    return offer(choice, found.suggestions, text, request)
+    return await offer(choice, found.suggestions, text, request)
 
 
-def offer(choice: Choice, options: Sequence[Criterion], text: str, request: Request) -> Reply:
+async def offer(choice: Choice, options: Sequence[Criterion], text: str, request: Request) -> Reply:
     if not options:
         return Reply(text)
     choice.options = [c.id for c in options]
-    assert request.context is not None
-    ref = new_choice(request.context, choice)
+    ref = await new_choice(request, choice)
     buttons = [[(button_title(c), callback_data(CHOICE_PREFIX, ref, c.id))] for c in options]
-    return Reply(text, buttons=buttons)
+    return Reply(text, choices=buttons)
 
 
 @handler(OFFICER)
-async def on_choice(update: Update, context: Context, request: Request) -> Result:
+async def on_choice(event: Inbound, request: Request) -> Result:
     """A press on "Q:<ref>:<id>": run the waiting action on the chosen item."""
-    _, ref, raw_id = callback_parts(update, 3)
-    choice = get_choice(context, ref, request.now)
+    _, ref, raw_id = callback_parts(event, 3)
+    choice = await get_choice(request, ref)
     chosen = as_int(raw_id)
     if choice is None or chosen is None or chosen not in choice.options:
         return Reply(texts.CHOICE_EXPIRED, edit=True, alert=texts.CHOICE_EXPIRED)
@@ -146,9 +144,9 @@ async def on_choice(update: Update, context: Context, request: Request) -> Resul
     action = _actions.get(choice.kind)
     if action is None:
         return Reply(texts.CHOICE_EXPIRED, edit=True)
-    drop_choice(context, ref)
-    return await action(update, context, request, choice, criterion)
+    await drop_choice(request, ref)
+    return await action(request, choice, criterion)
 
 
-def rows(buttons: Sequence[Button], per_row: int) -> list[list[Button]]:
+def rows(buttons: Sequence[Option], per_row: int) -> list[list[Option]]:
     return [list(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row)]

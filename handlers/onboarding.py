@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from telegram import Update
-
 from bot import texts
 from core.officers import InviteError, ensure_configured_admin, redeem_invite
 from core.ownership import officer_items
@@ -12,7 +10,7 @@ from handlers.base import (
     ANYONE,
     OFFICER,
     Action,
-    Context,
+    Inbound,
     MenuChange,
     Replies,
     Reply,
@@ -23,15 +21,15 @@ from storage.models import Officer
 
 
 @handler(ANYONE)
-async def start(update: Update, context: Context, request: Request) -> Replies:
-    code = (context.args or [""])[0]
+async def start(event: Inbound, request: Request) -> Replies:
+    code = (event.args or ("",))[0]
     if code:
         return await _link(request, code)
     officer = request.officer
-    if request.is_configured_admin:
+    if request.is_configured_admin and request.telegram_id is not None:
         officer = await ensure_configured_admin(
             request.session,
-            telegram_id=request.user_id,
+            telegram_id=request.telegram_id,
             display_name=request.display_name,
             admin_ids=request.settings.admin_telegram_ids,
             actor=request.actor,
@@ -46,11 +44,13 @@ async def start(update: Update, context: Context, request: Request) -> Replies:
 
 
 async def _link(request: Request, code: str) -> Replies:
+    if request.telegram_id is None:  # invites link Telegram accounts only, for now
+        return Reply(texts.STRANGER)
     try:
         officer = await redeem_invite(
             request.session,
             code=code,
-            telegram_id=request.user_id,
+            telegram_id=request.telegram_id,
             display_name=request.display_name,
             now=request.now,
         )
@@ -73,7 +73,7 @@ async def _welcome(request: Request, officer: Officer, *, linked: bool = False) 
 
 
 @handler(ANYONE, reads_only=True)
-async def help_command(update: Update, context: Context, request: Request) -> Reply:
+async def help_command(event: Inbound, request: Request) -> Reply:
     officer = request.officer
     if officer is None:
         return Reply(texts.ADMIN_WITHOUT_UNIT if request.is_configured_admin else texts.STRANGER)
@@ -93,11 +93,11 @@ async def help_command(update: Update, context: Context, request: Request) -> Re
 
 
 @handler(OFFICER, reads_only=True)
-async def unknown_command(update: Update, context: Context, request: Request) -> Reply:
+async def unknown_command(event: Inbound, request: Request) -> Reply:
     return Reply(texts.UNKNOWN_COMMAND)
 
 
 @handler(OFFICER, reads_only=True)
-async def stale_button(update: Update, context: Context, request: Request) -> Reply:
+async def stale_button(event: Inbound, request: Request) -> Reply:
     """A press no other handler knows: an old keyboard, or data made up by a client."""
     return Reply("", alert=texts.STALE_BUTTON)

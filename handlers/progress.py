@@ -7,14 +7,11 @@ core.ownership.can_update, asked again on every command and press.
 
 from __future__ import annotations
 
-from telegram import Update
-
 from bot import texts
 from core.progress import ProgressError, record_progress
 from handlers.base import (
-    CHANNEL,
     OFFICER,
-    Context,
+    Inbound,
     Reply,
     Request,
     Result,
@@ -23,7 +20,7 @@ from handlers.base import (
     handler,
 )
 from handlers.lookup import choice_action, find_item, label, may_update, split_code, unit_indexes
-from handlers.state import CHOICE_TTL, Choice, awaiting, stop_awaiting
+from handlers.state import Choice, awaiting, stop_awaiting
 from handlers.tasks import await_answer_for_card, card_reply, checked_item
 from storage.models import Criterion
 
@@ -48,7 +45,7 @@ async def report(
             percent=percent,
             status=status,
             note=note,
-            source=CHANNEL,
+            source=request.event.channel,
             source_update_id=request.source_id,
             now=request.now,
             actor=request.actor,
@@ -64,16 +61,16 @@ async def report(
 
 
 @handler(OFFICER)
-async def update_command(update: Update, context: Context, request: Request) -> Result:
+async def update_command(event: Inbound, request: Request) -> Result:
     """/capnhat <mã> <0-100> [ghi chú]"""
-    code, rest = split_code(context.args or [], await unit_indexes(request))
+    code, rest = split_code(event.args, await unit_indexes(request))
     if not code or not rest:
         return Reply(texts.UPDATE_USAGE)
     percent = parse_percent(rest[0])
     if percent is None:
         return Reply(texts.BAD_PERCENT)
     note = " ".join(rest[1:]) or None
-    choice = Choice("update", [], request.now + CHOICE_TTL, percent=percent, note=note)
+    choice = Choice("update", percent=percent, note=note)
     found = await find_item(request, code, choice)
     if isinstance(found, Reply):
         return found
@@ -81,13 +78,13 @@ async def update_command(update: Update, context: Context, request: Request) -> 
 
 
 @handler(OFFICER)
-async def done_command(update: Update, context: Context, request: Request) -> Result:
+async def done_command(event: Inbound, request: Request) -> Result:
     """/xong <mã> [ghi chú]"""
-    code, rest = split_code(context.args or [], await unit_indexes(request))
+    code, rest = split_code(event.args, await unit_indexes(request))
     if not code:
         return Reply(texts.DONE_USAGE)
     note = " ".join(rest) or None
-    choice = Choice("done", [], request.now + CHOICE_TTL, note=note)
+    choice = Choice("done", note=note)
     found = await find_item(request, code, choice)
     if isinstance(found, Reply):
         return found
@@ -115,18 +112,14 @@ async def _reported(
 
 
 @choice_action("update")
-async def update_chosen(
-    update: Update, context: Context, request: Request, choice: Choice, criterion: Criterion
-) -> Result:
+async def update_chosen(request: Request, choice: Choice, criterion: Criterion) -> Result:
     reply = await _reported(request, criterion, percent=choice.percent, note=choice.note)
     reply.edit = True
     return reply
 
 
 @choice_action("done")
-async def done_chosen(
-    update: Update, context: Context, request: Request, choice: Choice, criterion: Criterion
-) -> Result:
+async def done_chosen(request: Request, choice: Choice, criterion: Criterion) -> Result:
     reply = await _reported(request, criterion, status="done", note=choice.note)
     reply.edit = True
     return reply
@@ -136,9 +129,9 @@ async def done_chosen(
 
 
 @handler(OFFICER)
-async def percent_pressed(update: Update, context: Context, request: Request) -> Reply:
+async def percent_pressed(event: Inbound, request: Request) -> Reply:
     """ "P:<item>:<percent>:<page>" """
-    _, raw_id, raw_percent, raw_page = callback_parts(update, 4)
+    _, raw_id, raw_percent, raw_page = callback_parts(event, 4)
     percent = parse_percent(raw_percent)
     criterion = await checked_item(request, as_int(raw_id))
     if isinstance(criterion, Reply) or percent is None:
@@ -147,9 +140,9 @@ async def percent_pressed(update: Update, context: Context, request: Request) ->
 
 
 @handler(OFFICER)
-async def done_pressed(update: Update, context: Context, request: Request) -> Reply:
+async def done_pressed(event: Inbound, request: Request) -> Reply:
     """ "D:<item>:<page>" """
-    _, raw_id, raw_page = callback_parts(update, 3)
+    _, raw_id, raw_page = callback_parts(event, 3)
     criterion = await checked_item(request, as_int(raw_id))
     if isinstance(criterion, Reply):
         return criterion
@@ -172,9 +165,9 @@ async def _card_after(
 
 
 @handler(OFFICER)
-async def blocked_pressed(update: Update, context: Context, request: Request) -> Reply:
+async def blocked_pressed(event: Inbound, request: Request) -> Reply:
     """ "B:<item>:<page>": ask for the reason; the next text message is it."""
-    pressed = await await_answer_for_card(update, context, request, "blocked")
+    pressed = await await_answer_for_card(event, request, "blocked")
     if isinstance(pressed, Reply):
         return pressed
     criterion, page = pressed
@@ -189,17 +182,16 @@ async def blocked_pressed(update: Update, context: Context, request: Request) ->
 
 
 @handler(OFFICER)
-async def text_message(update: Update, context: Context, request: Request) -> Result:
+async def text_message(event: Inbound, request: Request) -> Result:
     """Plain text: the reason asked for by "Gặp khó khăn", or a pointer to /viec."""
-    pending = awaiting(context, request.now, "blocked")
-    message = update.effective_message
-    if pending is None or message is None or not message.text:
+    pending = await awaiting(request, "blocked")
+    if pending is None or not event.text:
         return Reply(texts.FREE_TEXT_HINT)
-    stop_awaiting(context, "blocked")
+    await stop_awaiting(request, "blocked")
     criterion = await checked_item(request, pending.criterion_id)
     if isinstance(criterion, Reply):
         return Reply(criterion.text)
-    outcome = await report(request, criterion, status="blocked", note=message.text)
+    outcome = await report(request, criterion, status="blocked", note=event.text)
     if isinstance(outcome, str):
         return Reply(outcome)
     replies: list[Reply] = []

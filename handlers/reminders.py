@@ -8,27 +8,25 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from telegram import Update
-
 from bot import texts
 from core.reminder_rules import PolicyError
 from core.reminder_settings import PauseError, change_setting, current_settings, set_away, snooze
-from handlers.base import MANAGER, OFFICER, Context, Reply, Request, Result, handler
+from handlers.base import MANAGER, OFFICER, Inbound, Reply, Request, Result, handler
 from handlers.lookup import choice_action, find_item, label, may_update, split_code, unit_indexes
-from handlers.state import CHOICE_TTL, Choice
+from handlers.state import Choice
 from storage.models import Criterion
 
 SNOOZE_KIND = "snooze"
 
 
 @handler(OFFICER)
-async def snooze_command(update: Update, context: Context, request: Request) -> Result:
+async def snooze_command(event: Inbound, request: Request) -> Result:
     """/hoanlai <mã> <số ngày>"""
-    code, rest = split_code(context.args or [], await unit_indexes(request))
+    code, rest = split_code(event.args, await unit_indexes(request))
     days = _int(rest[0]) if rest else None
     if not code or days is None:
         return Reply(texts.SNOOZE_USAGE)
-    choice = Choice(SNOOZE_KIND, [], request.now + CHOICE_TTL, days=days)
+    choice = Choice(SNOOZE_KIND, days=days)
     found = await find_item(request, code, choice)
     if isinstance(found, Reply):
         return found
@@ -36,9 +34,7 @@ async def snooze_command(update: Update, context: Context, request: Request) -> 
 
 
 @choice_action(SNOOZE_KIND)
-async def _snooze_chosen(
-    update: Update, context: Context, request: Request, choice: Choice, criterion: Criterion
-) -> Result:
+async def _snooze_chosen(request: Request, choice: Choice, criterion: Criterion) -> Result:
     return await _snoozed(request, criterion, choice.days or 0)
 
 
@@ -61,10 +57,10 @@ async def _snoozed(request: Request, criterion: Criterion, days: int) -> Reply:
 
 
 @handler(OFFICER)
-async def away_command(update: Update, context: Context, request: Request) -> Reply:
+async def away_command(event: Inbound, request: Request) -> Reply:
     """/nghi <dd/mm/yyyy> — or /nghi xong when back early."""
     assert request.officer is not None
-    args = context.args or []
+    args = event.args
     if not args:
         return Reply(texts.AWAY_USAGE)
     back = args[0].lower() in texts.AWAY_BACK_WORDS
@@ -85,11 +81,11 @@ async def away_command(update: Update, context: Context, request: Request) -> Re
 
 
 @handler(MANAGER)
-async def settings_command(update: Update, context: Context, request: Request) -> Reply:
+async def settings_command(event: Inbound, request: Request) -> Reply:
     """/caidat — show the unit's reminder settings; /caidat <mục> <giá trị> — change one."""
     assert request.unit is not None and request.officer is not None
     defaults = {"reminder_time": request.settings.reminder_time}
-    args = context.args or []
+    args = event.args
     if not args:
         return Reply(texts.reminder_settings(current_settings(request.unit, defaults=defaults)))
     if not {"coordinator", "admin"} & set(request.officer.roles or ()):

@@ -12,21 +12,19 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from telegram import Update
-
 from bot import texts
-from core.evidence_pack import safe_name, write_pack
+from core.evidence_pack import safe_name, write_pack_async
 from core.export import pack_contents
 from core.summary import compute_summary
-from handlers.base import MANAGER, Context, Reply, Request, handler
-from scheduler.summaries import bundle
+from core.summary_bundle import bundle
+from handlers.base import MANAGER, Inbound, Reply, Request, handler
 
 # Telegram takes documents up to 50 MB from bots; keep a margin for the request itself.
 MAX_PART_BYTES = 49_000_000
 
 
 @handler(MANAGER)
-async def summary_command(update: Update, context: Context, request: Request) -> list[Reply]:
+async def summary_command(event: Inbound, request: Request) -> list[Reply]:
     assert request.unit is not None
     summary = await compute_summary(request.session, unit=request.unit, as_of=request.today)
     if not summary.indexes:
@@ -40,12 +38,12 @@ async def summary_command(update: Update, context: Context, request: Request) ->
 
 
 @handler(MANAGER)
-async def export_command(update: Update, context: Context, request: Request) -> list[Reply]:
+async def export_command(event: Inbound, request: Request) -> list[Reply]:
     """/xuat [năm] — coordinators and admins."""
     assert request.unit is not None and request.officer is not None
     if not {"coordinator", "admin"} & set(request.officer.roles or ()):
         return [Reply(texts.NOT_ALLOWED)]
-    args = context.args or []
+    args = event.args
     year = int(args[0]) if args and args[0].isdigit() else request.today.year
     contents = await pack_contents(
         request.session,
@@ -57,7 +55,7 @@ async def export_command(update: Update, context: Context, request: Request) -> 
         return [Reply(texts.no_plan_for_year(year))]
     folder = Path(tempfile.mkdtemp(prefix="dondoc-pack-"))
     name = safe_name(f"MinhChung {request.unit.name} {year}", max_length=80)
-    parts = write_pack(
+    parts = await write_pack_async(
         folder / f"{name}.zip",
         items=contents.items,
         files=contents.files,

@@ -1,13 +1,19 @@
-"""Short-lived conversation state: what the bot waits for from a user, choices, albums.
+"""Conversation state: what the bot waits for from a user, choices, albums, plan previews.
 
-All of it lives in PTB's ``user_data``/``bot_data``, in memory. A restart
-forgets it, and the user is simply asked again ("Lựa chọn đã hết hạn"): a
-reason for "Gặp khó khăn", a file after "Gửi minh chứng", or a button picking
-between "PCI 2.1" and "PAPI 2.1". The plan preview, which an admin may take a
-while to confirm, is kept on disk instead (handlers.admin).
+Everything lives in the database (core.conversation_state), keyed by the
+event's (channel, chat, user), with an expiry, and is read and written in the
+event's own transaction: a restart or another bot process carries on where
+this one stopped, and a rolled-back event leaves the conversation as it was.
+Expired state reads as absent ("Lựa chọn đã hết hạn"); the minute tick
+deletes it.
 
 Nothing here is trusted for authorisation: every id read back from this
-state is checked against the database again by the handler using it.
+state is checked against the database again by the feature using it.
+
+The one thing kept in memory is an album's meeting point in this process
+(:class:`AlbumSlot`): photos of one album arrive as separate events at the
+same moment, and waiting on a future costs nothing, where asking the
+database again and again would. The album's decision itself is a row.
 """
 
 from __future__ import annotations
@@ -16,19 +22,62 @@ import asyncio
 import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from handlers.base import Context, FileRef
-
-AWAIT_KEY = "dondoc_await"
-CHOICES_KEY = "dondoc_choices"
-ALBUMS_KEY = "dondoc_albums"
+from core.conversation import Inbound, IncomingFile
+from core.conversation_state import (
+    StateKey,
+    add_state_if_absent,
+    change_state,
+    drop_state,
+    read_state,
+    write_state,
+)
+from handlers.base import AppState, Request
 
 AWAIT_TTL = timedelta(minutes=30)
 CHOICE_TTL = timedelta(hours=2)
-MAX_CHOICES = 20  # per user; the oldest go first
-ALBUM_TTL_SECONDS = 120.0
+ALBUM_TTL = timedelta(minutes=10)
+PLAN_TTL = timedelta(days=1)
+ALBUM_SLOT_SECONDS = 120.0
+
+AWAIT_SLOT = "await"
+
+
+def state_key(event: Inbound, unit_id: int | None = None) -> StateKey:
+    return StateKey(event.channel, event.chat_id, event.user_id, unit_id)
+
+
+def _key(request: Request) -> StateKey:
+    return state_key(request.event, request.unit.id if request.unit is not None else None)
+
+
+async def _read(request: Request, slot: str, *, lock: bool = False) -> dict[str, Any] | None:
+    return await read_state(
+        request.session, key=_key(request), slot=slot, now=request.now, lock=lock
+    )
+
+
+async def _write(request: Request, slot: str, data: dict[str, Any], ttl: timedelta) -> None:
+    key, now = _key(request), request.now
+
+    async def change(session: Any) -> None:
+        await write_state(session, key=key, slot=slot, data=data, expires_at=now + ttl, now=now)
+
+    await request.write(change)
+
+
+async def _drop(request: Request, slot: str, kinds: tuple[str, ...] = ()) -> None:
+    key = _key(request)
+
+    async def change(session: Any) -> None:
+        await drop_state(session, key=key, slot=slot, kinds=kinds)
+
+    await request.write(change)
+
+
+# --- what the next message answers --------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -36,118 +85,226 @@ class Awaiting:
     """The next message of this user answers something: a reason, a file, a plan."""
 
     kind: str  # "blocked", "evidence", "plan"
-    until: datetime
     criterion_id: int | None = None
     message_id: int | None = None  # the card to update once answered
     page: int = 0
 
 
-def _user_data(context: Context) -> dict[Any, Any]:
-    data = context.user_data
-    if data is None:  # updates without a user never reach the handlers that use this
-        raise RuntimeError("no user_data for this update")
-    return data
-
-
-def expect(
-    context: Context,
+async def expect(
+    request: Request,
     kind: str,
     *,
-    now: datetime,
     criterion_id: int | None = None,
     message_id: int | None = None,
     page: int = 0,
 ) -> None:
-    _user_data(context)[AWAIT_KEY] = Awaiting(kind, now + AWAIT_TTL, criterion_id, message_id, page)
+    data = {"kind": kind, "criterion_id": criterion_id, "message_id": message_id, "page": page}
+    await _write(request, AWAIT_SLOT, data, AWAIT_TTL)
 
 
-def awaiting(context: Context, now: datetime, *kinds: str) -> Awaiting | None:
-    found = (context.user_data or {}).get(AWAIT_KEY)
-    if not isinstance(found, Awaiting) or found.kind not in kinds or found.until <= now:
+async def awaiting(request: Request, *kinds: str) -> Awaiting | None:
+    data = await _read(request, AWAIT_SLOT)
+    return _awaiting(data, kinds)
+
+
+def _awaiting(data: dict[str, Any] | None, kinds: tuple[str, ...]) -> Awaiting | None:
+    if data is None or data.get("kind") not in kinds:
         return None
-    return found
+    return Awaiting(
+        kind=str(data["kind"]),
+        criterion_id=data.get("criterion_id"),
+        message_id=data.get("message_id"),
+        page=int(data.get("page") or 0),
+    )
 
 
-def stop_awaiting(context: Context, *kinds: str) -> None:
-    data = _user_data(context)
-    found = data.get(AWAIT_KEY)
-    if isinstance(found, Awaiting) and (not kinds or found.kind in kinds):
-        del data[AWAIT_KEY]
+async def stop_awaiting(request: Request, *kinds: str) -> None:
+    await _drop(request, AWAIT_SLOT, kinds)
 
 
-# --- choices: buttons picking an item for an action the user already typed ------------------
+async def peek_awaiting(app: AppState, event: Inbound, *kinds: str) -> Awaiting | None:
+    """What this user's next message answers, read before the event's frame (routing)."""
+    async with app.sessions() as session:
+        data = await read_state(session, key=state_key(event), slot=AWAIT_SLOT, now=app.clock())
+    return _awaiting(data, kinds)
+
+
+# --- choices: an action the user typed, waiting for them to pick the item ----------------------
 
 
 @dataclass
 class Choice:
     kind: str  # a key of handlers.lookup's registry: "open", "update", "done", "evidence", …
-    options: list[int]  # the criterion ids offered; a press naming another id is refused
-    until: datetime
+    options: list[int] = field(default_factory=list)  # the ids offered; others are refused
     percent: int | None = None
     note: str | None = None
-    files: list[FileRef] = field(default_factory=list)
+    files: list[IncomingFile] = field(default_factory=list)
     officer_id: int | None = None
     days: int | None = None  # /hoanlai: how long to snooze
     ref: str = ""  # set when stored
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "options": self.options,
+            "percent": self.percent,
+            "note": self.note,
+            "files": [f.to_json() for f in self.files],
+            "officer_id": self.officer_id,
+            "days": self.days,
+        }
 
-def new_choice(context: Context, choice: Choice) -> str:
-    choices: dict[str, Choice] = _user_data(context).setdefault(CHOICES_KEY, {})
-    while len(choices) >= MAX_CHOICES:
-        del choices[next(iter(choices))]
+    @classmethod
+    def from_json(cls, ref: str, data: dict[str, Any]) -> Choice:
+        return cls(
+            kind=str(data.get("kind")),
+            options=[int(o) for o in data.get("options") or []],
+            percent=data.get("percent"),
+            note=data.get("note"),
+            files=[IncomingFile.from_json(f) for f in data.get("files") or []],
+            officer_id=data.get("officer_id"),
+            days=data.get("days"),
+            ref=ref,
+        )
+
+
+def _choice_slot(ref: str) -> str:
+    return f"choice:{ref}"
+
+
+async def new_choice(request: Request, choice: Choice) -> str:
     choice.ref = secrets.token_hex(3)
-    choices[choice.ref] = choice
+    await _write(request, _choice_slot(choice.ref), choice.to_json(), CHOICE_TTL)
     return choice.ref
 
 
-def get_choice(context: Context, ref: str, now: datetime) -> Choice | None:
-    choice = (context.user_data or {}).get(CHOICES_KEY, {}).get(ref)
-    if not isinstance(choice, Choice) or choice.until <= now:
-        return None
-    return choice
+async def get_choice(request: Request, ref: str, *, lock: bool = False) -> Choice | None:
+    data = await _read(request, _choice_slot(ref), lock=lock)
+    return Choice.from_json(ref, data) if data is not None else None
 
 
-def drop_choice(context: Context, ref: str) -> None:
-    (context.user_data or {}).get(CHOICES_KEY, {}).pop(ref, None)
+async def drop_choice(request: Request, ref: str) -> None:
+    await _drop(request, _choice_slot(ref))
 
 
-# --- albums ------------------------------------------------------------------------------------
+async def add_choice_file(request: Request, ref: str, file: IncomingFile) -> bool:
+    """An album's photo joins the files of the choice its caption opened; False if gone."""
+    choice = await get_choice(request, ref, lock=True)
+    if choice is None:
+        return False
+    choice.files.append(file)
+    key = _key(request)
+    await change_state(
+        request.session, key=key, slot=_choice_slot(ref), data=choice.to_json(), now=request.now
+    )
+    return True
+
+
+# --- albums -----------------------------------------------------------------------------------
 
 # What an album's captioned message decided for the whole album:
 # ("item", criterion id), ("choice", ref of a Choice) or ("none", None).
 AlbumTarget = tuple[str, int | str | None]
 
 
+def _album_slot(group: str) -> str:
+    return f"album:{group}"
+
+
+async def decide_album(
+    request: Request, group: str, target: AlbumTarget
+) -> tuple[AlbumTarget, bool]:
+    """The first decision wins, across processes: the decision that holds, and whether
+    it is this one."""
+    data = {"target": list(target), "new": 0, "duplicates": 0}
+    held, won = await add_state_if_absent(
+        request.session,
+        key=_key(request),
+        slot=_album_slot(group),
+        data=data,
+        expires_at=request.now + ALBUM_TTL,
+        now=request.now,
+    )
+    kind, value = held["target"]
+    return (str(kind), value), won
+
+
+async def album_decision(request: Request, group: str) -> AlbumTarget | None:
+    data = await _read(request, _album_slot(group))
+    if data is None:
+        return None
+    kind, value = data["target"]
+    return str(kind), value
+
+
+async def peek_album(app: AppState, event: Inbound) -> AlbumTarget | None:
+    """The album's decision, read before the event's frame (while waiting for it)."""
+    assert event.album is not None
+    async with app.sessions() as session:
+        data = await read_state(
+            session, key=state_key(event), slot=_album_slot(event.album), now=app.clock()
+        )
+    if data is None:
+        return None
+    kind, value = data["target"]
+    return str(kind), value
+
+
+async def count_album_file(request: Request, group: str, *, duplicate: bool) -> tuple[int, int]:
+    """One more file of the album stored (or found stored already): (new, duplicates) so far."""
+    data = await _read(request, _album_slot(group), lock=True)
+    if data is None:
+        return (0, 1) if duplicate else (1, 0)
+    data["duplicates" if duplicate else "new"] = int(data["duplicates" if duplicate else "new"]) + 1
+    key = _key(request)
+    await change_state(
+        request.session, key=key, slot=_album_slot(group), data=data, now=request.now
+    )
+    return int(data["new"]), int(data["duplicates"])
+
+
 @dataclass
 class AlbumSlot:
-    """One album (media group) of one user, while its photos arrive as separate updates.
+    """One album of one user in this process, while its photos arrive as separate events.
 
-    ``target`` is set by the first message that knows the item (the captioned
-    one); the others wait for it. ``lock`` makes the photos store one at a
-    time, so they share one confirmation message that each edits.
+    ``decided`` is set once this process knows the album's decision, so the
+    others stop waiting at once; ``lock`` makes the photos store one at a
+    time, so that they share, and edit, one confirmation message.
     """
 
-    target: asyncio.Future[AlbumTarget]
+    decided: asyncio.Event = field(default_factory=asyncio.Event)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     created: float = field(default_factory=time.monotonic)
     message_id: int | None = None
-    new: int = 0
-    duplicates: int = 0
 
 
-def album_slot(context: Context, user_id: int, group_id: str) -> AlbumSlot:
-    albums: dict[tuple[int, str], AlbumSlot] = context.bot_data.setdefault(ALBUMS_KEY, {})
+def album_slot(app: AppState, event: Inbound) -> AlbumSlot:
+    assert event.album is not None
+    albums: dict[tuple[str, ...], AlbumSlot] = app.albums
     now = time.monotonic()
-    for key in [k for k, slot in albums.items() if now - slot.created > ALBUM_TTL_SECONDS]:
+    for key in [k for k, slot in albums.items() if now - slot.created > ALBUM_SLOT_SECONDS]:
         del albums[key]
-    slot = albums.get((user_id, group_id))
+    key = (event.channel, event.chat_id, event.user_id, event.album)
+    slot = albums.get(key)
     if slot is None:
-        slot = AlbumSlot(target=asyncio.get_running_loop().create_future())
-        albums[(user_id, group_id)] = slot
+        slot = albums[key] = AlbumSlot()
     return slot
 
 
-def decide_album(slot: AlbumSlot, target: AlbumTarget) -> None:
-    """The first decision wins: a second caption in the same album changes nothing."""
-    if not slot.target.done():
-        slot.target.set_result(target)
+# --- plan previews ---------------------------------------------------------------------------
+
+
+def _plan_slot(token: str) -> str:
+    return f"plan:{token}"
+
+
+async def keep_plan_preview(request: Request, token: str, data: dict[str, Any]) -> None:
+    await _write(request, _plan_slot(token), data, PLAN_TTL)
+
+
+async def plan_preview(request: Request, token: str) -> dict[str, Any] | None:
+    return await _read(request, _plan_slot(token))
+
+
+async def drop_plan_preview(request: Request, token: str) -> None:
+    await _drop(request, _plan_slot(token))

@@ -1,6 +1,6 @@
 """/viec (/tasks): my items, grouped and paged, and the item card with its buttons.
 
-Buttons carry ids only ("L:<page>", "C:<item>:<page>"); every press loads the
+Options carry ids only ("L:<page>", "C:<item>:<page>"); every press loads the
 item again and checks it is in the user's unit and theirs to see.
 """
 
@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from datetime import date
 
 from sqlalchemy import exists, select
-from telegram import Message, Update
 
 from bot import texts
 from core.evidence import evidence_count
@@ -21,8 +20,8 @@ from core.progress import NOT_STARTED, Report, item_state, recent_updates
 from core.unit_snapshot import unit_snapshot
 from handlers.base import (
     OFFICER,
-    Button,
-    Context,
+    Inbound,
+    Option,
     Reply,
     Request,
     Result,
@@ -53,15 +52,15 @@ ITEM_BUTTON_CHARS = 40
 
 
 @handler(OFFICER, reads_only=True)
-async def tasks_command(update: Update, context: Context, request: Request) -> Reply:
+async def tasks_command(event: Inbound, request: Request) -> Reply:
     return await tasks_reply(request, page=0)
 
 
 @handler(OFFICER, reads_only=True)
-async def tasks_page(update: Update, context: Context, request: Request) -> Reply:
+async def tasks_page(event: Inbound, request: Request) -> Reply:
     """ "L:<page>": another page, or back from a card (which also drops a pending question)."""
-    request.after_commit(lambda: stop_awaiting(context, "blocked", "evidence"))
-    page = as_int(callback_parts(update, 2)[1]) or 0
+    await stop_awaiting(request, "blocked", "evidence")
+    page = as_int(callback_parts(event, 2)[1]) or 0
     return await tasks_reply(request, page=page, edit=True)
 
 
@@ -84,7 +83,7 @@ async def tasks_reply(request: Request, *, page: int, edit: bool = False) -> Rep
         lines.append(_line(item))
     buttons = [[_item_button(item, page)] for _, item in chunk]
     buttons += pager(LIST_PREFIX, page, pages)
-    return Reply("\n".join(lines), buttons=buttons, edit=edit)
+    return Reply("\n".join(lines), choices=buttons, edit=edit)
 
 
 def _line(item: ItemView) -> str:
@@ -93,15 +92,15 @@ def _line(item: ItemView) -> str:
     )
 
 
-def _item_button(item: ItemView, page: int) -> Button:
+def _item_button(item: ItemView, page: int) -> Option:
     text = f"{item.index} {item.code} {item.short_title}"
     if len(text) > ITEM_BUTTON_CHARS:
         text = text[: ITEM_BUTTON_CHARS - 1].rstrip() + "…"
     return text, callback_data(CARD_PREFIX, item.criterion_id, page)
 
 
-def pager(prefix: str, page: int, pages: int) -> list[list[Button]]:
-    nav: list[Button] = []
+def pager(prefix: str, page: int, pages: int) -> list[list[Option]]:
+    nav: list[Option] = []
     if page > 0:
         nav.append((texts.PREV, callback_data(prefix, page - 1)))
     if page < pages - 1:
@@ -119,10 +118,10 @@ async def _unit_has_plan(request: Request) -> bool:
 
 
 @handler(OFFICER, reads_only=True)
-async def open_card(update: Update, context: Context, request: Request) -> Reply:
+async def open_card(event: Inbound, request: Request) -> Reply:
     """ "C:<item>:<page>": show the card in place of the list (or of a question)."""
-    request.after_commit(lambda: stop_awaiting(context, "blocked", "evidence"))
-    _, raw_id, raw_page = callback_parts(update, 3)
+    await stop_awaiting(request, "blocked", "evidence")
+    _, raw_id, raw_page = callback_parts(event, 3)
     criterion = await checked_item(request, as_int(raw_id), view_only=True)
     if isinstance(criterion, Reply):
         return criterion
@@ -143,27 +142,19 @@ async def checked_item(
 
 
 async def await_answer_for_card(
-    update: Update, context: Context, request: Request, kind: str
+    event: Inbound, request: Request, kind: str
 ) -> tuple[Criterion, int] | Reply:
     """A card button "<X>:<item>:<page>" whose answer is the user's next message.
 
     Remembers which card to update once the answer comes, so the reason or
     file lands on the item the officer pressed, not on whatever they last typed.
     """
-    _, raw_id, raw_page = callback_parts(update, 3)
+    _, raw_id, raw_page = callback_parts(event, 3)
     criterion = await checked_item(request, as_int(raw_id))
     if isinstance(criterion, Reply):
         return criterion
     page = as_int(raw_page) or 0
-    message = update.callback_query.message if update.callback_query else None
-    expect(
-        context,
-        kind,
-        now=request.now,
-        criterion_id=criterion.id,
-        message_id=message.message_id if isinstance(message, Message) else None,
-        page=page,
-    )
+    await expect(request, kind, criterion_id=criterion.id, message_id=event.message_id, page=page)
     return criterion, page
 
 
@@ -184,10 +175,10 @@ async def card_reply(
         buttons = card_buttons(criterion.id, page)
     else:
         buttons = [[(texts.BACK, callback_data(LIST_PREFIX, page))]]
-    return Reply(text, buttons=buttons, edit=edit, alert=alert)
+    return Reply(text, choices=buttons, edit=edit, alert=alert)
 
 
-def card_buttons(criterion_id: int, page: int) -> list[list[Button]]:
+def card_buttons(criterion_id: int, page: int) -> list[list[Option]]:
     percents = [
         (f"{p}%", callback_data(PERCENT_PREFIX, criterion_id, p, page)) for p in PERCENT_STEPS
     ]
@@ -214,6 +205,8 @@ async def card_text(request: Request, criterion: Criterion, *, notice: str | Non
         lines.append(
             f"{texts.CARD_REQUIREMENT}: {_cut(criterion.requirement, MAX_REQUIREMENT_CHARS)}"
         )
+    if criterion.task:
+        lines.append(f"{texts.CARD_TASK}: {_cut(criterion.task, MAX_REQUIREMENT_CHARS)}")
     lines += _deadline_lines(criterion)
     if criterion.max_points is not None or criterion.target_points is not None:
         lines.append(texts.card_points(criterion.max_points, criterion.target_points))
@@ -264,9 +257,7 @@ def card_item_id(text: str | None) -> int | None:
 
 
 @choice_action("open")
-async def open_chosen(
-    update: Update, context: Context, request: Request, choice: Choice, criterion: Criterion
-) -> Result:
+async def open_chosen(request: Request, choice: Choice, criterion: Criterion) -> Result:
     if not await may_view(request, criterion):
         return Reply(texts.NOT_ALLOWED, alert=texts.NOT_ALLOWED)
     return await card_reply(request, criterion, edit=True)

@@ -7,7 +7,8 @@ JobQueue) only fires this tick. Each tick, for every unit:
   today's digests and escalations are sent;
 * on the unit's summary day (the configured weekday, or the workday before it
   when that is a holiday), once its time has passed, the weekly summary is sent;
-* claims left without an outcome by a crash are retried once.
+* claims left without an outcome by a crash are retried once;
+* expired conversation state (handlers.state) is deleted.
 
 The first tick runs at start-up, which is the catch-up: a bot that was down at
 07:30 sends today's digests when it comes back, the same day, and only
@@ -30,6 +31,7 @@ from telegram import Bot
 from telegram.ext import Application, ContextTypes
 
 from bot.settings import Settings
+from core.conversation_state import drop_expired
 from core.progress import unit_tz
 from core.reminders import unit_rules
 from scheduler.reminders import ReminderSender
@@ -84,6 +86,15 @@ class Ticker:
                 # One unit's trouble must not stop the others; the next tick tries again.
                 log.exception("tick failed for unit %s", unit.id)
         await self.reminders.retry_stale(older_than=self.claim_timeout)
+        await self.forget_expired_state(now)
+
+    async def forget_expired_state(self, now: datetime) -> int:
+        """Delete conversation state past its expiry (it is never acted on meanwhile)."""
+        async with self.sessions() as session, session.begin():
+            gone = await drop_expired(session, now=now)
+        if gone:
+            log.info("dropped %s expired conversation states", gone)
+        return gone
 
     async def _unit_tick(self, unit: Unit, now: datetime) -> None:
         local = now.astimezone(unit_tz(unit))

@@ -61,6 +61,7 @@ def digest_message(digest: Digest, day: date) -> tuple[str, Buttons]:
                 line.due_date,
                 line.days_late,
                 owners,
+                line.short_task,
             )
         )
     if len(digest.lines) > MAX_LINES:

@@ -15,39 +15,14 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.evidence_pack import safe_name
-from core.progress import unit_tz
 from core.summary import compute_summary
-from core.summary_model import Summary
-from core.summary_render import render_message
-from core.summary_xlsx import render_workbook
+from core.summary_bundle import Bundle, bundle
 from scheduler.delivery import claim
 from scheduler.sender import Attachment, Outcome, Sender, SendResult, record_outcome
 from storage.models import Officer, Unit
 
 SUMMARY = "summary"
 RECIPIENT_ROLES = frozenset({"leader", "coordinator"})
-
-
-@dataclass(frozen=True)
-class Bundle:
-    texts: list[str]
-    chart: bytes
-    workbook: bytes
-    workbook_name: str
-
-
-def bundle(summary: Summary, unit: Unit) -> Bundle:
-    # matplotlib (about 50 MB with numpy) loads with the first chart, not with the bot.
-    from core.summary_chart import render_chart
-
-    name = safe_name(f"TongHop {summary.unit} {summary.as_of:%Y-%m-%d}", max_length=80)
-    return Bundle(
-        texts=render_message(summary),
-        chart=render_chart(summary),
-        workbook=render_workbook(summary, tz=unit_tz(unit)),
-        workbook_name=f"{name}.xlsx",
-    )
 
 
 @dataclass

@@ -28,6 +28,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
     true,
 )
@@ -110,6 +111,10 @@ class Officer(_UnitScoped, Base):
     name_key: Mapped[str]
     positions: Mapped[list[str]] = mapped_column(_JSON_LIST, default=list)
     roles: Mapped[list[str]] = mapped_column(_JSON_LIST, default=list)
+    # A merged commune's department (a catalogue code such as "PKT"), and
+    # whether this officer heads it (the head owns its items).
+    department: Mapped[str | None] = mapped_column(String(16))
+    department_head: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Unique across units: one Telegram account is one person in one commune.
     telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     zalo_id: Mapped[str | None]
@@ -158,6 +163,23 @@ class Plan(_UnitScoped, Base):
     )
 
 
+class PlanIndexClaim(_UnitScoped, Base):
+    """Which current plan of a unit covers an index in a period: one plan per index.
+
+    Plans are matched on overlapping index lists, which no single constraint
+    expresses; a claim per (unit, period, index) does. Two imports racing to create
+    the same plan cannot both claim its indexes (core.plan_store also takes a
+    per-unit lock first, so the second import normally waits and updates instead).
+    """
+
+    __tablename__ = "plan_index_claims"
+    __table_args__ = (UniqueConstraint("unit_id", "period_key", "index_name"),)
+
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    period_key: Mapped[str] = mapped_column(String(16))  # "2023-2025", "" without a year
+    index_name: Mapped[str] = mapped_column(String(16))
+
+
 class Criterion(_UnitScoped, Base):
     """One numbered item of a plan (a criterion, sub-criterion or task)."""
 
@@ -178,6 +200,7 @@ class Criterion(_UnitScoped, Base):
     ordinal: Mapped[int]  # position in the source document
     title: Mapped[str] = mapped_column(Text)
     requirement: Mapped[str | None] = mapped_column(Text)
+    task: Mapped[str | None] = mapped_column(Text)  # what to do, beside the requirement
     max_points: Mapped[float | None] = mapped_column(Float)
     target_points: Mapped[float | None] = mapped_column(Float)
     leads: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -429,3 +452,31 @@ class WebSession(_Id, _WebPerson, Base):
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
+
+
+class ConversationState(_Id, Base):
+    """What the bot waits for or remembers between two messages of one person in one chat.
+
+    Keyed by (channel, chat, user) and a slot: "await" (the reason after "Gặp
+    khó khăn", a file after "Gửi minh chứng", a plan after /kehoach),
+    "choice:<ref>" (an action waiting for the item to be picked), "album:<id>"
+    (which item an album's caption named), "plan:<token>" (a plan preview
+    waiting for "Xác nhận"). A row past ``expires_at`` is never acted on; the
+    minute tick deletes it.
+    """
+
+    __tablename__ = "conversation_state"
+    __table_args__ = (UniqueConstraint("channel", "chat_id", "user_id", "slot"),)
+
+    # The asker's unit; nullable, as in processed_updates: strangers and admins
+    # without a unit have conversations too.
+    unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("units.id", ondelete="CASCADE"), index=True, sort_order=-9
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(64))
+    slot: Mapped[str] = mapped_column(String(80))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -35,6 +35,7 @@ CRITERION_KEYS = {
     "max_points",
     "target_points",
     "requirement",
+    "task",
     "leads",
     "supports",
     "lead_text",

@@ -137,7 +137,7 @@ async def test_export_pack(
             now=at("2024-03-12"),
         )
         photo = new_incoming_path(tmp_path / "evidence")
-        photo.write_bytes(b"anh chup bang tin")
+        photo.write_bytes(b"\xff\xd8\xff\xe0 anh chup bang tin")  # a JPEG by its first bytes
         await store_evidence(
             session,
             officer=lan,
@@ -163,7 +163,7 @@ async def test_export_pack(
         assert names[0] == "TuDanhGia.xlsx"
         photos = [name for name in names if name.endswith(".jpg")]
         assert len(photos) == 1 and photos[0].startswith("PAR/1.1 ")
-        assert archive.read(photos[0]) == b"anh chup bang tin"
+        assert archive.read(photos[0]) == b"\xff\xd8\xff\xe0 anh chup bang tin"
         book = load_workbook(io.BytesIO(archive.read("TuDanhGia.xlsx")))
     assert "Thiếu minh chứng" in book.sheetnames
     code, _, err = await cli(

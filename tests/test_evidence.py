@@ -222,3 +222,37 @@ async def test_officers_cannot_attach_to_another_units_item(
     with pytest.raises(EvidenceError):
         await store(session, outsider, rows["1.1"], source, evidence_dir)
     assert not source.exists() and stored_files(evidence_dir) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "stored_as"),
+    [
+        ("\u202efdp.exe", b"MZ\x90\x00 a program", ".bin"),  # reads "exe.pdf" on screen
+        ("foo.PDF\x00.exe", b"%PDF-1.7 a real report", ".pdf"),
+        ("..\\..\\win.ini", b"[fonts]\r\n", ".bin"),
+        ("bao-cao.pdf", b"MZ\x90\x00 a program named .pdf", ".bin"),
+        ("bien-ban.docx", b"PK\x03\x04 a Word file", ".docx"),
+        ("anh.jpeg", PHOTO, ".jpeg"),
+    ],
+)
+async def test_a_file_is_stored_under_what_its_content_is(
+    session: AsyncSession,
+    world: tuple[Officer, dict[str, Criterion]],
+    tmp_path: Path,
+    name: str,
+    content: bytes,
+    stored_as: str,
+) -> None:
+    officer, items = world
+    result = await store(
+        session,
+        officer,
+        items["7.2.9.a"],
+        incoming(tmp_path, content),
+        tmp_path,
+        mime="application/octet-stream",
+        original_name=name,
+    )
+    path = result.evidence.storage_path
+    assert Path(path).suffix == stored_as and Path(path).parent.name == "7.2.9.a"
+    assert (tmp_path / path).read_bytes() == content

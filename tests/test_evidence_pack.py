@@ -104,11 +104,16 @@ def pack_items() -> list[PackItem]:
     ]  # fmt: skip
 
 
-def store(tmp_path: Path, name: str, size: int) -> Path:
-    """A stored evidence file: random, so its bytes can only survive by being copied intact."""
+# The first bytes of each kind: the pack names a file by its content as well as its name.
+JPEG, PNG, PDF, OLE = b"\xff\xd8\xff\xe0", b"\x89PNG\r\n\x1a\n", b"%PDF-1.4", b"\xd0\xcf\x11\xe0"
+
+
+def store(tmp_path: Path, name: str, size: int, head: bytes = JPEG) -> Path:
+    """A stored evidence file: random after its kind's first bytes, so its bytes can only
+    survive by being copied intact."""
     path = tmp_path / "store" / name
     path.parent.mkdir(exist_ok=True)
-    path.write_bytes(os.urandom(size))
+    path.write_bytes(head + os.urandom(size - len(head)))
     return path
 
 
@@ -120,16 +125,16 @@ def pack_files(tmp_path: Path) -> list[PackFile]:
         # Stored under a hash, like the bot's storage: the extension comes from elsewhere.
         PackFile("SIPAS", "1.1", "Khảo sát mức độ hài lòng của người dân",
                  store(tmp_path, "b7e1", 3000), at(12, 9), "CON", "con.jpg", "image/jpeg"),
-        PackFile("PAR", "3.3.1", LONG_TITLE, store(tmp_path, "c0ff", 5000), at(5, 7),
+        PackFile("PAR", "3.3.1", LONG_TITLE, store(tmp_path, "c0ff", 5000, PNG), at(5, 7),
                  "Lê Thị Mai", None, "image/png"),
         PackFile("PAR", "1.1", "Kế hoạch CCHC", store(tmp_path, "a1b2", 4000), at(2, 3, 10),
                  "Nguyễn Thị Lan", "IMG_0001.JPG", "image/jpeg"),
-        PackFile("PAR", "1.1", "Kế hoạch CCHC", store(tmp_path, "a1b3.pdf", 6000), at(2, 3, 11),
-                 "Nguyễn Thị Lan", "Kế hoạch 12/KH-UBND.pdf", "application/pdf"),
+        PackFile("PAR", "1.1", "Kế hoạch CCHC", store(tmp_path, "a1b3.pdf", 6000, PDF),
+                 at(2, 3, 11), "Nguyễn Thị Lan", "Kế hoạch 12/KH-UBND.pdf", "application/pdf"),
         PackFile("PAR", "1.1", "Kế hoạch CCHC", store(tmp_path, "a1b4", 2000), at(2, 3, 15),
                  "nguyễn thị lan", "anh.jpg", "image/jpeg"),
         # 23:30 UTC on 30 June is 1 July in Việt Nam: the name uses the local date.
-        PackFile("PAR", "2.1", ODD_TITLE, store(tmp_path, "d00d", 7000),
+        PackFile("PAR", "2.1", ODD_TITLE, store(tmp_path, "d00d", 7000, OLE),
                  datetime(2023, 6, 30, 23, 30, tzinfo=UTC), "Võ Thị Hồng (VP/TK)",
                  "Biên bản.doc", "application/msword"),
     ]  # fmt: skip
@@ -303,7 +308,8 @@ def test_a_30_mb_file_is_streamed_not_loaded(tmp_path: Path) -> None:
     with path.open("wb") as handle:
         for _ in range(30):
             handle.write(os.urandom(1 << 20))
-    # An unknown type is deflated: the compressor's buffers are part of what is measured.
+    # An unknown type is deflated, and exported as .bin whatever its name says (issue 20):
+    # the compressor's buffers are part of what is measured.
     files = [PackFile("PAR", "1.4", "Tuyên truyền CCHC", path, datetime(2023, 11, 3, tzinfo=ICT),
                       "Lê Thị Mai", "phong-su.dat", None)]  # fmt: skip
     out = tmp_path / "pack.zip"
@@ -315,6 +321,27 @@ def test_a_30_mb_file_is_streamed_not_loaded(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert peak < 8 << 20
     with zipfile.ZipFile(out) as archive:
-        info = archive.getinfo("PAR/1.4 Tuyên truyền CCHC/2023-11-03 Lê Thị Mai 1.dat")
+        info = archive.getinfo("PAR/1.4 Tuyên truyền CCHC/2023-11-03 Lê Thị Mai 1.bin")
         assert info.file_size == 30 << 20 and info.compress_type == zipfile.ZIP_DEFLATED
         assert archive.testzip() is None
+
+
+def test_a_stored_program_is_exported_under_a_neutral_extension(tmp_path: Path) -> None:
+    """A file stored before types were checked keeps its ".exe" on disk; the pack drops it."""
+    program = store(tmp_path, "e1.exe", 100, b"MZ\x90\x00")
+    report = store(tmp_path, "e2.exe", 100, PDF)
+    files = [
+        PackFile("PAR", "1.1", "Kế hoạch CCHC", program, datetime(2023, 3, 2, tzinfo=ICT),
+                 "Lan", "\u202efdp.exe", "application/x-msdownload"),
+        PackFile("PAR", "1.1", "Kế hoạch CCHC", report, datetime(2023, 3, 2, tzinfo=ICT),
+                 "Lan", "foo.PDF\x00.exe", "application/pdf"),
+    ]  # fmt: skip
+    out = tmp_path / "pack.zip"
+    write_pack(out, items=[], files=files)
+    with zipfile.ZipFile(out) as archive:
+        names = sorted(archive.namelist())
+    assert names == [
+        "PAR/1.1 Kế hoạch CCHC/2023-03-02 Lan 1.bin",
+        "PAR/1.1 Kế hoạch CCHC/2023-03-02 Lan 2.pdf",
+        "TuDanhGia.xlsx",
+    ]

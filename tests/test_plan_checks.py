@@ -55,6 +55,6 @@ def test_yaml_warnings_name_the_code_not_the_list_position() -> None:
             "Lĩnh vực PAR 1: điểm phấn đấu ghi 2,5, các mục con cộng lại 2. "
             "Tổng hợp tính theo các mục con.",
         ),
-        ("1.1", "Mục PAR 1.1: không nhận ra đơn vị «Truyền thanh»."),
+        ("1.1", "Mục PAR 1.1: không nhận ra đơn vị chủ trì «Truyền thanh xã»; cần ánh xạ."),
         ("1.2", "Mục PAR 1.2: mã lặp lại (mục thứ 4); giữ cả hai mục."),
     ]

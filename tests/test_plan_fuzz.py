@@ -47,6 +47,11 @@ HEADER_WORDS = (
     "Kinh phí",
     "Ghi chú",
     "Phân công nhiệm vụ",
+    # Merged communes' plans (2026 on): task columns beside the criterion.
+    "Nhiệm vụ cụ thể",
+    "Nội dung công việc",
+    "Nhiệm vụ, giải pháp",
+    "Yêu cầu năm 2026",
 )
 CODES = (
     "1",
@@ -148,6 +153,13 @@ LEADS = (
     "Truyền thanh",
     "MTTQ xã",
     "- Nội vụ Phường - CC VP-TK (Tổng hợp)",
+    "Văn phòng HĐND và UBND xã",
+    "Phòng Kinh tế, Hạ tầng và Đô thị phường",
+    "Phòng Văn hóa - Xã hội",
+    "Trung tâm Phục vụ hành chính công",
+    "Các phòng chuyên môn",
+    "các phòng, ban, đơn vị (thuộc UBND phường)",
+    "Tổ công nghệ số cộng đồng",
 )
 VIETNAMESE_LETTERS = (
     "aăâbcdđeêghiklmnoôơpqrstuưvxyAĂÂĐÊÔƠƯáàảãạấầẩẫậếềểễệốồổỗộớờởỡợíìỉĩịúùủũụứừửữựýỳỷỹỵ"
@@ -205,6 +217,7 @@ RUNNING_TEXT = (
     "Cải thiện Chỉ số cải cách hành chính năm 2024 của xã Tân Đức",
     "Phường 6, ngày 10 tháng 01 năm 2023",
     "giai đoạn 2023 - 2025 và các năm tiếp theo",
+    "Kế hoạch cải cách hành chính năm 2026 của Phường An Bình",
     "Nơi nhận:",
     "- Lưu: VT.",
 )

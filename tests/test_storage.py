@@ -20,6 +20,7 @@ from storage.models import (
     AssignmentOverride,
     AuditLog,
     Base,
+    ConversationState,
     Criterion,
     Delivery,
     Escalation,
@@ -28,6 +29,7 @@ from storage.models import (
     Milestone,
     Officer,
     Plan,
+    PlanIndexClaim,
     PositionAlias,
     ProcessedUpdate,
     ProgressUpdate,
@@ -64,6 +66,7 @@ async def add_unit_with_everything(session: AsyncSession, name: str, update_id: 
                 unit_id=unit.id, alias_text="VP-TK", alias_key="vptk", position_code="VPTK"
             ),
             AssignmentOverride(unit_id=unit.id, criterion_id=criterion.id, officer_id=officer.id),
+            PlanIndexClaim(unit_id=unit.id, plan_id=plan.id, period_key="", index_name="PAR"),
             ProgressUpdate(
                 unit_id=unit.id,
                 criterion_id=criterion.id,
@@ -102,6 +105,15 @@ async def add_unit_with_everything(session: AsyncSession, name: str, update_id: 
                 expires_at=datetime(2025, 3, 31, tzinfo=UTC),
             ),
             ProcessedUpdate(unit_id=unit.id, channel="telegram", update_id=update_id),
+            ConversationState(
+                unit_id=unit.id,
+                channel="telegram",
+                chat_id=str(update_id),
+                user_id=str(update_id),
+                slot="await",
+                data={"kind": "blocked"},
+                expires_at=datetime(2025, 3, 31, tzinfo=UTC),
+            ),
         ]
     )
     await session.flush()

@@ -96,6 +96,14 @@ async def change_positions(session: AsyncSession, w: World) -> None:
     w.officer.positions = [*w.officer.positions, "CA"]
 
 
+async def change_department(session: AsyncSession, w: World) -> None:
+    w.officer.department = "PKT"
+
+
+async def make_department_head(session: AsyncSession, w: World) -> None:
+    w.officer.department_head = True
+
+
 async def change_roles_in_place(session: AsyncSession, w: World) -> None:
     w.officer.roles.append("admin")
 
@@ -179,6 +187,8 @@ CHANGES_THAT_COUNT: list[Change] = [
     add_officer,
     rename_officer,
     change_positions,
+    change_department,
+    make_department_head,
     change_roles_in_place,
     deactivate_officer,
     delete_officer_in_bulk,

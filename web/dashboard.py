@@ -40,7 +40,7 @@ from core.dashboard import ProvinceRow, UnitState, today_in, unit_state, unit_st
 from core.evidence import MAX_EVIDENCE_BYTES, EvidenceError, new_incoming_path, store_evidence
 from core.ownership import can_update, officer_items, owners_of
 from core.progress import STATUS_LABELS, unit_tz
-from core.summary_xlsx import render_workbook
+from core.summary_xlsx import Column, local_naive, render_workbook, write_table
 from core.text import format_date, format_points
 from core.web_login import (
     LOGIN_PATH,
@@ -306,51 +306,48 @@ async def province_page(
 
 
 PROVINCE_COLUMNS = (
-    "Đơn vị",
-    "Hoàn thành",
-    "Tổng số việc",
-    "Tỷ lệ (%)",
-    "Quá hạn",
-    "Điểm đảm bảo",
-    "Điểm phấn đấu",
-    "Điểm rủi ro",
-    "Hoạt động gần nhất",
-    "Cán bộ im lặng",
-    "Cán bộ không liên lạc được",
-    "Năm kế hoạch",
-    "Có kế hoạch năm nay",
+    Column("Đơn vị", wrap=True),
+    Column("Hoàn thành"),
+    Column("Tổng số việc"),
+    Column("Tỷ lệ (%)", "0.0"),
+    Column("Quá hạn"),
+    Column("Điểm đảm bảo", "0.00"),
+    Column("Điểm phấn đấu", "0.00"),
+    Column("Điểm rủi ro", "0.00"),
+    Column("Hoạt động gần nhất", "dd/mm/yyyy hh:mm"),
+    Column("Cán bộ im lặng"),
+    Column("Cán bộ không liên lạc được"),
+    Column("Năm kế hoạch"),
+    Column("Có kế hoạch năm nay"),
 )
 
 
 def province_workbook(rows: list[ProvinceRow], tz: Any) -> bytes:
-    """The province table as .xlsx; text cells are written as strings, never formulas."""
+    """The province table as .xlsx, written as the summary's sheets are (text cells are
+    strings no spreadsheet evaluates)."""
     book = openpyxl.Workbook()
     sheet = book.active
     assert sheet is not None
-    sheet.title = "Tỉnh"
-    sheet.append(PROVINCE_COLUMNS)
-    for row in rows:
-        sheet.append(
-            [
-                row.unit,
-                row.done,
-                row.items,
-                row.percent_done,
-                row.overdue,
-                row.secured,
-                row.target,
-                row.at_risk,
-                row.last_activity.astimezone(tz).replace(tzinfo=None)
-                if row.last_activity
-                else None,
-                row.silent_officers,
-                row.unreachable_officers,
-                row.plan_year,
-                "Có" if row.plan_current else "Không",
-            ]
-        )
-        # A unit's name is text from a person: kept a string even if it starts with "=".
-        sheet.cell(row=sheet.max_row, column=1).data_type = "s"
+    sheet.title = "Toàn tỉnh"
+    values = [
+        [
+            row.unit,
+            row.done,
+            row.items,
+            row.percent_done,
+            row.overdue,
+            row.secured,
+            row.target,
+            row.at_risk,
+            local_naive(row.last_activity, tz),
+            row.silent_officers,
+            row.unreachable_officers,
+            row.plan_year,
+            "Có" if row.plan_current else "Không",
+        ]
+        for row in rows
+    ]
+    write_table(sheet, PROVINCE_COLUMNS, values)
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

@@ -25,13 +25,14 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
-from core.officers import RosterError, import_roster, read_roster
+from core.officers import RosterError, import_roster
 from core.plan_model import ParsedPlan, PlanParseError
 from core.plan_preview import build_preview, render_preview
 from core.plan_store import add_position_alias, import_plan, unit_catalogue
-from core.plans import MAX_PLAN_BYTES, parse_plan_file
+from core.plans import MAX_PLAN_BYTES, parse_plan_file_async
 from core.positions import default_catalogue
 from core.roles import has_role
+from core.roster import read_roster_async
 from core.units import document_unit_conflict, unit_conflict_text
 from core.web_login import Viewer
 from storage.models import Unit
@@ -119,8 +120,7 @@ async def _parse(
     catalogue = await unit_catalogue(session, unit=unit)
     if mappings:
         catalogue = catalogue.with_aliases(mappings)
-    # Parsing a big plan takes a while: off the event loop, as the chat does.
-    return await asyncio.to_thread(parse_plan_file, data, filename=filename, catalogue=catalogue)
+    return await parse_plan_file_async(data, filename=filename, catalogue=catalogue)
 
 
 def _preview(
@@ -301,7 +301,7 @@ async def roster_upload(
         await asyncio.to_thread(upload.path.unlink, missing_ok=True)
     assert viewer.officer is not None
     try:
-        rows = await asyncio.to_thread(read_roster, data, filename=upload.name)
+        rows = await read_roster_async(data, filename=upload.name)
         async with session.begin_nested():  # all or nothing, as /canbo
             report = await import_roster(
                 session,
