@@ -33,7 +33,7 @@ from handlers import (
     reports,
     tasks,
 )
-from handlers.base import Channel, Handler, Inbound
+from handlers.base import Channel, Handler, Inbound, private_chats_only
 
 _COMMANDS: list[tuple[tuple[str, ...], Handler]] = [
     (texts.CMD_START, onboarding.start),
@@ -52,6 +52,8 @@ _COMMANDS: list[tuple[tuple[str, ...], Handler]] = [
     (texts.CMD_AWAY, reminders.away_command),
     (texts.CMD_SETTINGS, reminders.settings_command),
     (texts.CMD_EXPORT, reports.export_command),
+    (texts.CMD_UNDO, progress.undo_command),
+    (texts.CMD_ROLE, admin.role_command),
 ]
 COMMANDS: dict[str, Handler] = {name: run for names, run in _COMMANDS for name in names}
 
@@ -91,7 +93,13 @@ async def on_file(event: Inbound, channel: Channel) -> None:
 
 
 def route(event: Inbound) -> Handler | None:
-    """The handler for this event, in the precedence of the module docstring."""
+    """The handler for this event, in the precedence of the module docstring.
+
+    Outside a private chat nothing runs but the frame's one polite line: not even
+    the album wait or the plan peek that come before the frame.
+    """
+    if not event.private:
+        return private_chats_only
     if event.choice is not None:
         prefix, colon, _ = event.choice.partition(":")
         return CHOICES.get(prefix, onboarding.stale_button) if colon else onboarding.stale_button

@@ -30,6 +30,7 @@ from core.officers import (
     RosterError,
     add_officer,
     attach_admin_to_unit,
+    change_roles,
     create_invite,
     import_roster,
     officer_by_name,
@@ -48,6 +49,7 @@ from core.plan_store import (
 )
 from core.plans import MAX_PLAN_BYTES, parse_plan_file
 from core.positions import default_catalogue
+from core.roles import RoleError, parse_roles
 from core.roster import RosterRow, officer_position_codes, read_roster_async
 from core.text import fold
 from handlers.base import (
@@ -453,9 +455,22 @@ async def invite_command(event: Inbound, request: Request) -> Reply:
     if len(args) < 2:
         return Reply(texts.INVITE_USAGE)
     assert request.unit is not None and request.officer is not None
-    positions, name = _positions_arg(args[0]), " ".join(args[1:])
+    role_text, words = _invite_role(args[1:])
+    if role_text is None:
+        return Reply(texts.INVITE_ROLE_IS_POSITION)
+    if not words:
+        return Reply(texts.INVITE_USAGE)
+    positions, name = _positions_arg(args[0]), " ".join(words)
     try:
         officer = await _officer_with_positions(request, name, positions)
+        if role_text:
+            await change_roles(
+                request.session,
+                admin=request.officer,
+                officer=officer,
+                roles_text=role_text,
+                actor=request.actor,
+            )
         invite = await create_invite(
             request.session,
             unit=request.unit,
@@ -469,6 +484,36 @@ async def invite_command(event: Inbound, request: Request) -> Reply:
     link = request.channel.invite_link(invite.code)
     expires = texts.moment(invite.expires_at, request.tz)
     return Reply(texts.invite_created(officer.name, list(officer.positions), link, expires))
+
+
+# Words read as a role right after /moi's position: a role's own name only. "Chủ tịch"
+# and "Phó chủ tịch" are leader words in a roster's role column, but here they could
+# as well be a position's name (an alias in the catalogue) or the start of a name, so
+# they are refused with a hint (INVITE_ROLE_IS_POSITION) rather than guessed.
+_INVITE_ROLE_WORDS = {
+    "can bo": "cán bộ",
+    "dau moi": "đầu mối",
+    "lanh dao": "lãnh đạo",
+    "quan tri": "quản trị",
+    "officer": "cán bộ",
+    "coordinator": "đầu mối",
+    "leader": "lãnh đạo",
+    "admin": "quản trị",
+}
+_POSITION_WORDS = ("chu tich", "pho chu tich")
+
+
+def _invite_role(words: tuple[str, ...]) -> tuple[str | None, tuple[str, ...]]:
+    """("lãnh đạo", name words) for "lãnh đạo Nguyễn Văn A"; ("", words) with no role word;
+    (None, ()) when the words start with "Chủ tịch" (see _INVITE_ROLE_WORDS)."""
+    for size in (3, 2):
+        if fold(" ".join(words[:size])) in _POSITION_WORDS:
+            return None, ()
+    for size in (2, 1):
+        role = _INVITE_ROLE_WORDS.get(fold(" ".join(words[:size])))
+        if role is not None and len(words) >= size:
+            return role, words[size:]  # no words left: no name, the usage is shown
+    return "", words
 
 
 async def _officer_with_positions(request: Request, name: str, positions: list[str]) -> Officer:
@@ -510,6 +555,45 @@ async def find_officer(request: Request, text: str) -> Officer | Reply:
         names = [o.name for o in partial_matches[:6]]
         return Reply(texts.officer_ambiguous(text, names))
     return Reply(texts.officer_not_found(text))
+
+
+@handler(ADMIN)
+async def role_command(event: Inbound, request: Request) -> Result:
+    """/vaitro <cán bộ> <vai trò>: the roles come last, so any role word counts there
+    ("chủ tịch" included: it can be nothing else at the end)."""
+    assert request.officer is not None
+    split = _name_and_roles(event.args)
+    if split is None:
+        return Reply(texts.ROLE_USAGE)
+    found = await find_officer(request, split[0])
+    if isinstance(found, Reply):
+        return found
+    try:
+        roles = await change_roles(
+            request.session,
+            admin=request.officer,
+            officer=found,
+            roles_text=split[1],
+            actor=request.actor,
+        )
+    except OfficerError as exc:
+        return Reply(str(exc))
+    reply = Reply(texts.roles_changed(found.name, roles))
+    if found.telegram_id is None:
+        return reply
+    return [reply, MenuChange(str(found.telegram_id), tuple(roles))]
+
+
+def _name_and_roles(args: tuple[str, ...]) -> tuple[str, str] | None:
+    """("Nguyễn Thị Lan", "đầu mối") from the words: the longest tail that reads as roles."""
+    for cut in range(1, len(args)):
+        tail = " ".join(args[cut:])
+        try:
+            if parse_roles(tail):
+                return " ".join(args[:cut]), tail
+        except RoleError:
+            continue
+    return None
 
 
 @handler(ADMIN)

@@ -38,6 +38,7 @@ from handlers.base import (
     Request,
     Result,
     handler,
+    is_known,
 )
 from handlers.lookup import (
     choice_action,
@@ -75,10 +76,16 @@ _CODE = re.compile(r"(?:[A-Za-z]{2,6}\s*)?(?:\d+|[IVXLC]+)(?:\.[0-9A-Za-z]+)*\.?
 
 
 async def on_file(event: Inbound, channel: Channel) -> None:
-    if event.album is None:
+    # Who is asking comes first: a stranger's files wait for nothing (the frame refuses
+    # them), and one user holds at most MAX_ALBUMS_WAITING albums in this process, so
+    # that nobody can fill the bot's workers with waiting photos.
+    if event.album is None or not await is_known(channel, event):
         await file_received(event, channel)
         return
     slot = album_slot(channel.app, event)
+    if slot is None:
+        await file_received(event, channel)
+        return
     if not await _names_its_item(event, channel):
         await _wait_for_decision(event, channel, slot)
     async with slot.lock:
@@ -156,7 +163,9 @@ async def _decide(request: Request, target: AlbumTarget) -> tuple[AlbumTarget, b
     if event.album is None:
         return None
     held = await decide_album(request, event.album, target)
-    request.after_commit(album_slot(request.channel.app, event).decided.set)
+    slot = album_slot(request.channel.app, event)
+    if slot is not None:
+        request.after_commit(slot.decided.set)
     return held
 
 
@@ -244,6 +253,8 @@ async def _confirmation(request: Request, item: str, *, duplicate: bool, count: 
     new, duplicates = await count_album_file(request, album, duplicate=duplicate)
     text = texts.evidence_saved(item, new, duplicates, count)
     slot = album_slot(request.channel.app, request.event)
+    if slot is None:
+        return Reply(text)
     if slot.message_id is not None:  # this process confirmed part of the album already
         return Reply(text, message_id=slot.message_id)
     return Reply(text, on_sent=partial(setattr, slot, "message_id"))

@@ -17,10 +17,12 @@ from core.evidence_pack import safe_name, write_pack_async
 from core.export import pack_contents
 from core.summary import compute_summary
 from core.summary_bundle import bundle
+from core.text import parse_whole_number
 from handlers.base import MANAGER, Inbound, Reply, Request, handler
 
 # Telegram takes documents up to 50 MB from bots; keep a margin for the request itself.
 MAX_PART_BYTES = 49_000_000
+MIN_YEAR, MAX_YEAR = 2000, 2100  # a plan year, as /xuat takes it
 
 
 @handler(MANAGER)
@@ -44,7 +46,10 @@ async def export_command(event: Inbound, request: Request) -> list[Reply]:
     if not {"coordinator", "admin"} & set(request.officer.roles or ()):
         return [Reply(texts.NOT_ALLOWED)]
     args = event.args
-    year = int(args[0]) if args and args[0].isdigit() else request.today.year
+    year = parse_whole_number(args[0], minimum=MIN_YEAR, maximum=MAX_YEAR) if args else None
+    if args and year is None:
+        return [Reply(texts.EXPORT_USAGE)]
+    year = year or request.today.year
     contents = await pack_contents(
         request.session,
         unit=request.unit,

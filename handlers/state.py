@@ -41,6 +41,7 @@ CHOICE_TTL = timedelta(hours=2)
 ALBUM_TTL = timedelta(minutes=10)
 PLAN_TTL = timedelta(days=1)
 ALBUM_SLOT_SECONDS = 120.0
+MAX_ALBUMS_WAITING = 4  # per user and process; a person sends one album at a time
 
 AWAIT_SLOT = "await"
 
@@ -278,7 +279,9 @@ class AlbumSlot:
     message_id: int | None = None
 
 
-def album_slot(app: AppState, event: Inbound) -> AlbumSlot:
+def album_slot(app: AppState, event: Inbound) -> AlbumSlot | None:
+    """This album's slot; None for a new album of a user who has MAX_ALBUMS_WAITING
+    undecided already (their photos then go on without waiting for a caption)."""
     assert event.album is not None
     albums: dict[tuple[str, ...], AlbumSlot] = app.albums
     now = time.monotonic()
@@ -287,6 +290,9 @@ def album_slot(app: AppState, event: Inbound) -> AlbumSlot:
     key = (event.channel, event.chat_id, event.user_id, event.album)
     slot = albums.get(key)
     if slot is None:
+        mine = [held for k, held in albums.items() if k[:3] == key[:3]]
+        if sum(not held.decided.is_set() for held in mine) >= MAX_ALBUMS_WAITING:
+            return None
         slot = albums[key] = AlbumSlot()
     return slot
 
