@@ -34,6 +34,7 @@ from handlers import (
     tasks,
 )
 from handlers.base import Channel, Handler, Inbound, private_chats_only
+from handlers.state import end_evidence_wait
 
 _COMMANDS: list[tuple[tuple[str, ...], Handler]] = [
     (texts.CMD_START, onboarding.start),
@@ -92,6 +93,16 @@ async def on_file(event: Inbound, channel: Channel) -> None:
         await evidence.on_file(event, channel)
 
 
+def _ending_evidence_wait(run: Handler) -> Handler:
+    """Any command ends "Gửi minh chứng": files sent after it are no longer taken for it."""
+
+    async def command(event: Inbound, channel: Channel) -> None:
+        await end_evidence_wait(channel.app, event)
+        await run(event, channel)
+
+    return command
+
+
 def route(event: Inbound) -> Handler | None:
     """The handler for this event, in the precedence of the module docstring.
 
@@ -104,7 +115,7 @@ def route(event: Inbound) -> Handler | None:
         prefix, colon, _ = event.choice.partition(":")
         return CHOICES.get(prefix, onboarding.stale_button) if colon else onboarding.stale_button
     if event.command is not None:
-        return COMMANDS.get(event.command, onboarding.unknown_command)
+        return _ending_evidence_wait(COMMANDS.get(event.command, onboarding.unknown_command))
     if event.files:
         if event.files[0].kind == DOCUMENT and event.caption:
             for pattern, run in _CAPTION_COMMANDS:

@@ -387,6 +387,11 @@ def _run_after_commit(request: Request) -> None:
         action()
 
 
+def writer_turn(app: AppState) -> contextlib.AbstractAsyncContextManager[object]:
+    """SQLite's writer's turn (see _one_writer), for a small write outside a feature."""
+    return _one_writer(app)
+
+
 def _one_writer(app: AppState) -> contextlib.AbstractAsyncContextManager[object]:
     """On SQLite, one feature transaction at a time in this process.
 

@@ -34,9 +34,10 @@ from core.conversation_state import (
     read_state,
     write_state,
 )
-from handlers.base import AppState, Request
+from handlers.base import AppState, Request, writer_turn
 
 AWAIT_TTL = timedelta(minutes=30)
+EVIDENCE_WAIT = timedelta(minutes=10)  # "Gửi minh chứng": from the press or the last file
 CHOICE_TTL = timedelta(hours=2)
 ALBUM_TTL = timedelta(minutes=10)
 PLAN_TTL = timedelta(days=1)
@@ -100,7 +101,7 @@ async def expect(
     page: int = 0,
 ) -> None:
     data = {"kind": kind, "criterion_id": criterion_id, "message_id": message_id, "page": page}
-    await _write(request, AWAIT_SLOT, data, AWAIT_TTL)
+    await _write(request, AWAIT_SLOT, data, EVIDENCE_WAIT if kind == "evidence" else AWAIT_TTL)
 
 
 async def awaiting(request: Request, *kinds: str) -> Awaiting | None:
@@ -121,6 +122,19 @@ def _awaiting(data: dict[str, Any] | None, kinds: tuple[str, ...]) -> Awaiting |
 
 async def stop_awaiting(request: Request, *kinds: str) -> None:
     await _drop(request, AWAIT_SLOT, kinds)
+
+
+async def end_evidence_wait(app: AppState, event: Inbound) -> None:
+    """Any command ends a "Gửi minh chứng" wait (read first: most commands find none).
+
+    Before the command's own frame, in a transaction of its own: dropping a wait twice
+    does no harm, so a redelivered command needs no claim here.
+    """
+    if await peek_awaiting(app, event, "evidence") is None:
+        return
+    async with writer_turn(app), app.sessions() as session:
+        await drop_state(session, key=state_key(event), slot=AWAIT_SLOT, kinds=("evidence",))
+        await session.commit()
 
 
 async def peek_awaiting(app: AppState, event: Inbound, *kinds: str) -> Awaiting | None:

@@ -16,7 +16,15 @@ from bot.settings import Settings
 from handlers import evidence, tasks
 from storage.models import AuditLog, Evidence, Invite, Officer, ProcessedUpdate, ProgressUpdate
 from tests.e2e import BotUnderTest, running_bot
-from tests.e2e_support import count, criterion_id, press_data, say, seed_officer, seed_unit
+from tests.e2e_support import (
+    count,
+    criterion_id,
+    press,
+    press_data,
+    say,
+    seed_officer,
+    seed_unit,
+)
 from tests.fakes.telegram_api import TINY_PNG
 from tests.seed_files import TANDUC
 
@@ -229,3 +237,81 @@ async def test_invite_takes_a_role_after_the_position(bot: BotUnderTest, unit_id
     assert ambiguous.content == texts.INVITE_ROLE_IS_POSITION
     assert await count(bot, Officer, Officer.name.like("Chủ tịch%")) == 0
     assert (await say(bot, ADMIN, "/moi VPTK lãnh đạo")).content == texts.INVITE_USAGE
+
+
+# --- evidence: the album's caption decides; "Gửi minh chứng" lasts, then ends -----------------
+
+PDF = b"%PDF-1.4\n% bien ban\n%%EOF\n"
+
+
+async def _ask_evidence(bot: BotUnderTest, code: str) -> None:
+    listing = await say(bot, LAN, "/viec")
+    card = await press(bot, LAN, listing, f"PAR {code} ")
+    asked = await press(bot, LAN, card, texts.EVIDENCE_BUTTON)
+    assert texts.ask_evidence(f"PAR {code}") in asked.content
+
+
+async def _send_photo(bot: BotUnderTest, tag: bytes, **kwargs: object) -> str:
+    mark = bot.tg.checkpoint()
+    await bot.tg.send_photo(LAN, file_bytes=TINY_PNG + tag, **kwargs)  # type: ignore[arg-type]
+    return (await bot.tg.wait_for(lambda m: m.chat_id == LAN, after=mark)).content
+
+
+async def _evidence_count(bot: BotUnderTest, item: int) -> int:
+    return await count(bot, Evidence, Evidence.criterion_id == item)
+
+
+async def test_an_albums_caption_beats_the_waiting_card(bot: BotUnderTest, unit_id: int) -> None:
+    waited = await criterion_id(bot, unit_id, "PAR", "7.1.2")
+    named = await criterion_id(bot, unit_id, "PAR", "7.1.1")
+    await _ask_evidence(bot, "7.1.2")
+    mark = bot.tg.checkpoint()
+    await bot.tg.send_photo(
+        LAN, caption="7.1.1 album B", file_bytes=TINY_PNG + b"0", media_group_id="B"
+    )
+    for tag in (b"1", b"2"):
+        await bot.tg.send_photo(LAN, file_bytes=TINY_PNG + tag, media_group_id="B")
+    final = texts.evidence_saved("PAR 7.1.1", 3, 0, 3)
+    await bot.tg.wait_for(lambda m: m.chat_id == LAN and m.content == final, after=mark)
+    assert await _evidence_count(bot, named) == 3
+    assert await _evidence_count(bot, waited) == 0
+    said = [m.content for m in bot.tg.sent(LAN) if m.seq > mark]
+    assert all("7.1.2" not in text for text in said)
+
+
+async def test_send_evidence_takes_several_files_and_ends_on_a_refused_one(
+    bot: BotUnderTest, unit_id: int
+) -> None:
+    item = await criterion_id(bot, unit_id, "PAR", "7.1.2")
+    await _ask_evidence(bot, "7.1.2")
+    for n, tag in enumerate((b"a", b"b", b"c"), start=1):
+        assert await _send_photo(bot, tag) == texts.evidence_saved("PAR 7.1.2", 1, 0, n)
+    mark = bot.tg.checkpoint()
+    await bot.tg.send_document(LAN, PDF, "to.pdf", "application/pdf", file_size=25 * 1024 * 1024)
+    refused = await bot.tg.wait_for(lambda m: m.chat_id == LAN, after=mark)
+    assert refused.content == texts.FILE_TOO_BIG
+    assert await _send_photo(bot, b"d") == texts.EVIDENCE_NO_TARGET
+    assert await _evidence_count(bot, item) == 3
+
+
+async def test_send_evidence_ends_with_any_command(bot: BotUnderTest, unit_id: int) -> None:
+    item = await criterion_id(bot, unit_id, "PAR", "7.1.2")
+    await _ask_evidence(bot, "7.1.2")
+    await say(bot, LAN, "/help")
+    assert await _send_photo(bot, b"e") == texts.EVIDENCE_NO_TARGET
+    assert await _evidence_count(bot, item) == 0
+
+
+async def test_send_evidence_ends_ten_minutes_after_the_last_file(
+    bot: BotUnderTest, unit_id: int
+) -> None:
+    item = await criterion_id(bot, unit_id, "PAR", "7.1.2")
+    start = bot.clock.now
+    await _ask_evidence(bot, "7.1.2")
+    bot.clock.set(start + timedelta(minutes=9))
+    assert await _send_photo(bot, b"f") == texts.evidence_saved("PAR 7.1.2", 1, 0, 1)
+    bot.clock.set(start + timedelta(minutes=18))  # 9 minutes after the last file
+    assert await _send_photo(bot, b"g") == texts.evidence_saved("PAR 7.1.2", 1, 0, 2)
+    bot.clock.set(start + timedelta(minutes=29))  # 11 minutes after it
+    assert await _send_photo(bot, b"h") == texts.EVIDENCE_NO_TARGET
+    assert await _evidence_count(bot, item) == 2
