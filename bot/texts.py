@@ -460,6 +460,13 @@ def plan_unreadable(reason: str) -> str:
     return f"Không đọc được kế hoạch: {reason}"
 
 
+PLAN_OTHER_UNIT = (
+    "Không thể xác nhận: tệp ghi tên một đơn vị khác. Nếu đơn vị đã đổi tên (sáp nhập), "
+    "hãy đổi tên đơn vị trước (lệnh unit rename) rồi gửi lại tệp."
+)
+PLAN_OTHER_UNIT_REFUSED = "Chưa nhập gì. " + PLAN_OTHER_UNIT.split(": ", 1)[1]
+
+
 def plan_preview(filename: str, unit: str, body: str, mapped: dict[str, str]) -> str:
     lines = [f"Xem trước «{filename}» cho {unit}:", body]
     for text, code in mapped.items():

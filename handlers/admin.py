@@ -48,10 +48,11 @@ from core.plan_store import (
     unit_catalogue,
 )
 from core.plans import MAX_PLAN_BYTES, parse_plan_file
-from core.positions import default_catalogue
+from core.positions import PositionCatalogue, default_catalogue
 from core.roles import RoleError, parse_roles
 from core.roster import RosterRow, officer_position_codes, read_roster_async
 from core.text import fold
+from core.units import document_unit_conflict, unit_conflict_text
 from handlers.base import (
     ADMIN,
     ANYONE,
@@ -197,7 +198,14 @@ async def plan_document(event: Inbound, request: Request) -> Result:
     too_big = Reply(texts.PLAN_TOO_BIG)
     if ref.size is not None and ref.size > MAX_PLAN_BYTES:
         return too_big
-    return Fetch([ref], partial(_preview_file, ref), too_big=too_big, limit=MAX_PLAN_BYTES)
+    ready = await _plan_parse(request, ref.name or "kehoach", {}, None)
+    return Fetch(
+        [ref],
+        partial(_preview_file, ref, ready),
+        too_big=too_big,
+        limit=MAX_PLAN_BYTES,
+        prepare=ready,
+    )
 
 
 def _refused(request: Request) -> Reply:
@@ -205,10 +213,58 @@ def _refused(request: Request) -> Reply:
     return Reply(text, alert=text[:190])  # the alert shows only on a button press
 
 
-async def _preview_file(ref: IncomingFile, request: Request, paths: list[Path]) -> Replies:
+@dataclass
+class _PlanParse:
+    """Parses the plan before the transaction (Fetch.prepare): on SQLite the transaction
+    holds the writer's turn, and a parse inside it would hold up every other user.
+
+    Made in the first transaction with the catalogue of that moment (the unit's lead
+    mappings and the preview's); _parse uses its result only if they still apply.
+    """
+
+    filename: str
+    catalogue: PositionCatalogue
+    unit_id: int | None
+    mappings: dict[str, str]
+    data: bytes | None  # the pending document, or None: the downloaded file
+    plan: ParsedPlan | PlanParseError | None = None
+
+    async def __call__(self, paths: list[Path]) -> None:
+        if self.data is None:
+            self.data = await asyncio.to_thread(paths[0].read_bytes)
+        try:
+            self.plan = await asyncio.to_thread(
+                parse_plan_file, self.data, filename=self.filename, catalogue=self.catalogue
+            )
+        except PlanParseError as exc:
+            self.plan = exc
+
+    def result_for(self, request: Request, pending: PendingPlan) -> ParsedPlan | None:
+        """The parsed plan (PlanParseError raised as parsed), if made for this preview."""
+        unit_id = request.unit.id if request.unit is not None else None
+        if self.plan is None or unit_id != self.unit_id or self.mappings != pending.mappings:
+            return None
+        if isinstance(self.plan, PlanParseError):
+            raise self.plan
+        return self.plan
+
+
+async def _plan_parse(
+    request: Request, filename: str, mappings: dict[str, str], data: bytes | None
+) -> _PlanParse:
+    catalogue = await unit_catalogue(request.session, unit=request.unit)
+    if mappings:
+        catalogue = catalogue.with_aliases(mappings)
+    unit_id = request.unit.id if request.unit is not None else None
+    return _PlanParse(filename, catalogue, unit_id, dict(mappings), data)
+
+
+async def _preview_file(
+    ref: IncomingFile, ready: _PlanParse, request: Request, paths: list[Path]
+) -> Replies:
     if not may_import(request):
         return _refused(request)
-    data = await asyncio.to_thread(paths[0].read_bytes)
+    data = ready.data if ready.data is not None else await asyncio.to_thread(paths[0].read_bytes)
     filename = ref.name or "kehoach"
     pending = PendingPlan(
         token=secrets.token_urlsafe(6),
@@ -216,7 +272,7 @@ async def _preview_file(ref: IncomingFile, request: Request, paths: list[Path]) 
         filename=filename,
         sha256=hashlib.sha256(data).hexdigest(),
     )
-    parsed = await _parse(request, pending, data)
+    parsed = await _parse(request, pending, data, ready)
     if isinstance(parsed, Reply):
         return parsed
     plan, unit_name = parsed
@@ -235,11 +291,18 @@ async def _target_unit(request: Request, plan: ParsedPlan) -> Unit | None:
 
 
 async def _parse(
-    request: Request, pending: PendingPlan, data: bytes
+    request: Request, pending: PendingPlan, data: bytes, ready: _PlanParse | None = None
 ) -> tuple[ParsedPlan, str] | Reply:
-    """Parse with the unit's own lead mappings plus those chosen in this preview."""
+    """Parse with the unit's own lead mappings plus those chosen in this preview.
+
+    ``ready``: the parse made before the transaction, used when it still applies. A
+    configured admin without a unit parses again here with the plan's unit's mappings
+    (their first import only).
+    """
     try:
-        plan = await _parse_with(request, request.unit, pending, data)
+        plan = ready.result_for(request, pending) if ready is not None else None
+        if plan is None:
+            plan = await _parse_with(request, request.unit, pending, data)
         unit = await _target_unit(request, plan)
         if unit is not None and request.unit is None:
             plan = await _parse_with(request, unit, pending, data)
@@ -264,16 +327,19 @@ async def _parse_with(
 
 
 def _preview_reply(pending: PendingPlan, plan: ParsedPlan, unit_name: str) -> Reply:
-    body = render_preview(build_preview(plan))
+    preview = build_preview(plan, target_unit=unit_name)
+    body = render_preview(preview)
     text = texts.plan_preview(pending.filename, unit_name, body, pending.mappings)
+    if preview.other_unit:  # another unit's plan: it cannot be confirmed (see _confirm)
+        text += "\n" + texts.PLAN_OTHER_UNIT
     if len(text) > MAX_TEXT:
         text = text[: MAX_TEXT - 1] + "…"
     token = pending.token
+    confirm = (
+        [] if preview.other_unit else [(texts.CONFIRM, callback_data(PLAN_PREFIX, "ok", token))]
+    )
     buttons: list[list[Option]] = [
-        [
-            (texts.CONFIRM, callback_data(PLAN_PREFIX, "ok", token)),
-            (texts.CANCEL, callback_data(PLAN_PREFIX, "no", token)),
-        ]
+        [*confirm, (texts.CANCEL, callback_data(PLAN_PREFIX, "no", token))]
     ]
     unmapped = [
         (n, lead) for n, lead in enumerate(pending.unmapped) if lead not in pending.mappings
@@ -289,8 +355,12 @@ def _preview_reply(pending: PendingPlan, plan: ParsedPlan, unit_name: str) -> Re
 
 
 @handler(ANYONE)
-async def plan_button(event: Inbound, request: Request) -> Replies:
-    """K:ok|no|v:<token>, K:m:<token>:<n> (pick a position), K:s:<token>:<n>:<code>."""
+async def plan_button(event: Inbound, request: Request) -> Result:
+    """K:ok|no|v:<token>, K:m:<token>:<n> (pick a position), K:s:<token>:<n>:<code>.
+
+    What parses the document (confirm, back, after a mapping) parses it between two
+    transactions (a Fetch of no file, with its prepare), then goes on in the second.
+    """
     _, action, token, raw_n, code = callback_parts(event, 5)
     if not may_import(request):
         return _refused(request)
@@ -301,15 +371,28 @@ async def plan_button(event: Inbound, request: Request) -> Replies:
     if action == "no":
         await _drop_pending(request, token)
         return Reply(texts.PLAN_CANCELLED, edit=True)
-    if action == "ok":
-        return await _confirm(request, pending, data)
     lead = _unmapped_lead(pending, raw_n)
     if action == "m" and lead is not None:
         return _position_picker(pending, lead, raw_n)
     if action == "s" and lead is not None and code in default_catalogue().positions:
         pending.mappings[lead] = code
         await keep_plan_preview(request, pending.token, dataclasses.asdict(pending))
-    parsed = await _parse(request, pending, data)  # "v" (back), or after a mapping
+    ready = await _plan_parse(request, pending.filename, pending.mappings, data)
+    return Fetch([], partial(_after_parse, action == "ok", token, ready), prepare=ready)
+
+
+async def _after_parse(
+    confirm: bool, token: str, ready: _PlanParse, request: Request, paths: list[Path]
+) -> Replies:
+    if not may_import(request):
+        return _refused(request)
+    loaded = await _load_pending(request, token)  # confirmed or cancelled meanwhile?
+    if loaded is None:
+        return Reply(texts.PLAN_GONE, edit=True)
+    pending, data = loaded
+    if confirm:
+        return await _confirm(request, pending, data, ready)
+    parsed = await _parse(request, pending, data, ready)  # "v" (back), or after a mapping
     return parsed if isinstance(parsed, Reply) else _preview_reply(pending, *parsed)
 
 
@@ -327,11 +410,18 @@ def _position_picker(pending: PendingPlan, lead: str, raw_n: str) -> Reply:
     return Reply(texts.choose_position(lead), choices=buttons, edit=True)
 
 
-async def _confirm(request: Request, pending: PendingPlan, data: bytes) -> Replies:
-    parsed = await _parse(request, pending, data)
+async def _confirm(
+    request: Request, pending: PendingPlan, data: bytes, ready: _PlanParse
+) -> Replies:
+    parsed = await _parse(request, pending, data, ready)
     if isinstance(parsed, Reply):
         return parsed
     plan, unit_name = parsed
+    named = document_unit_conflict(plan, unit_name)
+    if named is not None:  # as the CLI without --force: never filed under the wrong unit
+        await _drop_pending(request, pending.token)
+        conflict = unit_conflict_text(named, unit_name)
+        return Reply(f"{conflict}\n{texts.PLAN_OTHER_UNIT_REFUSED}", edit=True)
     officer_id = request.officer.id if request.officer else None
     try:
         report = await import_plan(

@@ -39,9 +39,13 @@ async def summary_command(event: Inbound, request: Request) -> list[Reply]:
     ]
 
 
-@handler(MANAGER)
+@handler(MANAGER, reads_only=True)
 async def export_command(event: Inbound, request: Request) -> list[Reply]:
-    """/xuat [năm] — coordinators and admins."""
+    """/xuat [năm] — coordinators and admins.
+
+    It only reads, so the frame builds the ZIP before taking SQLite's writer's turn
+    (reads_only): a pack of hundreds of MB holds up no other user's claim.
+    """
     assert request.unit is not None and request.officer is not None
     if not {"coordinator", "admin"} & set(request.officer.roles or ()):
         return [Reply(texts.NOT_ALLOWED)]

@@ -3,8 +3,11 @@ strangers' albums, odd numbers and button answers, /hoantac, /vaitro and /moi wi
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -13,10 +16,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import texts
 from bot.application import STATE_KEY
 from bot.settings import Settings
-from handlers import evidence, tasks
-from storage.models import AuditLog, Evidence, Invite, Officer, ProcessedUpdate, ProgressUpdate
+from core import evidence_pack
+from handlers import admin, evidence, tasks
+from storage.models import (
+    AuditLog,
+    Criterion,
+    Evidence,
+    Invite,
+    Officer,
+    ProcessedUpdate,
+    ProgressUpdate,
+)
 from tests.e2e import BotUnderTest, running_bot
 from tests.e2e_support import (
+    button_data,
     count,
     criterion_id,
     press,
@@ -26,7 +39,7 @@ from tests.e2e_support import (
     seed_unit,
 )
 from tests.fakes.telegram_api import TINY_PNG
-from tests.seed_files import TANDUC
+from tests.seed_files import PHUONG6, TANDUC, seed_bytes
 
 ADMIN = 1000
 LAN = 3001
@@ -315,3 +328,92 @@ async def test_send_evidence_ends_ten_minutes_after_the_last_file(
     bot.clock.set(start + timedelta(minutes=29))  # 11 minutes after it
     assert await _send_photo(bot, b"h") == texts.EVIDENCE_NO_TARGET
     assert await _evidence_count(bot, item) == 2
+
+
+# --- a plan's parse and a pack's ZIP hold up nobody ------------------------------------------
+
+
+def _gate(
+    monkeypatch: pytest.MonkeyPatch, module: object, name: str
+) -> tuple[Any, Any, list[bool]]:
+    """Hold ``module.name`` (run in a worker thread) until the test opens the gate."""
+    entered, release = threading.Event(), threading.Event()
+    opened_by_test: list[bool] = []
+    real = getattr(module, name)
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        entered.set()
+        opened_by_test.append(release.wait(timeout=GATE_SAFETY_SECONDS))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, held)
+    return entered, release, opened_by_test
+
+
+async def _help_while_held(bot: BotUnderTest, entered: Any, release: Any) -> str:
+    assert await asyncio.to_thread(entered.wait, GATE_SAFETY_SECONDS)
+    mark = bot.tg.checkpoint()
+    await bot.tg.send_text(LAN, "/help")
+    answer = await bot.tg.wait_for(
+        lambda m: m.chat_id == LAN, timeout=GATE_SAFETY_SECONDS, after=mark
+    )
+    release.set()
+    return answer.content
+
+
+async def test_help_is_answered_while_a_plan_is_parsed(
+    bot: BotUnderTest, unit_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entered, release, opened = _gate(monkeypatch, admin, "parse_plan_file")
+    mark = bot.tg.checkpoint()
+    await bot.tg.send_document(ADMIN, seed_bytes(TANDUC), TANDUC, "text/plain", caption="/kehoach")
+    assert texts.HELP_TITLE in await _help_while_held(bot, entered, release)
+    preview = await bot.tg.wait_for(lambda m: m.chat_id == ADMIN, after=mark)
+    assert preview.content.startswith(f"Xem trước «{TANDUC}»")
+    assert opened == [True]  # /help was answered while the parse was held
+
+    # Confirming parses again, also outside the transaction.
+    entered.clear()
+    confirm = button_data(preview, texts.CONFIRM)
+    mark = bot.tg.checkpoint()
+    await bot.tg.press_button(ADMIN, preview.message_id, confirm)
+    assert texts.HELP_TITLE in await _help_while_held(bot, entered, release)
+    done = await bot.tg.wait_for(lambda m: m.chat_id == ADMIN, after=mark)
+    assert done.content.startswith("Đã nhập kế hoạch cho Xã Tân Đức.")
+    assert opened == [True, True]
+
+
+async def test_help_is_answered_while_a_pack_is_zipped(
+    bot: BotUnderTest, unit_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entered, release, opened = _gate(monkeypatch, evidence_pack, "write_pack")
+    mark = bot.tg.checkpoint()
+    await bot.tg.send_text(ADMIN, "/xuat 2024")
+    assert texts.HELP_TITLE in await _help_while_held(bot, entered, release)
+    ready = await bot.tg.wait_for(lambda m: m.chat_id == ADMIN, after=mark)
+    assert ready.content.startswith("Gói minh chứng:")
+    assert opened == [True]
+
+
+# --- /kehoach: another unit's document --------------------------------------------------------
+
+
+async def test_a_plan_naming_another_unit_is_shown_and_never_filed(
+    bot: BotUnderTest, unit_id: int
+) -> None:
+    mark = bot.tg.checkpoint()
+    await bot.tg.send_document(
+        ADMIN, seed_bytes(PHUONG6), PHUONG6, "text/plain", caption="/kehoach"
+    )
+    preview = await bot.tg.wait_for(lambda m: m.chat_id == ADMIN, after=mark)
+    assert "không phải «Xã Tân Đức»" in preview.content
+    assert texts.PLAN_OTHER_UNIT in preview.content
+    assert [b["text"] for b in preview.buttons][:1] == [texts.CANCEL]  # no "Xác nhận"
+    plans_before = await count(bot, Criterion)
+
+    # A forged or stale "Xác nhận" is refused with the reason, and nothing is filed.
+    token = button_data(preview, texts.CANCEL).split(":")[2]
+    refused = await press_data(bot, ADMIN, preview.message_id, f"K:ok:{token}", strict=False)
+    assert "không phải «Xã Tân Đức»" in refused.content
+    assert texts.PLAN_OTHER_UNIT_REFUSED in refused.content
+    assert await count(bot, Criterion) == plans_before
