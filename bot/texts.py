@@ -607,6 +607,10 @@ CHART_CAPTION = "Tiến độ theo lĩnh vực"
 WORKBOOK_CAPTION = "Bảng tổng hợp (Excel) để in hoặc gửi lãnh đạo"
 
 
+def on_the_web(chart: str, workbook: str) -> str:
+    return f"Xem trên web (7 ngày):\n• Biểu đồ: {chart}\n• Bảng Excel: {workbook}"
+
+
 def no_plan_for_year(year: int) -> str:
     return f"Đơn vị chưa có kế hoạch nào cho năm {year}."
 

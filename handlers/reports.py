@@ -19,6 +19,7 @@ from core.summary import compute_summary
 from core.summary_bundle import bundle
 from core.text import parse_whole_number
 from handlers.base import MANAGER, Inbound, Reply, Request, handler
+from web import links
 
 # Telegram takes documents up to 50 MB from bots; keep a margin for the request itself.
 MAX_PART_BYTES = 49_000_000
@@ -32,11 +33,17 @@ async def summary_command(event: Inbound, request: Request) -> list[Reply]:
     if not summary.indexes:
         return [Reply(texts.NO_PLAN)]
     parts = bundle(summary, request.unit)
-    return [
+    replies = [
         *(Reply(text) for text in parts.texts),
         Reply(texts.CHART_CAPTION, photo=parts.chart),
         Reply(texts.WORKBOOK_CAPTION, document=(parts.workbook_name, parts.workbook)),
     ]
+    if request.settings.web_enabled:  # the same, as links to open or forward (7 days)
+        unit_id, today, now = request.unit.id, request.today, request.now
+        chart = links.summary_chart_link(request.settings, unit_id=unit_id, as_of=today, now=now)
+        workbook = links.summary_xlsx_link(request.settings, unit_id=unit_id, as_of=today, now=now)
+        replies.append(Reply(texts.on_the_web(chart, workbook)))
+    return replies
 
 
 @handler(MANAGER, reads_only=True)

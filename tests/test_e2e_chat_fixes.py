@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -417,3 +418,21 @@ async def test_a_plan_naming_another_unit_is_shown_and_never_filed(
     assert "không phải «Xã Tân Đức»" in refused.content
     assert texts.PLAN_OTHER_UNIT_REFUSED in refused.content
     assert await count(bot, Criterion) == plans_before
+
+
+# --- /tonghop: links to the web server when it runs ------------------------------------------
+
+
+async def test_summary_adds_web_links_when_the_web_server_runs(
+    settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    web = {"public_base_url": "https://dondoc.example.vn", "web_secret": SecretStr("s" * 40)}
+    async with running_bot(settings, session_factory, admin_telegram_ids=[ADMIN], **web) as running:
+        unit = await seed_unit(running, TANDUC, "Xã Tân Đức")
+        await seed_officer(running, unit, "Quản trị", roles=("admin",), telegram_id=ADMIN)
+        mark = running.tg.checkpoint()
+        await running.tg.send_text(ADMIN, "/tonghop")
+        linked = await running.tg.wait_for(
+            lambda m: m.chat_id == ADMIN and m.content.startswith("Xem trên web"), after=mark
+        )
+    assert linked.content.count("https://dondoc.example.vn/f/") == 2
