@@ -269,8 +269,11 @@ async def private_chats_only(event: Inbound, channel: Channel) -> None:
     """A group chat gets one polite line and nothing else: no data, no state, no claim.
 
     Everything the bot says (items, names, invite links, evidence) is for one
-    person; in a group every member would read, and could use, it.
+    person; in a group every member would read, and could use, it. Plain chatter
+    not addressed to the bot (a group without privacy mode) gets nothing at all.
     """
+    if event.text is not None and event.replied_text is None:
+        return
     await channel.deliver(event, [Reply(texts.PRIVATE_ONLY)])
 
 

@@ -76,6 +76,7 @@ async def test_in_a_group_the_bot_says_one_line_and_does_nothing(
     first = await bot.tg.wait_for(lambda m: m.chat_id == GROUP, after=mark)
     await bot.tg.send_text(ADMIN, "/moi VPTK Trần Văn Bình", chat_id=GROUP)
     second = await bot.tg.wait_for(lambda m: m.chat_id == GROUP, after=first.seq)
+    await bot.tg.send_text(LAN, "chào cả nhóm", chat_id=GROUP)  # chatter: no answer
     await bot.tg.send_photo(LAN, caption="1.5 bảng tin", chat_id=GROUP)
     third = await bot.tg.wait_for(lambda m: m.chat_id == GROUP, after=second.seq)
 
@@ -89,6 +90,7 @@ async def test_in_a_group_the_bot_says_one_line_and_does_nothing(
     # The same officer in their private chat is answered as usual.
     private = await say(bot, LAN, "/viec")
     assert private.content != texts.PRIVATE_ONLY
+    assert len(bot.tg.sent(GROUP)) == 3  # the chatter got nothing
 
 
 # --- a stranger cannot stall everyone --------------------------------------------------------
