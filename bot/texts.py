@@ -38,7 +38,14 @@ STRANGER = (
 NOT_ALLOWED = "Bạn không có quyền dùng lệnh này."
 INACTIVE = "Tài khoản của bạn đang tạm ngưng. Hãy liên hệ người quản trị bot."
 ERROR = "Có lỗi khi xử lý. Vui lòng thử lại sau ít phút."
+PRIVATE_ONLY = "Xin lỗi, tôi chỉ làm việc trong tin nhắn riêng. Vui lòng nhắn riêng cho tôi."
+NOT_A_NUMBER = "Số không hợp lệ: chỉ gõ chữ số 0-9, không quá lớn."
 STALE_BUTTON = "Nút này đã cũ. Gõ /viec để xem danh sách mới."
+
+CMD_UNDO = ("hoantac", "undo")
+CMD_ROLE = ("vaitro", "role")
+UNDO_MENU = ("hoantac", "Hoàn tác lần cập nhật/gửi tệp vừa rồi (trong 10 phút)")
+ROLE_MENU = ("vaitro", "Đổi vai trò: /vaitro <cán bộ> <vai trò>")
 
 # Command menu: (command, description) per role. Names are ASCII, descriptions Vietnamese.
 OFFICER_COMMANDS: tuple[tuple[str, str], ...] = (
@@ -47,6 +54,7 @@ OFFICER_COMMANDS: tuple[tuple[str, str], ...] = (
     ("xong", "Báo hoàn thành: /xong <mã>"),
     ("hoanlai", "Hoãn nhắc một việc: /hoanlai <mã> <số ngày>"),
     ("nghi", "Tạm dừng nhắc khi nghỉ: /nghi <dd/mm/yyyy>"),
+    UNDO_MENU,
     ("help", "Hướng dẫn"),
 )
 MANAGER_COMMANDS: tuple[tuple[str, str], ...] = (
@@ -58,7 +66,8 @@ MANAGER_COMMANDS: tuple[tuple[str, str], ...] = (
 )
 ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("kehoach", "Nhập kế hoạch (gửi kèm tệp)"),
-    ("moi", "Mời cán bộ: /moi <VỊ_TRÍ> <Họ tên>"),
+    ("moi", "Mời cán bộ: /moi <VỊ_TRÍ> [vai trò] <Họ tên>"),
+    ROLE_MENU,
     ("giao", "Giao việc: /giao <mã> <cán bộ>"),
     ("vitri", "Xem, đổi vị trí của cán bộ"),
 )
@@ -100,6 +109,8 @@ ALIASES: dict[str, str] = {
         CMD_AWAY,
         CMD_SETTINGS,
         CMD_EXPORT,
+        CMD_UNDO,
+        CMD_ROLE,
     )
 }
 
@@ -367,7 +378,15 @@ def officer_line(
 
 # --- admin: invites, assignment, positions, roster -------------------------------------------
 
-INVITE_USAGE = "Cách dùng: /moi <VỊ_TRÍ> <Họ tên>\nVí dụ: /moi VPTK Nguyễn Thị Lan"
+INVITE_USAGE = (
+    "Cách dùng: /moi <VỊ_TRÍ> [vai trò] <Họ tên>\n"
+    "Ví dụ: /moi VPTK Nguyễn Thị Lan, /moi VPTK lãnh đạo Nguyễn Văn Hùng\n"
+    "Vai trò (nếu có): cán bộ, đầu mối, lãnh đạo, quản trị."
+)
+INVITE_ROLE_IS_POSITION = (
+    "Trong /moi, «Chủ tịch» là tên một vị trí nên không được hiểu là vai trò: "
+    "ghi vai trò «lãnh đạo» sau vị trí, ví dụ /moi VPTK lãnh đạo Nguyễn Văn Hùng."
+)
 
 
 def invite_created(name: str, positions: list[str], link: str, expires: str) -> str:
@@ -439,6 +458,13 @@ PLAN_TOO_BIG = "Tệp quá lớn (trên 20 MB); kế hoạch thường chỉ và
 
 def plan_unreadable(reason: str) -> str:
     return f"Không đọc được kế hoạch: {reason}"
+
+
+PLAN_OTHER_UNIT = (
+    "Không thể xác nhận: tệp ghi tên một đơn vị khác. Nếu đơn vị đã đổi tên (sáp nhập), "
+    "hãy đổi tên đơn vị trước (lệnh unit rename) rồi gửi lại tệp."
+)
+PLAN_OTHER_UNIT_REFUSED = "Chưa nhập gì. " + PLAN_OTHER_UNIT.split(": ", 1)[1]
 
 
 def plan_preview(filename: str, unit: str, body: str, mapped: dict[str, str]) -> str:
@@ -581,8 +607,15 @@ CHART_CAPTION = "Tiến độ theo lĩnh vực"
 WORKBOOK_CAPTION = "Bảng tổng hợp (Excel) để in hoặc gửi lãnh đạo"
 
 
+def on_the_web(chart: str, workbook: str) -> str:
+    return f"Xem trên web (7 ngày):\n• Biểu đồ: {chart}\n• Bảng Excel: {workbook}"
+
+
 def no_plan_for_year(year: int) -> str:
     return f"Đơn vị chưa có kế hoạch nào cho năm {year}."
+
+
+EXPORT_USAGE = "Cách dùng: /xuat [năm], ví dụ /xuat 2024 (năm từ 2000 đến 2100)."
 
 
 def export_ready(items: int, files: int, parts: int) -> str:
@@ -597,10 +630,6 @@ def export_missing(count: int) -> str:
 # --- /hoantac and /vaitro (core: core.undo.undo_last, core.officers.change_roles) -------------
 # Wired into the chat by the channel-neutral handlers (issue 11); the command names and
 # texts live here so every channel says the same.
-CMD_UNDO = ("hoantac", "undo")
-CMD_ROLE = ("vaitro", "role")
-UNDO_MENU = ("hoantac", "Hoàn tác lần cập nhật/gửi tệp vừa rồi (trong 10 phút)")
-ROLE_MENU = ("vaitro", "Đổi vai trò: /vaitro <cán bộ> <vai trò>")
 UNDO_NOTHING = "Không có gì để hoàn tác: chỉ hoàn tác được lần cập nhật hoặc gửi tệp trong 10 phút."
 ROLE_USAGE = (
     "Cách dùng: /vaitro <cán bộ> <vai trò>, ví dụ /vaitro Nguyễn Thị Lan đầu mối.\n"

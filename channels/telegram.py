@@ -24,6 +24,7 @@ from telegram import (
     BotCommandScopeChat,
     BotCommandScopeDefault,
     CallbackQuery,
+    Chat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
@@ -80,6 +81,7 @@ def to_inbound(update: Update, bot: Bot) -> Inbound | None:
         display_name=user.full_name,
         chat_id=str(chat.id if chat is not None else user.id),
         event_id=update.update_id,
+        private=chat is None or chat.type == Chat.PRIVATE,
         raw=update,
     )
     query = update.callback_query
@@ -140,8 +142,16 @@ async def _on_update(update: Update, context: Context) -> None:
     assert isinstance(channel, TelegramChannel)
     event = to_inbound(update, context.bot)
     run = route(event) if event is not None else None
-    if event is not None and run is not None:
-        await run(event, channel)
+    try:
+        if event is not None and run is not None:
+            await run(event, channel)
+    finally:
+        # Every press is answered, even when the feature said nothing (a twin already
+        # handled it) or failed: else the user's button spins on.
+        query = update.callback_query
+        if query is not None and channel.answered.pop(query.id, None) is None:
+            with contextlib.suppress(Exception):
+                await query.answer()
 
 
 def register(app: Application, state: AppState) -> TelegramChannel:  # type: ignore[type-arg]
@@ -179,6 +189,8 @@ class TelegramChannel:
     bot: Bot
     name: str = TELEGRAM
     capabilities: Capabilities = field(default=CAPABILITIES)
+    # Button presses answered by deliver and not yet seen by _on_update (by query id).
+    answered: dict[str, bool] = field(default_factory=dict)
 
     def invite_link(self, code: str) -> str:
         return deep_link(self.bot.username, code)
@@ -191,7 +203,8 @@ class TelegramChannel:
         assert isinstance(update, Update)
         query = update.callback_query
         alert = next((r.alert for r in actions if isinstance(r, Reply) and r.alert), None)
-        if query is not None:
+        if query is not None and query.id not in self.answered:
+            self.answered[query.id] = True
             await query.answer(alert or None)
         for action in actions:
             try:

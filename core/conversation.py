@@ -82,6 +82,9 @@ class Inbound:
     caption: str | None = None
     album: str | None = None  # files sent together arrive as events sharing this id
     replied_text: str | None = None  # the bot's message this one answers, if any
+    # A one-to-one chat with the bot. The bot works there only: in a group every
+    # member would see (and could use) what it answers.
+    private: bool = True
     # The adapter's own object for this event (to answer a button press, say);
     # features never look at it.
     raw: Any = field(default=None, compare=False, repr=False)

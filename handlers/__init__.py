@@ -33,7 +33,8 @@ from handlers import (
     reports,
     tasks,
 )
-from handlers.base import Channel, Handler, Inbound
+from handlers.base import Channel, Handler, Inbound, private_chats_only
+from handlers.state import end_evidence_wait
 
 _COMMANDS: list[tuple[tuple[str, ...], Handler]] = [
     (texts.CMD_START, onboarding.start),
@@ -52,6 +53,8 @@ _COMMANDS: list[tuple[tuple[str, ...], Handler]] = [
     (texts.CMD_AWAY, reminders.away_command),
     (texts.CMD_SETTINGS, reminders.settings_command),
     (texts.CMD_EXPORT, reports.export_command),
+    (texts.CMD_UNDO, progress.undo_command),
+    (texts.CMD_ROLE, admin.role_command),
 ]
 COMMANDS: dict[str, Handler] = {name: run for names, run in _COMMANDS for name in names}
 
@@ -90,13 +93,29 @@ async def on_file(event: Inbound, channel: Channel) -> None:
         await evidence.on_file(event, channel)
 
 
+def _ending_evidence_wait(run: Handler) -> Handler:
+    """Any command ends "Gửi minh chứng": files sent after it are no longer taken for it."""
+
+    async def command(event: Inbound, channel: Channel) -> None:
+        await end_evidence_wait(channel.app, event)
+        await run(event, channel)
+
+    return command
+
+
 def route(event: Inbound) -> Handler | None:
-    """The handler for this event, in the precedence of the module docstring."""
+    """The handler for this event, in the precedence of the module docstring.
+
+    Outside a private chat nothing runs but the frame's one polite line: not even
+    the album wait or the plan peek that come before the frame.
+    """
+    if not event.private:
+        return private_chats_only
     if event.choice is not None:
         prefix, colon, _ = event.choice.partition(":")
         return CHOICES.get(prefix, onboarding.stale_button) if colon else onboarding.stale_button
     if event.command is not None:
-        return COMMANDS.get(event.command, onboarding.unknown_command)
+        return _ending_evidence_wait(COMMANDS.get(event.command, onboarding.unknown_command))
     if event.files:
         if event.files[0].kind == DOCUMENT and event.caption:
             for pattern, run in _CAPTION_COMMANDS:

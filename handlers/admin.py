@@ -30,6 +30,7 @@ from core.officers import (
     RosterError,
     add_officer,
     attach_admin_to_unit,
+    change_roles,
     create_invite,
     import_roster,
     officer_by_name,
@@ -47,9 +48,11 @@ from core.plan_store import (
     unit_catalogue,
 )
 from core.plans import MAX_PLAN_BYTES, parse_plan_file
-from core.positions import default_catalogue
+from core.positions import PositionCatalogue, default_catalogue
+from core.roles import RoleError, parse_roles
 from core.roster import RosterRow, officer_position_codes, read_roster_async
 from core.text import fold
+from core.units import document_unit_conflict, unit_conflict_text
 from handlers.base import (
     ADMIN,
     ANYONE,
@@ -195,7 +198,14 @@ async def plan_document(event: Inbound, request: Request) -> Result:
     too_big = Reply(texts.PLAN_TOO_BIG)
     if ref.size is not None and ref.size > MAX_PLAN_BYTES:
         return too_big
-    return Fetch([ref], partial(_preview_file, ref), too_big=too_big, limit=MAX_PLAN_BYTES)
+    ready = await _plan_parse(request, ref.name or "kehoach", {}, None)
+    return Fetch(
+        [ref],
+        partial(_preview_file, ref, ready),
+        too_big=too_big,
+        limit=MAX_PLAN_BYTES,
+        prepare=ready,
+    )
 
 
 def _refused(request: Request) -> Reply:
@@ -203,10 +213,58 @@ def _refused(request: Request) -> Reply:
     return Reply(text, alert=text[:190])  # the alert shows only on a button press
 
 
-async def _preview_file(ref: IncomingFile, request: Request, paths: list[Path]) -> Replies:
+@dataclass
+class _PlanParse:
+    """Parses the plan before the transaction (Fetch.prepare): on SQLite the transaction
+    holds the writer's turn, and a parse inside it would hold up every other user.
+
+    Made in the first transaction with the catalogue of that moment (the unit's lead
+    mappings and the preview's); _parse uses its result only if they still apply.
+    """
+
+    filename: str
+    catalogue: PositionCatalogue
+    unit_id: int | None
+    mappings: dict[str, str]
+    data: bytes | None  # the pending document, or None: the downloaded file
+    plan: ParsedPlan | PlanParseError | None = None
+
+    async def __call__(self, paths: list[Path]) -> None:
+        if self.data is None:
+            self.data = await asyncio.to_thread(paths[0].read_bytes)
+        try:
+            self.plan = await asyncio.to_thread(
+                parse_plan_file, self.data, filename=self.filename, catalogue=self.catalogue
+            )
+        except PlanParseError as exc:
+            self.plan = exc
+
+    def result_for(self, request: Request, pending: PendingPlan) -> ParsedPlan | None:
+        """The parsed plan (PlanParseError raised as parsed), if made for this preview."""
+        unit_id = request.unit.id if request.unit is not None else None
+        if self.plan is None or unit_id != self.unit_id or self.mappings != pending.mappings:
+            return None
+        if isinstance(self.plan, PlanParseError):
+            raise self.plan
+        return self.plan
+
+
+async def _plan_parse(
+    request: Request, filename: str, mappings: dict[str, str], data: bytes | None
+) -> _PlanParse:
+    catalogue = await unit_catalogue(request.session, unit=request.unit)
+    if mappings:
+        catalogue = catalogue.with_aliases(mappings)
+    unit_id = request.unit.id if request.unit is not None else None
+    return _PlanParse(filename, catalogue, unit_id, dict(mappings), data)
+
+
+async def _preview_file(
+    ref: IncomingFile, ready: _PlanParse, request: Request, paths: list[Path]
+) -> Replies:
     if not may_import(request):
         return _refused(request)
-    data = await asyncio.to_thread(paths[0].read_bytes)
+    data = ready.data if ready.data is not None else await asyncio.to_thread(paths[0].read_bytes)
     filename = ref.name or "kehoach"
     pending = PendingPlan(
         token=secrets.token_urlsafe(6),
@@ -214,7 +272,7 @@ async def _preview_file(ref: IncomingFile, request: Request, paths: list[Path]) 
         filename=filename,
         sha256=hashlib.sha256(data).hexdigest(),
     )
-    parsed = await _parse(request, pending, data)
+    parsed = await _parse(request, pending, data, ready)
     if isinstance(parsed, Reply):
         return parsed
     plan, unit_name = parsed
@@ -233,11 +291,18 @@ async def _target_unit(request: Request, plan: ParsedPlan) -> Unit | None:
 
 
 async def _parse(
-    request: Request, pending: PendingPlan, data: bytes
+    request: Request, pending: PendingPlan, data: bytes, ready: _PlanParse | None = None
 ) -> tuple[ParsedPlan, str] | Reply:
-    """Parse with the unit's own lead mappings plus those chosen in this preview."""
+    """Parse with the unit's own lead mappings plus those chosen in this preview.
+
+    ``ready``: the parse made before the transaction, used when it still applies. A
+    configured admin without a unit parses again here with the plan's unit's mappings
+    (their first import only).
+    """
     try:
-        plan = await _parse_with(request, request.unit, pending, data)
+        plan = ready.result_for(request, pending) if ready is not None else None
+        if plan is None:
+            plan = await _parse_with(request, request.unit, pending, data)
         unit = await _target_unit(request, plan)
         if unit is not None and request.unit is None:
             plan = await _parse_with(request, unit, pending, data)
@@ -262,16 +327,19 @@ async def _parse_with(
 
 
 def _preview_reply(pending: PendingPlan, plan: ParsedPlan, unit_name: str) -> Reply:
-    body = render_preview(build_preview(plan))
+    preview = build_preview(plan, target_unit=unit_name)
+    body = render_preview(preview)
     text = texts.plan_preview(pending.filename, unit_name, body, pending.mappings)
+    if preview.other_unit:  # another unit's plan: it cannot be confirmed (see _confirm)
+        text += "\n" + texts.PLAN_OTHER_UNIT
     if len(text) > MAX_TEXT:
         text = text[: MAX_TEXT - 1] + "…"
     token = pending.token
+    confirm = (
+        [] if preview.other_unit else [(texts.CONFIRM, callback_data(PLAN_PREFIX, "ok", token))]
+    )
     buttons: list[list[Option]] = [
-        [
-            (texts.CONFIRM, callback_data(PLAN_PREFIX, "ok", token)),
-            (texts.CANCEL, callback_data(PLAN_PREFIX, "no", token)),
-        ]
+        [*confirm, (texts.CANCEL, callback_data(PLAN_PREFIX, "no", token))]
     ]
     unmapped = [
         (n, lead) for n, lead in enumerate(pending.unmapped) if lead not in pending.mappings
@@ -287,8 +355,12 @@ def _preview_reply(pending: PendingPlan, plan: ParsedPlan, unit_name: str) -> Re
 
 
 @handler(ANYONE)
-async def plan_button(event: Inbound, request: Request) -> Replies:
-    """K:ok|no|v:<token>, K:m:<token>:<n> (pick a position), K:s:<token>:<n>:<code>."""
+async def plan_button(event: Inbound, request: Request) -> Result:
+    """K:ok|no|v:<token>, K:m:<token>:<n> (pick a position), K:s:<token>:<n>:<code>.
+
+    What parses the document (confirm, back, after a mapping) parses it between two
+    transactions (a Fetch of no file, with its prepare), then goes on in the second.
+    """
     _, action, token, raw_n, code = callback_parts(event, 5)
     if not may_import(request):
         return _refused(request)
@@ -299,15 +371,28 @@ async def plan_button(event: Inbound, request: Request) -> Replies:
     if action == "no":
         await _drop_pending(request, token)
         return Reply(texts.PLAN_CANCELLED, edit=True)
-    if action == "ok":
-        return await _confirm(request, pending, data)
     lead = _unmapped_lead(pending, raw_n)
     if action == "m" and lead is not None:
         return _position_picker(pending, lead, raw_n)
     if action == "s" and lead is not None and code in default_catalogue().positions:
         pending.mappings[lead] = code
         await keep_plan_preview(request, pending.token, dataclasses.asdict(pending))
-    parsed = await _parse(request, pending, data)  # "v" (back), or after a mapping
+    ready = await _plan_parse(request, pending.filename, pending.mappings, data)
+    return Fetch([], partial(_after_parse, action == "ok", token, ready), prepare=ready)
+
+
+async def _after_parse(
+    confirm: bool, token: str, ready: _PlanParse, request: Request, paths: list[Path]
+) -> Replies:
+    if not may_import(request):
+        return _refused(request)
+    loaded = await _load_pending(request, token)  # confirmed or cancelled meanwhile?
+    if loaded is None:
+        return Reply(texts.PLAN_GONE, edit=True)
+    pending, data = loaded
+    if confirm:
+        return await _confirm(request, pending, data, ready)
+    parsed = await _parse(request, pending, data, ready)  # "v" (back), or after a mapping
     return parsed if isinstance(parsed, Reply) else _preview_reply(pending, *parsed)
 
 
@@ -325,11 +410,18 @@ def _position_picker(pending: PendingPlan, lead: str, raw_n: str) -> Reply:
     return Reply(texts.choose_position(lead), choices=buttons, edit=True)
 
 
-async def _confirm(request: Request, pending: PendingPlan, data: bytes) -> Replies:
-    parsed = await _parse(request, pending, data)
+async def _confirm(
+    request: Request, pending: PendingPlan, data: bytes, ready: _PlanParse
+) -> Replies:
+    parsed = await _parse(request, pending, data, ready)
     if isinstance(parsed, Reply):
         return parsed
     plan, unit_name = parsed
+    named = document_unit_conflict(plan, unit_name)
+    if named is not None:  # as the CLI without --force: never filed under the wrong unit
+        await _drop_pending(request, pending.token)
+        conflict = unit_conflict_text(named, unit_name)
+        return Reply(f"{conflict}\n{texts.PLAN_OTHER_UNIT_REFUSED}", edit=True)
     officer_id = request.officer.id if request.officer else None
     try:
         report = await import_plan(
@@ -453,9 +545,22 @@ async def invite_command(event: Inbound, request: Request) -> Reply:
     if len(args) < 2:
         return Reply(texts.INVITE_USAGE)
     assert request.unit is not None and request.officer is not None
-    positions, name = _positions_arg(args[0]), " ".join(args[1:])
+    role_text, words = _invite_role(args[1:])
+    if role_text is None:
+        return Reply(texts.INVITE_ROLE_IS_POSITION)
+    if not words:
+        return Reply(texts.INVITE_USAGE)
+    positions, name = _positions_arg(args[0]), " ".join(words)
     try:
         officer = await _officer_with_positions(request, name, positions)
+        if role_text:
+            await change_roles(
+                request.session,
+                admin=request.officer,
+                officer=officer,
+                roles_text=role_text,
+                actor=request.actor,
+            )
         invite = await create_invite(
             request.session,
             unit=request.unit,
@@ -469,6 +574,36 @@ async def invite_command(event: Inbound, request: Request) -> Reply:
     link = request.channel.invite_link(invite.code)
     expires = texts.moment(invite.expires_at, request.tz)
     return Reply(texts.invite_created(officer.name, list(officer.positions), link, expires))
+
+
+# Words read as a role right after /moi's position: a role's own name only. "Chủ tịch"
+# and "Phó chủ tịch" are leader words in a roster's role column, but here they could
+# as well be a position's name (an alias in the catalogue) or the start of a name, so
+# they are refused with a hint (INVITE_ROLE_IS_POSITION) rather than guessed.
+_INVITE_ROLE_WORDS = {
+    "can bo": "cán bộ",
+    "dau moi": "đầu mối",
+    "lanh dao": "lãnh đạo",
+    "quan tri": "quản trị",
+    "officer": "cán bộ",
+    "coordinator": "đầu mối",
+    "leader": "lãnh đạo",
+    "admin": "quản trị",
+}
+_POSITION_WORDS = ("chu tich", "pho chu tich")
+
+
+def _invite_role(words: tuple[str, ...]) -> tuple[str | None, tuple[str, ...]]:
+    """("lãnh đạo", name words) for "lãnh đạo Nguyễn Văn A"; ("", words) with no role word;
+    (None, ()) when the words start with "Chủ tịch" (see _INVITE_ROLE_WORDS)."""
+    for size in (3, 2):
+        if fold(" ".join(words[:size])) in _POSITION_WORDS:
+            return None, ()
+    for size in (2, 1):
+        role = _INVITE_ROLE_WORDS.get(fold(" ".join(words[:size])))
+        if role is not None and len(words) >= size:
+            return role, words[size:]  # no words left: no name, the usage is shown
+    return "", words
 
 
 async def _officer_with_positions(request: Request, name: str, positions: list[str]) -> Officer:
@@ -510,6 +645,45 @@ async def find_officer(request: Request, text: str) -> Officer | Reply:
         names = [o.name for o in partial_matches[:6]]
         return Reply(texts.officer_ambiguous(text, names))
     return Reply(texts.officer_not_found(text))
+
+
+@handler(ADMIN)
+async def role_command(event: Inbound, request: Request) -> Result:
+    """/vaitro <cán bộ> <vai trò>: the roles come last, so any role word counts there
+    ("chủ tịch" included: it can be nothing else at the end)."""
+    assert request.officer is not None
+    split = _name_and_roles(event.args)
+    if split is None:
+        return Reply(texts.ROLE_USAGE)
+    found = await find_officer(request, split[0])
+    if isinstance(found, Reply):
+        return found
+    try:
+        roles = await change_roles(
+            request.session,
+            admin=request.officer,
+            officer=found,
+            roles_text=split[1],
+            actor=request.actor,
+        )
+    except OfficerError as exc:
+        return Reply(str(exc))
+    reply = Reply(texts.roles_changed(found.name, roles))
+    if found.telegram_id is None:
+        return reply
+    return [reply, MenuChange(str(found.telegram_id), tuple(roles))]
+
+
+def _name_and_roles(args: tuple[str, ...]) -> tuple[str, str] | None:
+    """("Nguyễn Thị Lan", "đầu mối") from the words: the longest tail that reads as roles."""
+    for cut in range(1, len(args)):
+        tail = " ".join(args[cut:])
+        try:
+            if parse_roles(tail):
+                return " ".join(args[:cut]), tail
+        except RoleError:
+            continue
+    return None
 
 
 @handler(ADMIN)

@@ -58,6 +58,7 @@ from core.conversation import (
 )
 from core.evidence import MAX_EVIDENCE_BYTES, new_incoming_path
 from core.officers import activity_is_stale, note_activity
+from core.text import parse_whole_number
 from storage.db import prepared_insert_ignoring
 from storage.models import Officer, ProcessedUpdate, Unit
 
@@ -245,6 +246,9 @@ def handler(who: str = OFFICER, *, reads_only: bool = False) -> Callable[[Featur
     def decorate(feature: Feature) -> Handler:
         @wraps(feature)
         async def run(event: Inbound, channel: Channel) -> None:
+            if not event.private:
+                await private_chats_only(event, channel)
+                return
             result = await _run_in_transaction(
                 feature, who, event, channel, claim=True, reads_only=reads_only
             )
@@ -259,6 +263,26 @@ def handler(who: str = OFFICER, *, reads_only: bool = False) -> Callable[[Featur
         return run
 
     return decorate
+
+
+async def private_chats_only(event: Inbound, channel: Channel) -> None:
+    """A group chat gets one polite line and nothing else: no data, no state, no claim.
+
+    Everything the bot says (items, names, invite links, evidence) is for one
+    person; in a group every member would read, and could use, it. Plain chatter
+    not addressed to the bot (a group without privacy mode) gets nothing at all.
+    """
+    if event.text is not None and event.replied_text is None:
+        return
+    await channel.deliver(event, [Reply(texts.PRIVATE_ONLY)])
+
+
+async def is_known(channel: Channel, event: Inbound) -> bool:
+    """Whether the sender is an officer (active or not): asked before anything that waits
+    or downloads on their behalf, so that a stranger cannot hold up the bot."""
+    async with channel.app.sessions() as session:
+        officer, _ = await _who_is_asking(session, event)
+    return officer is not None
 
 
 async def _run_in_transaction(
@@ -366,6 +390,11 @@ def _run_after_commit(request: Request) -> None:
         action()
 
 
+def writer_turn(app: AppState) -> contextlib.AbstractAsyncContextManager[object]:
+    """SQLite's writer's turn (see _one_writer), for a small write outside a feature."""
+    return _one_writer(app)
+
+
 def _one_writer(app: AppState) -> contextlib.AbstractAsyncContextManager[object]:
     """On SQLite, one feature transaction at a time in this process.
 
@@ -466,5 +495,10 @@ def callback_parts(event: Inbound, count: int) -> list[str]:
     return [*parts, *([""] * count)][:count]
 
 
+# Ids and page numbers: PostgreSQL's INTEGER columns stop here.
+MAX_SMALL_NUMBER = 2**31 - 1
+
+
 def as_int(text: str) -> int | None:
-    return int(text) if text.isdigit() else None
+    """A typed or forged number (an id, a page, a percent); None unless plain digits in range."""
+    return parse_whole_number(text, maximum=MAX_SMALL_NUMBER)

@@ -3,8 +3,9 @@
 Which item a file is for, in this order:
 1. its caption starts with a code ("3.1.3 bảng tin", "PCI 2.1");
 2. it replies to an item card (the card's footer "Mục #<id>" names the item);
-3. the user pressed "Gửi minh chứng" on a card a little earlier;
-4. it belongs to an album whose captioned photo named the item.
+3. it belongs to an album whose captioned photo named the item (this beats 4);
+4. the user pressed "Gửi minh chứng" on a card: every file goes there until a
+   file is refused, the user sends any command, or 10 minutes pass without one.
 
 An album arrives as one event per photo, handled concurrently (perhaps by
 different bot processes), and only one carries the caption. Its decision
@@ -38,6 +39,7 @@ from handlers.base import (
     Request,
     Result,
     handler,
+    is_known,
 )
 from handlers.lookup import (
     choice_action,
@@ -58,8 +60,9 @@ from handlers.state import (
     awaiting,
     count_album_file,
     decide_album,
+    expect,
     peek_album,
-    peek_awaiting,
+    stop_awaiting,
 )
 from handlers.tasks import await_answer_for_card, card_item_id, card_reply
 from storage.models import Criterion
@@ -75,10 +78,16 @@ _CODE = re.compile(r"(?:[A-Za-z]{2,6}\s*)?(?:\d+|[IVXLC]+)(?:\.[0-9A-Za-z]+)*\.?
 
 
 async def on_file(event: Inbound, channel: Channel) -> None:
-    if event.album is None:
+    # Who is asking comes first: a stranger's files wait for nothing (the frame refuses
+    # them), and one user holds at most MAX_ALBUMS_WAITING albums in this process, so
+    # that nobody can fill the bot's workers with waiting photos.
+    if event.album is None or not await is_known(channel, event):
         await file_received(event, channel)
         return
     slot = album_slot(channel.app, event)
+    if slot is None:
+        await file_received(event, channel)
+        return
     if not await _names_its_item(event, channel):
         await _wait_for_decision(event, channel, slot)
     async with slot.lock:
@@ -86,10 +95,12 @@ async def on_file(event: Inbound, channel: Channel) -> None:
 
 
 async def _names_its_item(event: Inbound, channel: Channel) -> bool:
-    """Whether this file can find its item without the rest of its album."""
-    if event.caption or card_item_id(event.replied_text) is not None:
-        return True
-    return await peek_awaiting(channel.app, event, "evidence") is not None
+    """Whether this file can find its item without the rest of its album.
+
+    A "Gửi minh chứng" wait does not count: a caption naming an item decides for
+    every photo of its album and beats the wait, so the others wait for it.
+    """
+    return bool(event.caption) or card_item_id(event.replied_text) is not None
 
 
 async def _wait_for_decision(event: Inbound, channel: Channel, slot: AlbumSlot) -> None:
@@ -130,6 +141,8 @@ async def file_received(event: Inbound, request: Request) -> Result:
             await _decide(request, ("choice", choice.ref) if choice.ref else ("none", None))
             return found
         return await _attach(request, found, ref, event.caption)
+    if event.album is not None and await album_decision(request, event.album) is not None:
+        return await _album_member(request, event.album, ref)  # its caption decided
     target = await _own_target(event, request)
     if target is None and event.album is not None:
         return await _album_member(request, event.album, ref)
@@ -147,7 +160,17 @@ async def _own_target(event: Inbound, request: Request) -> int | None:
     if card is not None:
         return card
     pending = await awaiting(request, "evidence")
-    return pending.criterion_id if pending is not None else None
+    if pending is None:
+        return None
+    # Officers send several separate photos: each file keeps the wait open 10 more minutes.
+    await expect(
+        request,
+        "evidence",
+        criterion_id=pending.criterion_id,
+        message_id=pending.message_id,
+        page=pending.page,
+    )
+    return pending.criterion_id
 
 
 async def _decide(request: Request, target: AlbumTarget) -> tuple[AlbumTarget, bool] | None:
@@ -156,7 +179,9 @@ async def _decide(request: Request, target: AlbumTarget) -> tuple[AlbumTarget, b
     if event.album is None:
         return None
     held = await decide_album(request, event.album, target)
-    request.after_commit(album_slot(request.channel.app, event).decided.set)
+    slot = album_slot(request.channel.app, event)
+    if slot is not None:
+        request.after_commit(slot.decided.set)
     return held
 
 
@@ -186,9 +211,11 @@ async def _attach(
     """Checks that need no file, then the download (Fetch) and the store."""
     if not await may_update(request, criterion):
         await _decide(request, ("none", None))
+        await stop_awaiting(request, "evidence")  # a refused file ends "Gửi minh chứng"
         return Reply(texts.not_owner(label(criterion)))
     await _decide(request, ("item", criterion.id))
     if ref.size is not None and ref.size > Fetch.limit:
+        await stop_awaiting(request, "evidence")
         return Reply(texts.FILE_TOO_BIG)
     known = await find_duplicate(
         request.session, criterion_id=criterion.id, file_unique_id=ref.unique_id
@@ -212,6 +239,7 @@ async def _store(
     try:
         result = await _store_one(request, criterion, ref, caption, paths[0])
     except EvidenceError as exc:
+        await stop_awaiting(request, "evidence")
         return Reply(str(exc))
     return await _confirmation(request, label(criterion), duplicate=result[0], count=result[1])
 
@@ -244,6 +272,8 @@ async def _confirmation(request: Request, item: str, *, duplicate: bool, count: 
     new, duplicates = await count_album_file(request, album, duplicate=duplicate)
     text = texts.evidence_saved(item, new, duplicates, count)
     slot = album_slot(request.channel.app, request.event)
+    if slot is None:
+        return Reply(text)
     if slot.message_id is not None:  # this process confirmed part of the album already
         return Reply(text, message_id=slot.message_id)
     return Reply(text, on_sent=partial(setattr, slot, "message_id"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bot import texts
 from core.progress import ProgressError, record_progress
+from core.undo import undo_last
 from handlers.base import (
     OFFICER,
     Inbound,
@@ -123,6 +124,26 @@ async def done_chosen(request: Request, choice: Choice, criterion: Criterion) ->
     reply = await _reported(request, criterion, status="done", note=choice.note)
     reply.edit = True
     return reply
+
+
+@handler(OFFICER)
+async def undo_command(event: Inbound, request: Request) -> Reply:
+    """/hoantac: take back my last report or evidence file of the last 10 minutes."""
+    assert request.officer is not None
+    undone = await undo_last(
+        request.session, officer=request.officer, now=request.now, actor=request.actor
+    )
+    if undone is None:
+        return Reply(texts.UNDO_NOTHING)
+    item = label(undone.criterion)
+    if undone.kind == "evidence":
+        return Reply(texts.undone_evidence(item, undone.file_name or ""))
+    state = undone.state_now
+    return Reply(
+        texts.undone_progress(
+            item, undone.percent or 0, undone.status or "", state.percent, state.status
+        )
+    )
 
 
 # --- the card's buttons --------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from bot import texts
 from core.reminder_rules import PolicyError
 from core.reminder_settings import PauseError, change_setting, current_settings, set_away, snooze
-from handlers.base import MANAGER, OFFICER, Inbound, Reply, Request, Result, handler
+from handlers.base import MANAGER, OFFICER, Inbound, Reply, Request, Result, as_int, handler
 from handlers.lookup import choice_action, find_item, label, may_update, split_code, unit_indexes
 from handlers.state import Choice
 from storage.models import Criterion
@@ -23,7 +23,7 @@ SNOOZE_KIND = "snooze"
 async def snooze_command(event: Inbound, request: Request) -> Result:
     """/hoanlai <mã> <số ngày>"""
     code, rest = split_code(event.args, await unit_indexes(request))
-    days = _int(rest[0]) if rest else None
+    days = as_int(rest[0]) if rest else None
     if not code or days is None:
         return Reply(texts.SNOOZE_USAGE)
     choice = Choice(SNOOZE_KIND, days=days)
@@ -105,13 +105,6 @@ async def settings_command(event: Inbound, request: Request) -> Reply:
         return Reply(str(exc))
     changed = current_settings(request.unit, defaults=defaults)
     return Reply(texts.SETTINGS_SAVED + "\n" + texts.reminder_settings(changed))
-
-
-def _int(text: str) -> int | None:
-    try:
-        return int(text)
-    except ValueError:
-        return None
 
 
 def _date(text: str) -> date | None:

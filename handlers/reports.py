@@ -17,10 +17,13 @@ from core.evidence_pack import safe_name, write_pack_async
 from core.export import pack_contents
 from core.summary import compute_summary
 from core.summary_bundle import bundle
+from core.text import parse_whole_number
 from handlers.base import MANAGER, Inbound, Reply, Request, handler
+from web import links
 
 # Telegram takes documents up to 50 MB from bots; keep a margin for the request itself.
 MAX_PART_BYTES = 49_000_000
+MIN_YEAR, MAX_YEAR = 2000, 2100  # a plan year, as /xuat takes it
 
 
 @handler(MANAGER)
@@ -30,21 +33,34 @@ async def summary_command(event: Inbound, request: Request) -> list[Reply]:
     if not summary.indexes:
         return [Reply(texts.NO_PLAN)]
     parts = bundle(summary, request.unit)
-    return [
+    replies = [
         *(Reply(text) for text in parts.texts),
         Reply(texts.CHART_CAPTION, photo=parts.chart),
         Reply(texts.WORKBOOK_CAPTION, document=(parts.workbook_name, parts.workbook)),
     ]
+    if request.settings.web_enabled:  # the same, as links to open or forward (7 days)
+        unit_id, today, now = request.unit.id, request.today, request.now
+        chart = links.summary_chart_link(request.settings, unit_id=unit_id, as_of=today, now=now)
+        workbook = links.summary_xlsx_link(request.settings, unit_id=unit_id, as_of=today, now=now)
+        replies.append(Reply(texts.on_the_web(chart, workbook)))
+    return replies
 
 
-@handler(MANAGER)
+@handler(MANAGER, reads_only=True)
 async def export_command(event: Inbound, request: Request) -> list[Reply]:
-    """/xuat [năm] — coordinators and admins."""
+    """/xuat [năm] — coordinators and admins.
+
+    It only reads, so the frame builds the ZIP before taking SQLite's writer's turn
+    (reads_only): a pack of hundreds of MB holds up no other user's claim.
+    """
     assert request.unit is not None and request.officer is not None
     if not {"coordinator", "admin"} & set(request.officer.roles or ()):
         return [Reply(texts.NOT_ALLOWED)]
     args = event.args
-    year = int(args[0]) if args and args[0].isdigit() else request.today.year
+    year = parse_whole_number(args[0], minimum=MIN_YEAR, maximum=MAX_YEAR) if args else None
+    if args and year is None:
+        return [Reply(texts.EXPORT_USAGE)]
+    year = year or request.today.year
     contents = await pack_contents(
         request.session,
         unit=request.unit,

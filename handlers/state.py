@@ -34,13 +34,15 @@ from core.conversation_state import (
     read_state,
     write_state,
 )
-from handlers.base import AppState, Request
+from handlers.base import AppState, Request, writer_turn
 
 AWAIT_TTL = timedelta(minutes=30)
+EVIDENCE_WAIT = timedelta(minutes=10)  # "Gửi minh chứng": from the press or the last file
 CHOICE_TTL = timedelta(hours=2)
 ALBUM_TTL = timedelta(minutes=10)
 PLAN_TTL = timedelta(days=1)
 ALBUM_SLOT_SECONDS = 120.0
+MAX_ALBUMS_WAITING = 4  # per user and process; a person sends one album at a time
 
 AWAIT_SLOT = "await"
 
@@ -99,7 +101,7 @@ async def expect(
     page: int = 0,
 ) -> None:
     data = {"kind": kind, "criterion_id": criterion_id, "message_id": message_id, "page": page}
-    await _write(request, AWAIT_SLOT, data, AWAIT_TTL)
+    await _write(request, AWAIT_SLOT, data, EVIDENCE_WAIT if kind == "evidence" else AWAIT_TTL)
 
 
 async def awaiting(request: Request, *kinds: str) -> Awaiting | None:
@@ -120,6 +122,19 @@ def _awaiting(data: dict[str, Any] | None, kinds: tuple[str, ...]) -> Awaiting |
 
 async def stop_awaiting(request: Request, *kinds: str) -> None:
     await _drop(request, AWAIT_SLOT, kinds)
+
+
+async def end_evidence_wait(app: AppState, event: Inbound) -> None:
+    """Any command ends a "Gửi minh chứng" wait (read first: most commands find none).
+
+    Before the command's own frame, in a transaction of its own: dropping a wait twice
+    does no harm, so a redelivered command needs no claim here.
+    """
+    if await peek_awaiting(app, event, "evidence") is None:
+        return
+    async with writer_turn(app), app.sessions() as session:
+        await drop_state(session, key=state_key(event), slot=AWAIT_SLOT, kinds=("evidence",))
+        await session.commit()
 
 
 async def peek_awaiting(app: AppState, event: Inbound, *kinds: str) -> Awaiting | None:
@@ -278,7 +293,9 @@ class AlbumSlot:
     message_id: int | None = None
 
 
-def album_slot(app: AppState, event: Inbound) -> AlbumSlot:
+def album_slot(app: AppState, event: Inbound) -> AlbumSlot | None:
+    """This album's slot; None for a new album of a user who has MAX_ALBUMS_WAITING
+    undecided already (their photos then go on without waiting for a caption)."""
     assert event.album is not None
     albums: dict[tuple[str, ...], AlbumSlot] = app.albums
     now = time.monotonic()
@@ -287,6 +304,9 @@ def album_slot(app: AppState, event: Inbound) -> AlbumSlot:
     key = (event.channel, event.chat_id, event.user_id, event.album)
     slot = albums.get(key)
     if slot is None:
+        mine = [held for k, held in albums.items() if k[:3] == key[:3]]
+        if sum(not held.decided.is_set() for held in mine) >= MAX_ALBUMS_WAITING:
+            return None
         slot = albums[key] = AlbumSlot()
     return slot
 

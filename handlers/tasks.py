@@ -253,7 +253,7 @@ def _cut(text: str | None, limit: int) -> str:
 def card_item_id(text: str | None) -> int | None:
     """The item id in a card's footer ("Mục #123"), for files sent in reply to a card."""
     match = CARD_FOOTER.search(text or "")
-    return int(match.group(1)) if match else None
+    return as_int(match.group(1)) if match else None
 
 
 @choice_action("open")
