@@ -89,6 +89,7 @@ CMD_SNOOZE = ("hoanlai", "snooze")
 CMD_AWAY = ("nghi", "away")
 CMD_SETTINGS = ("caidat", "settings")
 CMD_EXPORT = ("xuat", "export")
+CMD_WEB = ("web",)
 
 # English aliases of the Vietnamese command names, for /help.
 ALIASES: dict[str, str] = {
@@ -653,3 +654,15 @@ def undone_evidence(item: str, file_name: str) -> str:
 def roles_changed(name: str, roles: list[str]) -> str:
     labels = ", ".join(ROLE_NAMES.get(role, role) for role in roles)
     return f"Đã đặt vai trò của {name}: {labels}."
+
+
+# --- /web --------------------------------------------------------------------------------------
+
+WEB_OFF = "Trang web chưa được bật cho đơn vị này. Vui lòng hỏi quản trị viên."
+
+
+def web_login(url: str) -> str:
+    return (
+        "Liên kết đăng nhập trang web (dùng một lần, trong 15 phút; "
+        f"mở rồi bấm «Đăng nhập»):\n{url}"
+    )

@@ -32,6 +32,7 @@ from handlers import (
     reminders,
     reports,
     tasks,
+    web_login,
 )
 from handlers.base import Channel, Handler, Inbound, private_chats_only
 from handlers.state import end_evidence_wait
@@ -53,6 +54,7 @@ _COMMANDS: list[tuple[tuple[str, ...], Handler]] = [
     (texts.CMD_AWAY, reminders.away_command),
     (texts.CMD_SETTINGS, reminders.settings_command),
     (texts.CMD_EXPORT, reports.export_command),
+    (texts.CMD_WEB, web_login.web_command),
     (texts.CMD_UNDO, progress.undo_command),
     (texts.CMD_ROLE, admin.role_command),
 ]
