@@ -98,7 +98,7 @@ async def unit_indexes(request: Request) -> list[str]:
     """The indexes of the unit's live plans ("PAR", "PCI", …), to read "PCI 2.1" as one code."""
     if request.officer is None:
         return []
-    facts = await unit_snapshot(request.session, unit_id=request.officer.unit_id)
+    facts = await unit_snapshot(request.session, unit_id=request.officer.unit_id, day=request.today)
     return sorted(facts.indexes)
 
 
@@ -112,7 +112,7 @@ def split_code(args: Sequence[str], indexes: Sequence[str] = ()) -> tuple[str, l
 async def find_item(request: Request, code: str, choice: Choice) -> Criterion | Reply:
     """The item for ``code``, or a reply offering buttons that carry ``choice`` on."""
     assert request.unit is not None
-    found = await resolve_code(request.session, unit=request.unit, text=code)
+    found = await resolve_code(request.session, unit=request.unit, text=code, day=request.today)
     if isinstance(found, Resolved):
         return found.criterion
     if isinstance(found, Ambiguous):

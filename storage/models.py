@@ -154,6 +154,11 @@ class Plan(_UnitScoped, Base):
     imported_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # Ended by hand (``plan close``): no longer current, still history.
+    closed_at: Mapped[datetime | None]
+    # Set when a unit merge brought the plan in from another unit: history, never
+    # current. No foreign key (migration 0012 says why).
+    origin_unit_id: Mapped[int | None]
 
     criteria: Mapped[list[Criterion]] = relationship(
         back_populates="plan",
