@@ -135,6 +135,13 @@ async def _load(session: AsyncSession, *, unit: Unit, as_of: date, cutoff: datet
     )
     leaves = [c for c in criteria if c.is_leaf]
     owners = await owners_by_criterion(session, unit=unit, criteria=leaves)
+    # A plan a merge brought in was the old unit's: its owners are the people who came from it.
+    origin_of = {r.id: r.origin_unit_id for r in rows if r.origin_unit_id is not None}
+    for criterion in leaves:
+        if criterion.plan_id in origin_of and criterion.id in owners:
+            owners[criterion.id] = [
+                o for o in owners[criterion.id] if o.origin_unit_id == origin_of[criterion.plan_id]
+            ]
     first_import = min((r.imported_at for r in rows if r.imported_at is not None), default=None)
     origins = {r.id: r.origin_name for r in rows if r.origin_name is not None}
     return _Facts(criteria, reports, evidence, officers, owners, first_import, origins)

@@ -157,9 +157,15 @@ async def _make_room_for_officers(
 
 
 async def _mark_plan_origins(session: AsyncSession, *, source_ids: list[int]) -> None:
-    """Each plan remembers its unit (one merged in earlier keeps its first origin); the moved
-    plans are history, so they give up their index claims (a new plan of the merged
-    unit claims its own)."""
+    """Each plan and officer remembers its unit (one merged in earlier keeps its first
+    origin); the moved plans are history, so they give up their index claims (a new
+    plan of the merged unit claims its own)."""
+    await session.execute(
+        update(Officer)
+        .where(Officer.unit_id.in_(source_ids), Officer.origin_unit_id.is_(None))
+        .values(origin_unit_id=Officer.unit_id)
+        .execution_options(synchronize_session=False)
+    )
     await session.execute(
         update(Plan)
         .where(Plan.unit_id.in_(source_ids), Plan.origin_unit_id.is_(None))

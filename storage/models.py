@@ -123,6 +123,9 @@ class Officer(_UnitScoped, Base):
     reachable: Mapped[bool] = mapped_column(default=True, server_default=true())
     last_activity_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when a unit merge brought the officer in: the owners of the old unit's
+    # plans (history) stay the people who were there. No foreign key (migration 0012).
+    origin_unit_id: Mapped[int | None]
 
 
 class PositionAlias(_UnitScoped, Base):
