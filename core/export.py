@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.evidence_pack import PackFile, PackItem
 from core.items import live_criteria_query
 from core.ownership import owners_by_criterion
-from core.plan_years import index_label, plan_origins
+from core.plan_years import index_label, keep_history_owners, unit_plan_years
 from core.progress import NOT_STARTED, current_states, unit_tz
 from storage.models import Criterion, Evidence, Officer, Plan, Unit
 
@@ -42,9 +42,11 @@ async def pack_contents(
     ]
     ids = [c.id for c in criteria]
     # A merged unit's 2025 pack holds the 2025 plans of both old units: kept apart.
-    origins = await plan_origins(session, plan_ids={c.plan_id for c in criteria})
+    plans = await unit_plan_years(session, unit_id=unit.id)
+    origins = {p.id: p.origin_name for p in plans if p.origin_name is not None}
     states = await current_states(session, criterion_ids=ids)
     owners = await owners_by_criterion(session, unit=unit, criteria=criteria)
+    keep_history_owners(owners, criteria, plans)
     evidence = list(
         (
             await session.execute(

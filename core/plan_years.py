@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage.models import AuditLog, Plan, Unit
+from storage.models import AuditLog, Criterion, Officer, Plan, Unit
 from storage.types import utcnow
 
 
@@ -146,14 +146,15 @@ def years_label(start: int | None, end: int | None) -> str:
     return str(start) if end in (None, start) else f"{start}–{end}"
 
 
-async def plan_origins(session: AsyncSession, *, plan_ids: Iterable[int]) -> dict[int, str]:
-    """Plan id -> the name of the unit a merge brought it from, for the merged-in ones."""
-    rows = await session.execute(
-        select(Plan.id, Unit.name)
-        .join(Unit, Unit.id == Plan.origin_unit_id)
-        .where(Plan.id.in_(list(plan_ids)))
-    )
-    return {plan_id: name for plan_id, name in rows}
+def keep_history_owners(
+    owners: dict[int, list[Officer]], criteria: Iterable[Criterion], plans: Iterable[PlanYears]
+) -> None:
+    """Owners of a merged-in plan's items are the officers who came from its unit (in place)."""
+    origin_of = {p.id: p.origin_unit_id for p in plans if p.origin_unit_id is not None}
+    for criterion in criteria:
+        origin = origin_of.get(criterion.plan_id)
+        if origin is not None and criterion.id in owners:
+            owners[criterion.id] = [o for o in owners[criterion.id] if o.origin_unit_id == origin]
 
 
 def index_label(index: str, origin: str | None) -> str:

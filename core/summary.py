@@ -25,7 +25,7 @@ from sqlalchemy.orm import selectinload
 
 from core.items import live_criteria_query, natural_key
 from core.ownership import display_due, owners_by_criterion
-from core.plan_years import choose_plans, index_label, unit_plan_years
+from core.plan_years import choose_plans, index_label, keep_history_owners, unit_plan_years
 from core.progress import missed_date, unit_tz
 from core.summary_model import (
     AreaRow,
@@ -135,13 +135,7 @@ async def _load(session: AsyncSession, *, unit: Unit, as_of: date, cutoff: datet
     )
     leaves = [c for c in criteria if c.is_leaf]
     owners = await owners_by_criterion(session, unit=unit, criteria=leaves)
-    # A plan a merge brought in was the old unit's: its owners are the people who came from it.
-    origin_of = {r.id: r.origin_unit_id for r in rows if r.origin_unit_id is not None}
-    for criterion in leaves:
-        if criterion.plan_id in origin_of and criterion.id in owners:
-            owners[criterion.id] = [
-                o for o in owners[criterion.id] if o.origin_unit_id == origin_of[criterion.plan_id]
-            ]
+    keep_history_owners(owners, leaves, rows)
     first_import = min((r.imported_at for r in rows if r.imported_at is not None), default=None)
     origins = {r.id: r.origin_name for r in rows if r.origin_name is not None}
     return _Facts(criteria, reports, evidence, officers, owners, first_import, origins)

@@ -376,6 +376,20 @@ async def test_a_merge_keeps_both_old_plans_as_history_then_the_new_plan_imports
         select(func.count()).select_from(Evidence).where(Evidence.criterion_id == item.id)
     )
     assert files_2026 == 1
+    # A 2025 plan imported into the merged unit is its own, not an update of A's or B's.
+    own_2025 = await load(session, "Xã C", parsed(2025))
+    assert own_2025 not in plans.values()
+    assert await current_plans(session, c, date(2025, 9, 1)) == {own_2025}
+    pack = await pack_contents(session, unit=c, year=2025, evidence_dir=evidence_dir)
+    assert [(i.index, i.owners) for i in pack.items][::2] == [
+        ("PAR (Xã A)", ["Lan"]),
+        ("PAR (Xã B)", ["Hoa"]),
+        ("PAR", ["Hoa", "Lan"]),
+    ]
+    await close_plans(session, unit=c, year=2025, index=None, actor="t")
+    await session.commit()
+    summary = await compute_summary(session, unit=c, as_of=end_2025)  # closed after that day
+    assert [i.index for i in summary.indexes] == ["PAR (Xã A)", "PAR (Xã B)", "PAR"]
 
 
 async def test_past_summaries_and_packs_survive_later_years(
