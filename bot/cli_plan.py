@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from core.plan_store import (
     unit_criteria,
 )
 from core.plan_yaml import dump_yaml_plan
+from core.plan_years import PlanCloseError, close_plans, plan_statuses, years_label
 from core.plans import parse_plan_file
 from core.positions import default_catalogue
 from core.text import format_points
@@ -56,8 +58,18 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     imp.set_defaults(handler=import_command)
 
-    lst = commands.add_parser("list", help="liệt kê các kế hoạch đã nhập")
+    lst = commands.add_parser(
+        "list", help="liệt kê các kế hoạch đã nhập, và kế hoạch nào đang hiện hành"
+    )
     lst.set_defaults(handler=list_command)
+
+    close = commands.add_parser(
+        "close", help="kết thúc một kế hoạch (không còn nhắc việc), vẫn giữ làm lịch sử"
+    )
+    close.add_argument("--unit", required=True)
+    close.add_argument("--year", required=True, type=int, help="năm kế hoạch, ví dụ 2025")
+    close.add_argument("--index", help="chỉ đóng kế hoạch của một bộ chỉ số, ví dụ PCI")
+    close.set_defaults(handler=close_command)
 
     show = commands.add_parser("show", help="xem các mục của kế hoạch một đơn vị")
     show.add_argument("--unit", required=True)
@@ -139,10 +151,15 @@ def _check_document_unit(plan: ParsedPlan, args: argparse.Namespace) -> None:
 
 
 async def list_command(args: argparse.Namespace, settings: Settings) -> int:
+    today = datetime.now(settings.tz).date()
     engine, sessions = await open_database(settings)
+    statuses: dict[int, str] = {}
     try:
         async with sessions() as session:
             plans = await list_plans(session)
+            for unit_id in dict.fromkeys(unit.id for unit, _, _ in plans):
+                for found in await plan_statuses(session, unit_id=unit_id, day=today):
+                    statuses[found.plan.id] = found.status
     finally:
         await engine.dispose()
     if not plans:
@@ -152,7 +169,32 @@ async def list_command(args: argparse.Namespace, settings: Settings) -> int:
         period = f"{plan.period_start}–{plan.period_end}" if plan.period_start else "?"
         print(
             f"{unit.name}\t{period}\t{', '.join(plan.indexes)}\t{count} mục\t"
-            f"{plan.source_name or ''}"
+            f"{plan.source_name or ''}\t{statuses.get(plan.id, '')}"
+        )
+    return 0
+
+
+async def close_command(args: argparse.Namespace, settings: Settings) -> int:
+    engine, sessions = await open_database(settings)
+    try:
+        async with sessions() as session, session.begin():
+            unit = await existing_unit(session, name=args.unit)
+            try:
+                closed = await close_plans(
+                    session, unit=unit, year=args.year, index=args.index, actor="cli"
+                )
+            except PlanCloseError as exc:
+                raise CommandError(str(exc)) from exc
+    finally:
+        await engine.dispose()
+    if not closed:
+        print(f"Kế hoạch năm {args.year} của {unit.name} đã đóng từ trước: không đổi gì.")
+        return 0
+    for plan in closed:
+        print(
+            f"Đã đóng kế hoạch {', '.join(plan.indexes or [])} "
+            f"{years_label(plan.period_start, plan.period_end)} của {unit.name}: "
+            "không còn nhắc việc, vẫn xem được trong báo cáo và gói minh chứng."
         )
     return 0
 

@@ -279,7 +279,7 @@ def unknown_code(code: str, has_suggestions: bool) -> str:
 
 
 def ambiguous_code(code: str) -> str:
-    return f"Mã «{code}» có ở nhiều bộ chỉ số. Chọn mục:"
+    return f"Mã «{code}» ứng với nhiều mục. Chọn mục:"
 
 
 # --- progress --------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.evidence_pack import PackFile, PackItem
 from core.items import live_criteria_query
 from core.ownership import owners_by_criterion
+from core.plan_years import index_label, keep_history_owners, unit_plan_years
 from core.progress import NOT_STARTED, current_states, unit_tz
 from storage.models import Criterion, Evidence, Officer, Plan, Unit
 
@@ -40,8 +41,12 @@ async def pack_contents(
         )
     ]
     ids = [c.id for c in criteria]
+    # A merged unit's 2025 pack holds the 2025 plans of both old units: kept apart.
+    plans = await unit_plan_years(session, unit_id=unit.id)
+    origins = {p.id: p.origin_name for p in plans if p.origin_name is not None}
     states = await current_states(session, criterion_ids=ids)
     owners = await owners_by_criterion(session, unit=unit, criteria=criteria)
+    keep_history_owners(owners, criteria, plans)
     evidence = list(
         (
             await session.execute(
@@ -58,7 +63,7 @@ async def pack_contents(
     by_id = {c.id: c for c in criteria}
     items = [
         PackItem(
-            index=c.index_name,
+            index=index_label(c.index_name, origins.get(c.plan_id)),
             code=c.code,
             title=c.title,
             task=c.task,
@@ -80,7 +85,7 @@ async def pack_contents(
             continue
         files.append(
             PackFile(
-                index=criterion.index_name,
+                index=index_label(criterion.index_name, origins.get(criterion.plan_id)),
                 code=criterion.code,
                 title=criterion.title,
                 path=path,

@@ -8,8 +8,10 @@ code can be ambiguous; and a code can repeat inside one index (occurrence 2).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
 from rapidfuzz import fuzz
 from sqlalchemy import BindParameter, Select, bindparam, func, select
@@ -43,33 +45,47 @@ class Unknown:
 Resolution = Resolved | Ambiguous | Unknown
 
 
-def live_criteria_query(unit_id: int | BindParameter[int]) -> Select[Criterion]:
-    """Active criteria of the unit's active plans, in document order."""
-    return (
+def live_criteria_query(
+    unit_id: int | BindParameter[int],
+    plan_ids: Collection[int] | BindParameter[Any] | None = None,
+) -> Select[Criterion]:
+    """Active criteria of the unit's active plans, in document order.
+
+    ``plan_ids`` narrows them to some plans: those current on a day
+    (core.plan_years), for everything that nags or resolves codes.
+    """
+    query = (
         select(Criterion)
         .join(Plan, Plan.id == Criterion.plan_id)
         .where(Criterion.unit_id == unit_id, Criterion.active.is_(True), Plan.active.is_(True))
         .order_by(Criterion.plan_id, Criterion.ordinal)
     )
+    if plan_ids is not None:
+        query = query.where(Criterion.plan_id.in_(plan_ids))
+    return query
 
 
 # Built once: every /capnhat and /xong runs one. The milestones come in the same
 # round trip (a join), not in a second query.
 _BY_CODE = (
-    live_criteria_query(bindparam("unit_id"))
+    live_criteria_query(bindparam("unit_id"), bindparam("plan_ids", expanding=True))
     .where(func.lower(Criterion.code) == bindparam("code"))
     .options(joinedload(Criterion.milestones))
 )
 _BY_INDEX_AND_CODE = _BY_CODE.where(Criterion.index_name == bindparam("index"))
 
 
-async def live_leaf_criteria(session: AsyncSession, *, unit_id: int) -> list[Criterion]:
-    """The items people work on (leaves), with their milestones, in one query.
+async def live_leaf_criteria(
+    session: AsyncSession, *, unit_id: int, day: date | None = None
+) -> list[Criterion]:
+    """The items people work on (leaves) of the plans current on ``day``, with their milestones.
 
-    A join rather than the relationship's default selectin load: selectin
-    batches 500 ids per query, so thousands of items would cost a query each 500.
+    One query: a join rather than the relationship's default selectin load:
+    selectin batches 500 ids per query, so thousands of items would cost a
+    query each 500.
     """
-    query = live_criteria_query(unit_id).where(Criterion.is_leaf.is_(True))
+    facts = await unit_snapshot(session, unit_id=unit_id, day=day)
+    query = live_criteria_query(unit_id, facts.plan_ids).where(Criterion.is_leaf.is_(True))
     rows = await session.scalars(query.options(joinedload(Criterion.milestones)))
     return list(rows.unique().all())
 
@@ -98,12 +114,16 @@ def split_index(text: str, indexes: set[str]) -> tuple[str | None, str]:
     return None, clean_code(text)
 
 
-async def resolve_code(session: AsyncSession, *, unit: Unit, text: str) -> Resolution:
-    facts = await unit_snapshot(session, unit_id=unit.id)
+async def resolve_code(
+    session: AsyncSession, *, unit: Unit, text: str, day: date | None = None
+) -> Resolution:
+    """The item of the plans current on ``day`` that ``text`` names."""
+    facts = await unit_snapshot(session, unit_id=unit.id, day=day)
     index, code = split_index(text, set(facts.indexes))
     if not code:
         return Unknown([])
-    params = {"unit_id": unit.id, "code": code.lower(), "index": index}
+    plan_ids = sorted(facts.plan_ids)
+    params = {"unit_id": unit.id, "code": code.lower(), "index": index, "plan_ids": plan_ids}
     query = _BY_CODE if index is None else _BY_INDEX_AND_CODE
     found = list((await session.scalars(query, params)).unique().all())
     if len(found) == 1:
@@ -111,13 +131,15 @@ async def resolve_code(session: AsyncSession, *, unit: Unit, text: str) -> Resol
     if found:
         found.sort(key=lambda c: (c.index_name, c.occurrence, c.plan_id))
         return Ambiguous(found)
-    return Unknown(await _suggestions(session, unit_id=unit.id, index=index, code=code))
+    return Unknown(
+        await _suggestions(session, unit_id=unit.id, plan_ids=plan_ids, index=index, code=code)
+    )
 
 
 async def _suggestions(
-    session: AsyncSession, *, unit_id: int, index: str | None, code: str
+    session: AsyncSession, *, unit_id: int, plan_ids: list[int], index: str | None, code: str
 ) -> list[Criterion]:
-    query = live_criteria_query(unit_id).with_only_columns(
+    query = live_criteria_query(unit_id, plan_ids).with_only_columns(
         Criterion.id, Criterion.index_name, Criterion.code
     )
     candidates = (await session.execute(query)).all()

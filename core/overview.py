@@ -33,7 +33,7 @@ def _dates(criterion: Criterion) -> list[date]:
 
 async def overdue_items(session: AsyncSession, *, unit: Unit, today: date) -> list[OverdueItem]:
     """Every overdue leaf item with its owners, the most days late first."""
-    criteria = await live_leaf_criteria(session, unit_id=unit.id)
+    criteria = await live_leaf_criteria(session, unit_id=unit.id, day=today)
     ids = [c.id for c in criteria]
     states = await current_states(session, criterion_ids=ids)
     reports = await report_days(session, criterion_ids=ids, tz=unit_tz(unit))

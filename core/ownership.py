@@ -328,7 +328,7 @@ def _sort_key(item: ItemView) -> tuple[object, ...]:
 async def officer_items(session: AsyncSession, *, officer: Officer, today: date) -> OfficerItems:
     """The officer's leaf items, grouped, plus the unit's "Việc chung" they do not own."""
     unit = await session.get_one(Unit, officer.unit_id)
-    snapshot = await unit_snapshot(session, unit_id=unit.id)
+    snapshot = await unit_snapshot(session, unit_id=unit.id, day=today)
     owned, own_department, common = _items_of(snapshot, officer.id)
     everything = (*owned, *own_department, *common)
     states = await current_states(session, criterion_ids=[item.id for item in everything])

@@ -210,7 +210,7 @@ async def import_plan(
     stored.indexes = sorted(set(stored.indexes or []) | set(plan.indexes()))
     stored.source_name, stored.source_format = source_name, plan.source_format
     stored.source_sha256 = source_sha256
-    stored.active = True
+    stored.active, stored.closed_at = True, None  # importing a closed plan again reopens it
     stored.updated_at = utcnow()
     await _claim_indexes(session, stored=stored)
     report = ImportReport(unit.name, stored.id, unit_created, plan_created)
@@ -288,9 +288,15 @@ async def _matching_plan(
     session: AsyncSession, *, unit: Unit, plan: ParsedPlan
 ) -> tuple[Plan, bool]:
     start, end = plan.period or (None, None)
+    # A plan a merge brought in is another unit's history: never updated by an import.
     candidates = await session.scalars(
         select(Plan)
-        .where(Plan.unit_id == unit.id, Plan.period_start == start, Plan.period_end == end)
+        .where(
+            Plan.unit_id == unit.id,
+            Plan.period_start == start,
+            Plan.period_end == end,
+            Plan.origin_unit_id.is_(None),
+        )
         .order_by(Plan.id)
     )
     indexes = set(plan.indexes())

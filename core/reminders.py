@@ -122,7 +122,7 @@ async def plan_day(session: AsyncSession, *, unit: Unit, day: date) -> list[Dige
 
 
 async def _gather(session: AsyncSession, *, unit: Unit, day: date) -> _DayFacts:
-    criteria = await live_leaf_criteria(session, unit_id=unit.id)
+    criteria = await live_leaf_criteria(session, unit_id=unit.id, day=day)
     ids = [c.id for c in criteria]
     states = await current_states(session, criterion_ids=ids)
     reports = await report_days(session, criterion_ids=ids, tz=unit_tz(unit))

@@ -16,15 +16,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from core.items import live_criteria_query, natural_key
 from core.ownership import display_due, owners_by_criterion
+from core.plan_years import choose_plans, index_label, keep_history_owners, unit_plan_years
 from core.progress import missed_date, unit_tz
 from core.summary_model import (
     AreaRow,
@@ -37,7 +38,7 @@ from core.summary_model import (
     Trend,
 )
 from core.text import short_title as shorten
-from storage.models import Criterion, Evidence, Officer, Plan, ProgressUpdate, Unit
+from storage.models import Criterion, Evidence, Officer, ProgressUpdate, Unit
 
 SILENT_AFTER_DAYS = 14
 DUE_SOON_DAYS = 7
@@ -61,12 +62,14 @@ class _Facts:
     officers: list[Officer]
     owners: dict[int, list[Officer]]
     first_import: datetime | None
+    # plan id -> the unit a merge brought it from ("Xã A"): its index is shown apart
+    origins: dict[int, str] = field(default_factory=dict)
 
 
 async def compute_summary(session: AsyncSession, *, unit: Unit, as_of: date) -> Summary:
     tz = unit_tz(unit)
     cutoff = end_of_day(as_of, tz)
-    facts = await _load(session, unit=unit, cutoff=cutoff)
+    facts = await _load(session, unit=unit, as_of=as_of, cutoff=cutoff)
     indexes = _indexes(facts, as_of, cutoff, tz)
     leaves = [line for index in indexes for line in index.items]
     return Summary(
@@ -84,11 +87,17 @@ def end_of_day(day: date, tz: tzinfo) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
 
 
-async def _load(session: AsyncSession, *, unit: Unit, cutoff: datetime) -> _Facts:
+async def _load(session: AsyncSession, *, unit: Unit, as_of: date, cutoff: datetime) -> _Facts:
+    # The plans of as_of's year, history included, as they stood then: a later
+    # import, a merge or a plan closed afterwards leaves a past summary as it was.
+    rows = await unit_plan_years(session, unit_id=unit.id)
+    plans = choose_plans(rows, year=as_of.year, history=True, closed_before=cutoff)
     criteria = list(
         (
             await session.scalars(
-                live_criteria_query(unit.id).options(selectinload(Criterion.milestones))
+                live_criteria_query(unit.id, plans.plan_ids).options(
+                    selectinload(Criterion.milestones)
+                )
             )
         ).all()
     )
@@ -126,10 +135,10 @@ async def _load(session: AsyncSession, *, unit: Unit, cutoff: datetime) -> _Fact
     )
     leaves = [c for c in criteria if c.is_leaf]
     owners = await owners_by_criterion(session, unit=unit, criteria=leaves)
-    first_import = await session.scalar(
-        select(func.min(Plan.imported_at)).where(Plan.unit_id == unit.id)
-    )
-    return _Facts(criteria, reports, evidence, officers, owners, first_import)
+    keep_history_owners(owners, leaves, rows)
+    first_import = min((r.imported_at for r in rows if r.imported_at is not None), default=None)
+    origins = {r.id: r.origin_name for r in rows if r.origin_name is not None}
+    return _Facts(criteria, reports, evidence, officers, owners, first_import, origins)
 
 
 def _states(reports: Iterable[ProgressUpdate], before: datetime) -> dict[int, _State]:
@@ -165,7 +174,9 @@ def _indexes(facts: _Facts, as_of: date, cutoff: datetime, tz: tzinfo) -> list[I
     }
     by_index: dict[str, list[Criterion]] = defaultdict(list)
     for criterion in facts.criteria:
-        by_index[criterion.index_name].append(criterion)
+        by_index[index_label(criterion.index_name, facts.origins.get(criterion.plan_id))].append(
+            criterion
+        )
     return [_index_summary(name, rows, lines, as_of) for name, rows in by_index.items()]
 
 

@@ -38,8 +38,10 @@ from sqlalchemy import Engine, bindparam, event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
+from core.plan_years import plans_of_year
 from core.text import short_title
 from storage.models import AssignmentOverride, Criterion, Milestone, Officer, Plan, Unit
+from storage.types import utcnow
 
 # Enough for every commune of a province in one process; the least recently
 # used unit is dropped beyond it (about 70 KB per unit of 100 items).
@@ -126,8 +128,11 @@ class UnitSnapshot:
     people: People  # active officers only
     names: dict[int, str]  # every officer's name, inactive ones too (for history lines)
     overrides: dict[int, int]  # item id -> the officer an admin gave it to
-    items: tuple[LeafItem, ...]  # live leaf items, in document order
-    indexes: frozenset[str]  # of the unit's live plans ("PAR", "PCI", …)
+    items: tuple[LeafItem, ...]  # leaf items of the current plans, in document order
+    indexes: frozenset[str]  # of the unit's current plans ("PAR", "PCI", …)
+    year: int = 0  # the plan year the snapshot was taken for (core.plan_years)
+    plan_ids: frozenset[int] = frozenset()  # the plans current in that year
+    earlier_year: int | None = None  # set when they are from an earlier year
     by_id: dict[int, LeafItem] = field(init=False)
     # What other modules work out from these facts (who owns what), kept with
     # them: it holds as long as they do.
@@ -137,11 +142,18 @@ class UnitSnapshot:
         object.__setattr__(self, "by_id", {item.id: item for item in self.items})
 
 
-_caches: WeakKeyDictionary[Engine, OrderedDict[int, UnitSnapshot]] = WeakKeyDictionary()
+_caches: WeakKeyDictionary[Engine, OrderedDict[tuple[int, int], UnitSnapshot]] = WeakKeyDictionary()
 
 
-async def unit_snapshot(session: AsyncSession, *, unit_id: int) -> UnitSnapshot:
-    """The unit's facts as of this transaction: from the cache when its version still holds.
+async def unit_snapshot(
+    session: AsyncSession, *, unit_id: int, day: date | None = None
+) -> UnitSnapshot:
+    """The unit's facts on ``day`` as of this transaction: from the cache when its version holds.
+
+    The items are those of the plans current on ``day`` (core.plan_years), so the
+    cache keys on the day's year as well as the data version: on 1 January the
+    plan imported in December takes over without any write. Without a day, the
+    UTC date (callers that only need officers and overrides).
 
     A transaction that has written to the watched tables gets facts read
     afresh, and they are not cached: on PostgreSQL its own change is not in
@@ -149,24 +161,27 @@ async def unit_snapshot(session: AsyncSession, *, unit_id: int) -> UnitSnapshot:
     """
     if _touches_watched_rows(session.sync_session):
         await session.flush()  # the events below note the write
-    memo: dict[int, UnitSnapshot] = session.info.setdefault(_MEMO, {})
-    if unit_id not in memo:
+    year = (day or utcnow().date()).year
+    memo: dict[tuple[int, int], UnitSnapshot] = session.info.setdefault(_MEMO, {})
+    key = (unit_id, year)
+    if key not in memo:
         if session.info.get(_WROTE):
-            memo[unit_id] = await _load(session, unit_id, version=0)
+            memo[key] = await _load(session, unit_id, 0, year)
         else:
-            memo[unit_id] = await _current(session, unit_id)
-    return memo[unit_id]
+            memo[key] = await _current(session, unit_id, year)
+    return memo[key]
 
 
-async def _current(session: AsyncSession, unit_id: int) -> UnitSnapshot:
+async def _current(session: AsyncSession, unit_id: int, year: int) -> UnitSnapshot:
     version = await session.scalar(_VERSION, {"unit_id": unit_id})
     cache = _caches.setdefault(_engine(session), OrderedDict())
-    found = cache.get(unit_id)
+    key = (unit_id, year)
+    found = cache.get(key)
     if found is not None and found.version == version:
-        cache.move_to_end(unit_id)
+        cache.move_to_end(key)
         return found
-    snapshot = await _load(session, unit_id, version or 0)
-    cache[unit_id] = snapshot
+    snapshot = await _load(session, unit_id, version or 0, year)
+    cache[key] = snapshot
     if len(cache) > MAX_CACHED_UNITS:
         cache.popitem(last=False)
     return snapshot
@@ -177,7 +192,7 @@ def _engine(session: AsyncSession) -> Engine:
     return bind if isinstance(bind, Engine) else bind.engine
 
 
-async def _load(session: AsyncSession, unit_id: int, version: int) -> UnitSnapshot:
+async def _load(session: AsyncSession, unit_id: int, version: int, year: int) -> UnitSnapshot:
     officers = await session.execute(
         select(
             Officer.id,
@@ -207,21 +222,25 @@ async def _load(session: AsyncSession, unit_id: int, version: int) -> UnitSnapsh
             AssignmentOverride.unit_id == unit_id
         )
     )
-    plans = await session.scalars(
-        select(Plan.indexes).where(Plan.unit_id == unit_id, Plan.active.is_(True))
-    )
+    choice = await plans_of_year(session, unit_id=unit_id, year=year)
+    plans = await session.scalars(select(Plan.indexes).where(Plan.id.in_(choice.plan_ids)))
     return UnitSnapshot(
         unit_id=unit_id,
         version=version,
         people=People.of(active),
         names=names,
         overrides={criterion_id: officer_id for criterion_id, officer_id in overrides},
-        items=await _leaf_items(session, unit_id),
+        items=await _leaf_items(session, unit_id, choice.plan_ids),
         indexes=frozenset(index for indexes in plans for index in indexes or ()),
+        year=year,
+        plan_ids=choice.plan_ids,
+        earlier_year=choice.earlier_year,
     )
 
 
-async def _leaf_items(session: AsyncSession, unit_id: int) -> tuple[LeafItem, ...]:
+async def _leaf_items(
+    session: AsyncSession, unit_id: int, plan_ids: frozenset[int]
+) -> tuple[LeafItem, ...]:
     rows = await session.execute(
         select(
             Criterion.id,
@@ -239,6 +258,7 @@ async def _leaf_items(session: AsyncSession, unit_id: int) -> tuple[LeafItem, ..
             Criterion.active.is_(True),
             Criterion.is_leaf.is_(True),
             Plan.active.is_(True),
+            Criterion.plan_id.in_(plan_ids),
         )
         .order_by(Criterion.plan_id, Criterion.ordinal, Milestone.ordinal, Milestone.id)
     )

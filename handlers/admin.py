@@ -47,6 +47,7 @@ from core.plan_store import (
     import_plan,
     unit_catalogue,
 )
+from core.plan_years import current_plans_text, plan_statuses
 from core.plans import MAX_PLAN_BYTES, parse_plan_file
 from core.positions import PositionCatalogue, default_catalogue
 from core.roles import RoleError, parse_roles
@@ -176,7 +177,15 @@ async def plan_command(event: Inbound, request: Request) -> Reply:
     if not may_import(request):
         return _refused(request)
     await expect(request, "plan")
-    return Reply(texts.ASK_PLAN_FILE)
+    if request.unit is None:
+        return Reply(texts.ASK_PLAN_FILE)
+    return Reply(f"{await _current_plans(request, request.unit)}\n{texts.ASK_PLAN_FILE}")
+
+
+async def _current_plans(request: Request, unit: Unit) -> str:
+    """Which of the unit's plans are current today (a late import: an earlier year's)."""
+    statuses = await plan_statuses(request.session, unit_id=unit.id, day=request.today)
+    return current_plans_text(statuses, year=request.today.year)
 
 
 async def wants_plan(event: Inbound, channel: Channel) -> bool:
@@ -456,6 +465,7 @@ async def _confirm(
         report.unchanged,
         len(report.warnings),
     )
+    done += "\n" + await _current_plans(request, unit)
     return [Reply(done, edit=True), *actions]
 
 

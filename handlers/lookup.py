@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from bot import texts
 from core.items import Ambiguous, Resolved, live_criteria_query, resolve_code
 from core.ownership import can_update
+from core.plan_years import years_label
 from core.roles import is_manager
 from core.unit_snapshot import unit_snapshot
 from handlers.base import (
@@ -32,7 +33,7 @@ from handlers.base import (
     handler,
 )
 from handlers.state import Choice, drop_choice, get_choice, new_choice
-from storage.models import Criterion
+from storage.models import Criterion, Plan
 
 CHOICE_PREFIX = "Q"
 BUTTON_TITLE_CHARS = 40
@@ -55,8 +56,11 @@ def label(criterion: Criterion) -> str:
     return f"{criterion.index_name} {criterion.code}"
 
 
-def button_title(criterion: Criterion, limit: int = BUTTON_TITLE_CHARS) -> str:
-    text = f"{label(criterion)} {criterion.title}"
+def button_title(
+    criterion: Criterion, limit: int = BUTTON_TITLE_CHARS, *, year: str | None = None
+) -> str:
+    head = f"{label(criterion)} ({year})" if year else label(criterion)
+    text = f"{head} {criterion.title}"
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
@@ -98,7 +102,7 @@ async def unit_indexes(request: Request) -> list[str]:
     """The indexes of the unit's live plans ("PAR", "PCI", …), to read "PCI 2.1" as one code."""
     if request.officer is None:
         return []
-    facts = await unit_snapshot(request.session, unit_id=request.officer.unit_id)
+    facts = await unit_snapshot(request.session, unit_id=request.officer.unit_id, day=request.today)
     return sorted(facts.indexes)
 
 
@@ -112,22 +116,49 @@ def split_code(args: Sequence[str], indexes: Sequence[str] = ()) -> tuple[str, l
 async def find_item(request: Request, code: str, choice: Choice) -> Criterion | Reply:
     """The item for ``code``, or a reply offering buttons that carry ``choice`` on."""
     assert request.unit is not None
-    found = await resolve_code(request.session, unit=request.unit, text=code)
+    found = await resolve_code(request.session, unit=request.unit, text=code, day=request.today)
     if isinstance(found, Resolved):
         return found.criterion
     if isinstance(found, Ambiguous):
-        return await offer(choice, found.options, texts.ambiguous_code(code), request)
+        years = await plan_years_of(request, found.options)
+        return await offer(choice, found.options, texts.ambiguous_code(code), request, years)
     text = texts.unknown_code(code, bool(found.suggestions))
     return await offer(choice, found.suggestions, text, request)
 
 
-async def offer(choice: Choice, options: Sequence[Criterion], text: str, request: Request) -> Reply:
+async def offer(
+    choice: Choice,
+    options: Sequence[Criterion],
+    text: str,
+    request: Request,
+    years: dict[int, str] | None = None,
+) -> Reply:
+    """Buttons for ``options``; with ``years`` (plan id -> "2025"), each names its plan's year."""
     if not options:
         return Reply(text)
     choice.options = [c.id for c in options]
     ref = await new_choice(request, choice)
-    buttons = [[(button_title(c), callback_data(CHOICE_PREFIX, ref, c.id))] for c in options]
+    buttons = [
+        [
+            (
+                button_title(c, year=(years or {}).get(c.plan_id)),
+                callback_data(CHOICE_PREFIX, ref, c.id),
+            )
+        ]
+        for c in options
+    ]
     return Reply(text, choices=buttons)
+
+
+async def plan_years_of(request: Request, options: Sequence[Criterion]) -> dict[int, str] | None:
+    """The options' plan years when they come from several plans ("PAR 1.5 (2025)"), else None."""
+    plan_ids = {c.plan_id for c in options}
+    if len(plan_ids) < 2:
+        return None
+    rows = await request.session.execute(
+        select(Plan.id, Plan.period_start, Plan.period_end).where(Plan.id.in_(plan_ids))
+    )
+    return {plan_id: years_label(start, end) for plan_id, start, end in rows}
 
 
 @handler(OFFICER)

@@ -197,7 +197,7 @@ def card_buttons(criterion_id: int, page: int) -> list[list[Option]]:
 
 async def card_text(request: Request, criterion: Criterion, *, notice: str | None = None) -> str:
     session = request.session
-    facts = await unit_snapshot(session, unit_id=criterion.unit_id)
+    facts = await unit_snapshot(session, unit_id=criterion.unit_id, day=request.today)
     recent = await recent_updates(session, criterion=criterion, limit=3)
     state = item_state(recent[0]) if recent else NOT_STARTED
     lines = [f"{label(criterion)} — {_cut(criterion.title, MAX_TITLE_CHARS)}"]

@@ -123,6 +123,9 @@ class Officer(_UnitScoped, Base):
     reachable: Mapped[bool] = mapped_column(default=True, server_default=true())
     last_activity_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when a unit merge brought the officer in: the owners of the old unit's
+    # plans (history) stay the people who were there. No foreign key (migration 0012).
+    origin_unit_id: Mapped[int | None]
 
 
 class PositionAlias(_UnitScoped, Base):
@@ -154,6 +157,11 @@ class Plan(_UnitScoped, Base):
     imported_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # Ended by hand (``plan close``): no longer current, still history.
+    closed_at: Mapped[datetime | None]
+    # Set when a unit merge brought the plan in from another unit: history, never
+    # current. No foreign key (migration 0012 says why).
+    origin_unit_id: Mapped[int | None]
 
     criteria: Mapped[list[Criterion]] = relationship(
         back_populates="plan",
