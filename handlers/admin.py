@@ -468,7 +468,9 @@ async def invite_command(event: Inbound, request: Request) -> Reply:
         return Reply(str(exc))
     link = request.channel.invite_link(invite.code)
     expires = texts.moment(invite.expires_at, request.tz)
-    return Reply(texts.invite_created(officer.name, list(officer.positions), link, expires))
+    return Reply(
+        texts.invite_created(officer.name, list(officer.positions), link, expires, invite.code)
+    )
 
 
 async def _officer_with_positions(request: Request, name: str, positions: list[str]) -> Officer:

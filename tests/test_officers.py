@@ -336,7 +336,8 @@ async def test_invite_links_an_account_once(session: AsyncSession) -> None:
     invite = await create_invite(
         session, unit=unit, officer=clerk, actor="telegram:1", actor_officer_id=admin.id, now=NOW
     )
-    assert re.fullmatch(r"[A-Za-z0-9_-]{16,64}", invite.code)
+    # Issue 12: a code people type, 8 characters without look-alikes (was 16 to 64 URL-safe).
+    assert re.fullmatch(r"[A-HJKMNP-Z2-9]{8}", invite.code)
     assert invite.expires_at == NOW + timedelta(days=7)
     assert deep_link("dondoc_bot", invite.code) == f"https://t.me/dondoc_bot?start={invite.code}"
     later = NOW + timedelta(days=2)
