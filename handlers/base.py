@@ -175,8 +175,8 @@ class Request:
 
     @property
     def is_configured_admin(self) -> bool:
-        """Listed in ADMIN_TELEGRAM_IDS: may import a plan before any unit exists."""
-        return self.telegram_id in self.settings.admin_telegram_ids
+        """Listed in ADMINS or ADMIN_TELEGRAM_IDS: may import a plan before any unit exists."""
+        return (self.event.channel, self.event.user_id) in self.settings.admin_accounts
 
 
 Replies = Action | Sequence[Action] | None

@@ -46,7 +46,7 @@ async def start(event: Inbound, request: Request) -> Replies:
             request.session,
             telegram_id=request.telegram_id,
             display_name=request.display_name,
-            admin_ids=request.settings.admin_telegram_ids,
+            admin_ids=request.settings.telegram_admin_ids,
             actor=request.actor,
         )
         if officer is None:
