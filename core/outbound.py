@@ -56,6 +56,8 @@ class Refused(SendError):
 class Outbound(Protocol):
     """One channel's sending side: a single attempt, no pacing, no retries."""
 
+    name: str  # "telegram", …: recorded with each claimed delivery
+
     async def send(
         self,
         chat_id: int,

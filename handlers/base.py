@@ -378,7 +378,11 @@ def _one_writer(app: AppState) -> contextlib.AbstractAsyncContextManager[object]
 
 
 async def claim_update(
-    session: AsyncSession, update_id: int, officer: Officer | None, *, channel: str = TELEGRAM
+    session: AsyncSession,
+    update_id: int | str,
+    officer: Officer | None,
+    *,
+    channel: str = TELEGRAM,
 ) -> bool:
     """Record that this event is being handled; False if it already was.
 

@@ -324,6 +324,7 @@ class Sender:
                 kind=kind,
                 key_date=key_date,
                 chat_id=chat_id,
+                channel=self.channel.name,
                 now=now_fn(),
             )
             await session.commit()

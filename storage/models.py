@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.ext.mutable import MutableDict, MutableList
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from storage.types import UTCDateTime, utcnow
+from storage.types import TextId, UTCDateTime, utcnow
 
 # Deterministic constraint names: Alembic needs a name to drop or alter a
 # constraint, and SQLite (batch mode) and PostgreSQL must agree on it.
@@ -319,6 +319,10 @@ class Delivery(_UnitScoped, Base):
     attempts: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    # The channel the message went through ("telegram", …) and, on it, the chat.
+    channel: Mapped[str] = mapped_column(
+        String(16), default="telegram", server_default=text("'telegram'")
+    )
     chat_id: Mapped[int | None] = mapped_column(BigInteger)
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     error: Mapped[str | None] = mapped_column(Text)
@@ -352,7 +356,7 @@ class ProcessedUpdate(_Id, Base):
         ForeignKey("units.id", ondelete="CASCADE"), index=True, sort_order=-9
     )
     channel: Mapped[str]  # "telegram", "zalo"
-    update_id: Mapped[int] = mapped_column(BigInteger)
+    update_id: Mapped[str] = mapped_column(TextId())  # the channel's id, as text (0010)
     processed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
