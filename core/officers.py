@@ -416,7 +416,8 @@ async def redeem_invite(
         raise InviteError("look_alike" if _LOOK_ALIKES & set(typed) else "unknown")
     officer = await session.get_one(Officer, invite.officer_id)
     if invite.used_at is not None:
-        if invite.used_by_telegram_id == telegram_id and officer.telegram_id == telegram_id:
+        used_by = (invite.used_by_channel, invite.used_by_account)
+        if used_by == ("telegram", str(telegram_id)) and officer.telegram_id == telegram_id:
             return officer
         raise InviteError("used")
     if now >= invite.expires_at:
@@ -425,7 +426,8 @@ async def redeem_invite(
     if holder is not None and holder.id != officer.id:
         raise InviteError("telegram_in_use")
     old = {"telegram_id": officer.telegram_id}
-    invite.used_at, invite.used_by_telegram_id = now, telegram_id
+    invite.used_at = now
+    invite.used_by_channel, invite.used_by_account = "telegram", str(telegram_id)
     officer.telegram_id, officer.reachable, officer.last_activity_at = telegram_id, True, now
     await session.flush()
     audit(

@@ -361,7 +361,8 @@ class ProcessedUpdate(_Id, Base):
 
 
 class Invite(_UnitScoped, Base):
-    """A single-use link that ties a chat account to an officer (``t.me/<bot>?start=<code>``)."""
+    """A single-use code that ties a chat account to an officer: typed, or in a deep link
+    (``t.me/<bot>?start=<code>``)."""
 
     __tablename__ = "invites"
 
@@ -376,7 +377,9 @@ class Invite(_UnitScoped, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
-    used_by_telegram_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Who used it: the channel and that channel's id of the account, as text (0010).
+    used_by_channel: Mapped[str | None] = mapped_column(String(16))
+    used_by_account: Mapped[str | None] = mapped_column(String(64))
 
 
 class Snooze(_UnitScoped, Base):

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from handlers.base import claim_update
 from scheduler.delivery import claim
 from storage.migrate import alembic_config
-from storage.models import Delivery, Officer, ProcessedUpdate, Unit
+from storage.models import Delivery, Invite, Officer, ProcessedUpdate, Unit
 from tests.test_delivery import T0
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -49,7 +49,14 @@ async def test_0010_keeps_every_link_delivery_and_update_key_both_ways(
             chat_id=5001, now=T0,
         )  # fmt: skip
         assert won is not None
+        session.add(
+            Invite(
+                unit_id=unit_id, officer_id=lan_id, code="ABCD2345", expires_at=T0, used_at=T0,
+                used_by_channel="telegram", used_by_account="5001",
+            )
+        )  # fmt: skip
     await migrate(engine, database_url, "0009")  # a database at 0009 with a delivery
+    assert await rows(engine, "SELECT used_by_telegram_id FROM invites") == [(5001,)]
 
     # Updates handled at 0009, with integer keys as 0009's code wrote them.
     async with engine.begin() as connection:
@@ -72,6 +79,12 @@ async def test_0010_keeps_every_link_delivery_and_update_key_both_ways(
             5001,
             lan_id,
         )
+        invite = (await session.scalars(select(Invite))).one()
+        assert (invite.used_by_channel, invite.used_by_account, invite.used_at) == (
+            "telegram",
+            "5001",
+            T0,
+        )
         keys = sorted(await session.scalars(select(ProcessedUpdate.update_id)))
         assert keys == sorted([str(BIG_UPDATE), "17"])
     async with session_factory() as session, session.begin():
@@ -87,4 +100,5 @@ async def test_0010_keeps_every_link_delivery_and_update_key_both_ways(
         (lan_id, 5001, "claimed")
     ]
     assert await rows(engine, "SELECT telegram_id FROM officers") == [(5001,)]
+    assert await rows(engine, "SELECT used_by_telegram_id FROM invites") == [(5001,)]
     await migrate(engine, database_url, "head")  # and up again

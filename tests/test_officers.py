@@ -346,7 +346,12 @@ async def test_invite_links_an_account_once(session: AsyncSession) -> None:
     )
     await session.commit()
     assert linked.id == clerk.id and clerk.telegram_id == 777 and clerk.last_activity_at == later
-    assert (invite.used_at, invite.used_by_telegram_id) == (later, 777)
+    # Issue 12: who used it is (channel, account id as text), no longer a Telegram integer.
+    assert (invite.used_at, invite.used_by_channel, invite.used_by_account) == (
+        later,
+        "telegram",
+        "777",
+    )
     assert await officer_by_telegram_id(session, telegram_id=777) == clerk
     redeemed = (await audits(session, "invite.redeem"))[0]
     assert redeemed.actor == "telegram:777" and redeemed.old == {"telegram_id": None}
