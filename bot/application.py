@@ -15,7 +15,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram import Update
+from telegram import Bot, Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
 
 from bot.settings import TELEGRAM_WEBHOOK_PATH, Settings
@@ -47,9 +47,12 @@ class DondocApplication(Application):  # type: ignore[type-arg]
     """
 
     async def stop(self) -> None:
-        schedule: AsyncIOScheduler | None = self.bot_data.pop(SCHEDULE_KEY, None)
-        if schedule is not None and schedule.running:
-            schedule.shutdown(wait=False)
+        running: tuple[AsyncIOScheduler, Bot] | None = self.bot_data.pop(SCHEDULE_KEY, None)
+        if running is not None:
+            schedule, sending_bot = running
+            if schedule.running:
+                schedule.shutdown(wait=False)
+            await sending_bot.shutdown()
         await super().stop()
 
 
@@ -92,7 +95,7 @@ def _schedule_hook(
         bot = plain_bot(settings)  # no PTB rate limiter: the Sender paces and retries
         await bot.initialize()
         ticker = scheduler_jobs.make_ticker(settings, sessions, TelegramOutbound(bot), clock)
-        app.bot_data[SCHEDULE_KEY] = scheduler_jobs.start_schedule(ticker)
+        app.bot_data[SCHEDULE_KEY] = (scheduler_jobs.start_schedule(ticker), bot)
 
     return start
 
