@@ -40,6 +40,7 @@ from sqlalchemy.pool import NullPool  # noqa: E402
 from telegram import Bot  # noqa: E402
 from telegram.request import HTTPXRequest  # noqa: E402
 
+from channels.telegram_outbound import TelegramOutbound  # noqa: E402
 from scheduler.sender import FANOUT_CONCURRENCY, Sender, gather_bounded  # noqa: E402
 from storage.db import make_engine, make_session_factory  # noqa: E402
 from storage.migrate import upgrade_database  # noqa: E402
@@ -145,7 +146,7 @@ async def run(tg: FakeTelegram, officers: int, postgres: str | None) -> Figures:
             people = await seed(sessions, officers)
             bot = Bot(tg.token, base_url=tg.base_url, request=HTTPXRequest(connection_pool_size=64))
             async with bot:
-                sender = Sender(bot)
+                sender = Sender(TelegramOutbound(bot))
                 started = time.perf_counter()
                 outcomes = await fan_out(sender, sessions, people)
                 elapsed = time.perf_counter() - started

@@ -12,13 +12,15 @@ import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram import Update
+from telegram import Bot, Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
 
 from bot.settings import TELEGRAM_WEBHOOK_PATH, Settings
 from channels.telegram import register, set_chat_menu, set_default_menu
+from channels.telegram_outbound import TelegramOutbound, plain_bot
 from handlers.base import AppState, Clock, utc_clock
 from scheduler import jobs as scheduler_jobs
 from storage.models import Officer
@@ -31,9 +33,27 @@ log = logging.getLogger(__name__)
 CONCURRENT_UPDATES = 32
 STATE_KEY = "dondoc"
 STARTUP_KEY = "dondoc_startup"
+SCHEDULE_KEY = "dondoc_schedule"
 WEBHOOK_PATH = TELEGRAM_WEBHOOK_PATH
 TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 StartupHook = Callable[[Application], Awaitable[None]]  # type: ignore[type-arg]
+
+
+class DondocApplication(Application):  # type: ignore[type-arg]
+    """PTB's application, which also stops the minute tick when it stops.
+
+    The tick runs on its own AsyncIOScheduler (scheduler.jobs), not on PTB's
+    JobQueue; stopping it here keeps every caller's ``app.stop()`` enough.
+    """
+
+    async def stop(self) -> None:
+        running: tuple[AsyncIOScheduler, Bot] | None = self.bot_data.pop(SCHEDULE_KEY, None)
+        if running is not None:
+            schedule, sending_bot = running
+            if schedule.running:
+                schedule.shutdown(wait=False)
+            await sending_bot.shutdown()
+        await super().stop()
 
 
 def build_application(
@@ -55,14 +75,29 @@ def build_application(
         .defaults(Defaults(tzinfo=settings.tz))
         .rate_limiter(AIORateLimiter(max_retries=3))
         .concurrent_updates(CONCURRENT_UPDATES)
+        .application_class(DondocApplication)
         .build()
     )
     state = AppState(settings=settings, sessions=sessions, clock=clock)
     app.bot_data[STATE_KEY] = state
-    hooks = [scheduler_jobs.install(app, settings, sessions, clock)] if schedule else []
+    hooks = [_schedule_hook(settings, sessions, clock)] if schedule else []
     app.bot_data[STARTUP_KEY] = [*hooks, *([extra_startup] if extra_startup else [])]
     register(app, state)
     return app
+
+
+def _schedule_hook(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], clock: Clock
+) -> StartupHook:
+    """Start the minute tick, sending through Telegram's adapter, once the bot has started."""
+
+    async def start(app: Application) -> None:  # type: ignore[type-arg]
+        bot = plain_bot(settings)  # no PTB rate limiter: the Sender paces and retries
+        await bot.initialize()
+        ticker = scheduler_jobs.make_ticker(settings, sessions, TelegramOutbound(bot), clock)
+        app.bot_data[SCHEDULE_KEY] = (scheduler_jobs.start_schedule(ticker), bot)
+
+    return start
 
 
 async def start_bot(app: Application) -> None:  # type: ignore[type-arg]

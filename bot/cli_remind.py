@@ -17,9 +17,9 @@ from sqlalchemy import select
 from bot.cli import CommandError
 from bot.database import open_database
 from bot.settings import Settings
+from channels.telegram_outbound import telegram_outbound
 from core.reminders import plan_day
 from core.units import existing_unit
-from scheduler.jobs import plain_bot
 from scheduler.reminders import ReminderSender
 from scheduler.sender import Sender
 from storage.models import Unit
@@ -54,8 +54,8 @@ async def remind_command(args: argparse.Namespace, settings: Settings) -> int:
         if args.dry_run:
             _print_plans(args, units, plans)
             return 0
-        async with plain_bot(settings) as bot:
-            sender = ReminderSender(sessions, Sender(bot), lambda: datetime.now(settings.tz))
+        async with telegram_outbound(settings) as channel:
+            sender = ReminderSender(sessions, Sender(channel), lambda: datetime.now(settings.tz))
             for unit in units:
                 print(await sender.send_day(unit_id=unit.id, day=args.date), f"({unit.name})")
     finally:

@@ -12,12 +12,12 @@ from typing import Any
 from bot.cli import CommandError, output_file
 from bot.database import open_database
 from bot.settings import Settings
+from channels.telegram_outbound import telegram_outbound
 from core.evidence_pack import write_pack
 from core.export import pack_contents
 from core.summary import compute_summary
 from core.summary_xlsx import render_workbook
 from core.units import existing_unit
-from scheduler.jobs import plain_bot
 from scheduler.sender import Sender
 from scheduler.summaries import SummarySender
 from storage.models import Unit
@@ -68,8 +68,8 @@ async def summary_command(args: argparse.Namespace, settings: Settings) -> int:
                 raise CommandError("Cần TELEGRAM_BOT_TOKEN để gửi tin.", 3)
             async with sessions() as session:
                 unit = await _unit(session, args.unit)
-            async with plain_bot(settings) as bot:
-                sender = SummarySender(sessions, Sender(bot), lambda: datetime.now(settings.tz))
+            async with telegram_outbound(settings) as channel:
+                sender = SummarySender(sessions, Sender(channel), lambda: datetime.now(settings.tz))
                 outcomes = await sender.send_week(
                     unit_id=unit.id, as_of=args.date or _today(settings)
                 )

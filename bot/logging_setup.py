@@ -19,6 +19,11 @@ TOKEN_PATTERN = re.compile(r"\d{6,}:[A-Za-z0-9_-]{30,}")
 # An invite code links whoever holds it to an officer: in a deep link ("?start=<code>"),
 # in the /start message that carries it ("/start <code>"), or in PTB's dump of an update.
 INVITE_PATTERN = re.compile(r"((?:\?|&|\b)start=|/start(?:@\w+)?\s+)[A-Za-z0-9_-]{8,}")
+# A code typed alone (a channel without deep links): a message text of a code's shape, as PTB
+# dumps it ('text': 'abcd2345', "text":"ABCD-2345", text='abcd 2345').
+TYPED_CODE_PATTERN = re.compile(
+    r"""(\btext['"]?\s*[:=]\s*['"])[A-Za-z0-9]{4}[ -]?[A-Za-z0-9]{4}(?=['"])"""
+)
 REDACTED = "[REDACTED]"
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
@@ -37,6 +42,7 @@ class SecretRedactingFilter(logging.Filter):
         for secret in sorted(self._secrets, key=len, reverse=True):
             text = text.replace(secret, REDACTED)
         text = TOKEN_PATTERN.sub(REDACTED, text)
+        text = TYPED_CODE_PATTERN.sub(rf"\1{REDACTED}", text)
         return INVITE_PATTERN.sub(rf"\1{REDACTED}", text)
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     admin_telegram_ids: Annotated[list[int], NoDecode] = Field(
         default_factory=list, alias="ADMIN_TELEGRAM_IDS"
     )
+    # Admins on any channel, as channel:id pairs ("telegram:123,zalo:abc"); together with
+    # ADMIN_TELEGRAM_IDS (see admin_accounts).
+    admins: Annotated[list[tuple[str, str]], NoDecode] = Field(default_factory=list, alias="ADMINS")
     reminder_time: str = Field(default="07:30", alias="REMINDER_TIME")
     summary_cron: str = Field(default="0 16 * * fri", alias="SUMMARY_CRON")
     claim_timeout_seconds: int = Field(default=300, alias="CLAIM_TIMEOUT_SECONDS", ge=0, le=86400)
@@ -197,6 +200,38 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError("must be Telegram user ids separated by commas") from exc
         return value
+
+    @field_validator("admins", mode="before")
+    @classmethod
+    def _channel_accounts(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        accounts = []
+        for part in (p.strip() for p in value.split(",")):
+            if not part:
+                continue
+            channel, colon, account = part.partition(":")
+            if not colon or not channel.strip().isalpha() or not account.strip():
+                raise ValueError("must be channel:id pairs separated by commas, e.g. telegram:123")
+            channel, account = channel.strip().lower(), account.strip()
+            if channel == "telegram" and not account.isdigit():
+                raise ValueError(f"a Telegram account is a number: {part}")
+            accounts.append((channel, account))
+        return accounts
+
+    @property
+    def admin_accounts(self) -> frozenset[tuple[str, str]]:
+        """Every configured admin as (channel, account id): ADMINS and ADMIN_TELEGRAM_IDS."""
+        telegram = {("telegram", str(user)) for user in self.admin_telegram_ids}
+        return frozenset({*self.admins, *telegram})
+
+    @property
+    def telegram_admin_ids(self) -> list[int]:
+        """The configured admins' Telegram user ids, from either setting."""
+        ids = {
+            int(a) for c, a in self.admin_accounts if c == "telegram" and a.lstrip("-").isdigit()
+        }
+        return sorted(ids)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -390,10 +390,17 @@ INVITE_ROLE_IS_POSITION = (
 )
 
 
-def invite_created(name: str, positions: list[str], link: str, expires: str) -> str:
+INVITE_WAIT = (
+    "Bạn đã nhập sai mã mời quá nhiều lần. Xin vui lòng đợi khoảng một giờ rồi thử lại, "
+    "hoặc xin quản trị viên một mã mới."
+)
+
+
+def invite_created(name: str, positions: list[str], link: str, expires: str, code: str) -> str:
     return (
         f"Lời mời cho {name} ({', '.join(positions) or 'chưa có vị trí'}), dùng một lần, "
-        f"hết hạn {expires}.\nGửi đường dẫn này cho người đó:\n{link}"
+        f"hết hạn {expires}.\nGửi đường dẫn này cho người đó:\n{link}\n"
+        f"Hoặc người đó nhắn cho bot mã mời: {code}"
     )
 
 

@@ -60,12 +60,21 @@ __all__ = [
 
 INVITE_TTL = timedelta(days=7)
 ACTIVITY_RESOLUTION = timedelta(minutes=10)  # see note_activity
-INVITE_CODE_BYTES = 16  # token_urlsafe(16): 22 characters
+# Codes people type (on a channel without deep links, or read aloud): no look-alikes (0/O,
+# 1/I/L), read case-insensitively. 31**8 ≈ 8.5e11 codes, single-use, 7 days, and at most
+# INVITE_WRONG_PER_HOUR wrong tries per account (handlers.onboarding) make guessing hopeless.
+INVITE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+INVITE_CODE_LENGTH = 8
+INVITE_WRONG_PER_HOUR = 5
+_LOOK_ALIKES = frozenset("0O1IL")
 DEFAULT_ADMIN_NAME = "Quản trị viên"
 
-InviteReason = Literal["unknown", "used", "expired", "telegram_in_use"]
+InviteReason = Literal["unknown", "look_alike", "used", "expired", "telegram_in_use"]
 _INVITE_MESSAGES: dict[str, str] = {
     "unknown": "Mã mời không đúng. Hãy xin quản trị viên một đường dẫn mới.",
+    "look_alike": (
+        "Mã mời không đúng: mã không có chữ O, I, L hay số 0, 1. Hãy xem lại từng ký tự."
+    ),
     "used": "Mã mời này đã được dùng. Hãy xin quản trị viên một đường dẫn mới.",
     "expired": "Mã mời đã hết hạn. Hãy xin quản trị viên một đường dẫn mới.",
     "telegram_in_use": "Tài khoản Telegram này đã gắn với một cán bộ khác.",
@@ -334,6 +343,19 @@ async def change_roles(
 # --- invites -------------------------------------------------------------------------------
 
 
+def new_invite_code() -> str:
+    return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_CODE_LENGTH))
+
+
+def typed_invite_code(text: str) -> str | None:
+    """The code in what someone typed ("abcd efgh", "ABCD-EFGH"), upper-cased; None when it
+    does not have a code's shape (so that ordinary words are not taken for wrong codes)."""
+    compact = "".join(ch for ch in text.strip() if ch not in " -").upper()
+    if len(compact) != INVITE_CODE_LENGTH or not compact.isascii() or not compact.isalnum():
+        return None
+    return compact
+
+
 def deep_link(bot_username: str, code: str) -> str:
     return f"https://t.me/{bot_username.lstrip('@')}?start={code}"
 
@@ -358,7 +380,7 @@ async def create_invite(
     invite = Invite(
         unit_id=unit.id,
         officer_id=officer.id,
-        code=secrets.token_urlsafe(INVITE_CODE_BYTES),
+        code=new_invite_code(),
         created_by_officer_id=actor_officer_id,
         created_at=now,
         expires_at=now + INVITE_TTL,
@@ -388,12 +410,14 @@ async def redeem_invite(
     Opening the same link twice from the same account returns the officer again
     (a double tap, a redelivered /start), instead of "already used".
     """
-    invite = await session.scalar(select(Invite).where(Invite.code == code.strip()))
+    invite = await _invite_by_code(session, code)
     if invite is None:
-        raise InviteError("unknown")
+        typed = typed_invite_code(code) or ""
+        raise InviteError("look_alike" if _LOOK_ALIKES & set(typed) else "unknown")
     officer = await session.get_one(Officer, invite.officer_id)
     if invite.used_at is not None:
-        if invite.used_by_telegram_id == telegram_id and officer.telegram_id == telegram_id:
+        used_by = (invite.used_by_channel, invite.used_by_account)
+        if used_by == ("telegram", str(telegram_id)) and officer.telegram_id == telegram_id:
             return officer
         raise InviteError("used")
     if now >= invite.expires_at:
@@ -402,7 +426,8 @@ async def redeem_invite(
     if holder is not None and holder.id != officer.id:
         raise InviteError("telegram_in_use")
     old = {"telegram_id": officer.telegram_id}
-    invite.used_at, invite.used_by_telegram_id = now, telegram_id
+    invite.used_at = now
+    invite.used_by_channel, invite.used_by_account = "telegram", str(telegram_id)
     officer.telegram_id, officer.reachable, officer.last_activity_at = telegram_id, True, now
     await session.flush()
     audit(
@@ -418,6 +443,15 @@ async def redeem_invite(
         at=now,
     )
     return officer
+
+
+async def _invite_by_code(session: AsyncSession, code: str) -> Invite | None:
+    """Exactly as given (older, case-sensitive link codes), else as a typed code."""
+    invite = await session.scalar(select(Invite).where(Invite.code == code.strip()))
+    typed = typed_invite_code(code)
+    if invite is None and typed is not None:
+        invite = await session.scalar(select(Invite).where(Invite.code == typed))
+    return invite
 
 
 # --- lookups ------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import re
 
 from bot import texts
 from core.conversation import DOCUMENT
+from core.officers import typed_invite_code
 from handlers import (
     admin,
     evidence,
@@ -125,5 +126,7 @@ def route(event: Inbound) -> Handler | None:
                     return run
         return on_file
     if event.text is not None:
+        if typed_invite_code(event.text) is not None:
+            return onboarding.typed_code
         return progress.text_message
     return None

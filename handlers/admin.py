@@ -583,7 +583,9 @@ async def invite_command(event: Inbound, request: Request) -> Reply:
         return Reply(str(exc))
     link = request.channel.invite_link(invite.code)
     expires = texts.moment(invite.expires_at, request.tz)
-    return Reply(texts.invite_created(officer.name, list(officer.positions), link, expires))
+    return Reply(
+        texts.invite_created(officer.name, list(officer.positions), link, expires, invite.code)
+    )
 
 
 # Words read as a role right after /moi's position: a role's own name only. "Chủ tịch"

@@ -176,8 +176,8 @@ class Request:
 
     @property
     def is_configured_admin(self) -> bool:
-        """Listed in ADMIN_TELEGRAM_IDS: may import a plan before any unit exists."""
-        return self.telegram_id in self.settings.admin_telegram_ids
+        """Listed in ADMINS or ADMIN_TELEGRAM_IDS: may import a plan before any unit exists."""
+        return (self.event.channel, self.event.user_id) in self.settings.admin_accounts
 
 
 Replies = Action | Sequence[Action] | None
@@ -407,7 +407,11 @@ def _one_writer(app: AppState) -> contextlib.AbstractAsyncContextManager[object]
 
 
 async def claim_update(
-    session: AsyncSession, update_id: int, officer: Officer | None, *, channel: str = TELEGRAM
+    session: AsyncSession,
+    update_id: int | str,
+    officer: Officer | None,
+    *,
+    channel: str = TELEGRAM,
 ) -> bool:
     """Record that this event is being handled; False if it already was.
 

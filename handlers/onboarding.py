@@ -1,11 +1,21 @@
-"""Greeting: /start (with or without an invite code), /help, and what nothing else handles."""
+"""Greeting: /start (with or without an invite code), an invite code typed alone, /help, and
+what nothing else handles."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from bot import texts
-from core.officers import InviteError, ensure_configured_admin, redeem_invite
+from core.conversation_state import read_state, write_state
+from core.officers import (
+    INVITE_WRONG_PER_HOUR,
+    InviteError,
+    ensure_configured_admin,
+    redeem_invite,
+)
 from core.ownership import officer_items
 from core.roles import is_manager
+from handlers import progress
 from handlers.base import (
     ANYONE,
     OFFICER,
@@ -15,14 +25,19 @@ from handlers.base import (
     Replies,
     Reply,
     Request,
+    Result,
     handler,
 )
+from handlers.state import state_key
 from storage.models import Officer
+
+WRONG_CODES_SLOT = "invite:wrong"  # conversation state: wrong codes in the current hour
+WRONG_CODES_WINDOW = timedelta(hours=1)
 
 
 @handler(ANYONE)
 async def start(event: Inbound, request: Request) -> Replies:
-    code = (event.args or ("",))[0]
+    code = " ".join(event.args)  # a typed code may come in two halves: /start abcd efgh
     if code:
         return await _link(request, code)
     officer = request.officer
@@ -31,7 +46,7 @@ async def start(event: Inbound, request: Request) -> Replies:
             request.session,
             telegram_id=request.telegram_id,
             display_name=request.display_name,
-            admin_ids=request.settings.admin_telegram_ids,
+            admin_ids=request.settings.telegram_admin_ids,
             actor=request.actor,
         )
         if officer is None:
@@ -43,9 +58,22 @@ async def start(event: Inbound, request: Request) -> Replies:
     return await _welcome(request, officer)
 
 
+@handler(ANYONE)
+async def typed_code(event: Inbound, request: Request) -> Result:
+    """Text shaped like an invite code: from someone not linked yet, the code alone (a channel
+    without deep links); from an officer, ordinary text (see progress.text_message)."""
+    if request.officer is None and event.text:
+        return await _link(request, event.text)
+    return await progress.text_message.__wrapped__(event, request)  # type: ignore[attr-defined,no-any-return]
+
+
 async def _link(request: Request, code: str) -> Replies:
     if request.telegram_id is None:  # invites link Telegram accounts only, for now
         return Reply(texts.STRANGER)
+    key = state_key(request.event)
+    wrong = await read_state(request.session, key=key, slot=WRONG_CODES_SLOT, now=request.now)
+    if wrong is not None and wrong["count"] >= INVITE_WRONG_PER_HOUR:
+        return Reply(texts.INVITE_WAIT)
     try:
         officer = await redeem_invite(
             request.session,
@@ -55,8 +83,25 @@ async def _link(request: Request, code: str) -> Replies:
             now=request.now,
         )
     except InviteError as exc:
+        if exc.reason in ("unknown", "look_alike"):
+            await _count_wrong_code(request, wrong)
         return Reply(str(exc))
     return await _welcome(request, officer, linked=True)
+
+
+async def _count_wrong_code(request: Request, wrong: dict[str, object] | None) -> None:
+    """One more wrong code this hour; the hour runs from the first wrong one."""
+    if wrong is None:
+        wrong = {"count": 0, "until": (request.now + WRONG_CODES_WINDOW).isoformat()}
+    count = int(str(wrong["count"])) + 1
+    await write_state(
+        request.session,
+        key=state_key(request.event),
+        slot=WRONG_CODES_SLOT,
+        data={**wrong, "count": count},
+        expires_at=datetime.fromisoformat(str(wrong["until"])),
+        now=request.now,
+    )
 
 
 async def _welcome(request: Request, officer: Officer, *, linked: bool = False) -> list[Action]:

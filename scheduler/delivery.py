@@ -74,6 +74,7 @@ async def claim(
     kind: str,
     key_date: date,
     chat_id: int | None,
+    channel: str = "telegram",
     now: datetime | None = None,
 ) -> Claim | None:
     """Claim one message; None when it is already claimed (by anyone, in any state).
@@ -95,6 +96,7 @@ async def claim(
             attempts=1,
             claimed_at=now or utcnow(),
             chat_id=chat_id,
+            channel=channel,
         )
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
         .returning(Delivery.id)

@@ -1,7 +1,8 @@
 """The scheduler's only job: a tick, once a minute, that decides what is due now.
 
-Nothing about reminders is stored as a scheduler job: APScheduler (PTB's
-JobQueue) only fires this tick. Each tick, for every unit:
+Nothing about reminders is stored as a scheduler job: APScheduler (an
+``AsyncIOScheduler`` in the bot's event loop, whatever channels the bot runs;
+not PTB's JobQueue) only fires this tick. Each tick, for every unit:
 
 * once the unit's reminder time has passed today (and today is a workday),
   today's digests and escalations are sent;
@@ -19,19 +20,21 @@ across several bot processes; the in-memory "done today" sets only save work.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram import Bot
-from telegram.ext import Application, ContextTypes
 
 from bot.settings import Settings
 from core.conversation_state import drop_expired
+from core.outbound import Outbound
 from core.progress import unit_tz
 from core.reminders import unit_rules
 from scheduler.reminders import ReminderSender
@@ -113,24 +116,14 @@ class Ticker:
             log.info("unit %s: weekly summary %s", unit.id, outcomes)
 
 
-def plain_bot(settings: Settings) -> Bot:
-    """A Bot without PTB's rate limiter: the Sender paces and retries by itself."""
-    assert settings.telegram_bot_token is not None
-    return Bot(
-        settings.telegram_bot_token.get_secret_value(),
-        base_url=settings.telegram_api_base_url,
-        base_file_url=settings.telegram_file_base_url,
-    )
-
-
 def make_ticker(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
-    bot: Bot,
+    channel: Outbound,
     clock: Callable[[], datetime],
     sender: Sender | None = None,
 ) -> Ticker:
-    sender = sender or Sender(bot)
+    sender = sender or Sender(channel)
     return Ticker(
         settings=settings,
         sessions=sessions,
@@ -141,24 +134,22 @@ def make_ticker(
     )
 
 
-def install(
-    app: Application,  # type: ignore[type-arg]
-    settings: Settings,
-    sessions: async_sessionmaker[AsyncSession],
-    clock: Callable[[], datetime],
-) -> Callable[[Application], object]:  # type: ignore[type-arg]
-    """Add the tick to the application's JobQueue; returns the start-up hook to call."""
-    bot = plain_bot(settings)
-    ticker = make_ticker(settings, sessions, bot, clock)
+def start_schedule(ticker: Ticker) -> AsyncIOScheduler:
+    """Fire ``ticker.tick`` now (the catch-up) and then every minute, in the running loop.
 
-    async def tick(context: ContextTypes.DEFAULT_TYPE) -> None:
-        await ticker.tick()
-
-    async def start(app: Application) -> None:  # type: ignore[type-arg]
-        await bot.initialize()
-        assert app.job_queue is not None
-        # first=1, not 0: PTB turns 0 into "now", which is already past when APScheduler
-        # adds the job, and the first tick (the catch-up) would then wait a whole interval.
-        app.job_queue.run_repeating(tick, interval=TICK_SECONDS, first=1, name=JOB_NAME)
-
-    return start
+    One tick at a time (a slow tick is not overlapped by the next one); ticks missed
+    while the loop was busy are run once, not once each. ``shutdown(wait=False)`` stops it.
+    """
+    scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=UTC)
+    scheduler.add_job(
+        ticker.tick,
+        IntervalTrigger(seconds=TICK_SECONDS, timezone=UTC),
+        id=JOB_NAME,
+        name=JOB_NAME,
+        next_run_time=datetime.now(UTC),
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=TICK_SECONDS,
+    )
+    scheduler.start()
+    return scheduler

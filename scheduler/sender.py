@@ -13,10 +13,12 @@ Pacing, to stay under Telegram's flood limits without being told off (429):
 * **In flight**: at most ``max_in_flight`` requests await an answer at once, so network latency
   does not cap throughput below the limit.
 
-Errors: ``RetryAfter`` waits ``retry_after`` and retries the same message (not a failure; the
-whole pacer pauses as well, since the limit is the bot's, not the chat's); network errors, time
-outs and 5xx back off exponentially with jitter, up to ``max_retries``; ``Forbidden`` (the user
-blocked the bot) is ``blocked``; ``BadRequest`` and anything else from the API is ``failed``.
+Errors, as the channel adapter (core.outbound.Outbound) reports them: ``RateLimited`` waits the
+time asked and retries the same message (not a failure; the whole pacer pauses as well, since
+the limit is the bot's, not the chat's); ``Transient`` (network errors, time outs, 5xx) backs off
+exponentially with jitter, up to ``max_retries``; ``Blocked`` (the user blocked the bot) is
+``blocked``; ``Refused`` and anything else from the adapter is ``failed``. The adapter (Telegram's
+is channels.telegram.TelegramOutbound) maps its API's errors onto these.
 
 Time is injected (``clock`` monotonic seconds, ``sleep``), so tests drive it without sleeping.
 Message texts are never logged above DEBUG; errors are logged without them.
@@ -27,18 +29,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import Any, Literal, Protocol, TypeVar
+from datetime import date, datetime
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
+from core.outbound import (
+    Attachment,
+    Blocked,
+    Buttons,
+    Outbound,
+    RateLimited,
+    SendError,
+    Transient,
+    describe,
+)
 from scheduler.delivery import claim, mark_failed, mark_sent
 from storage.types import utcnow
 
@@ -47,7 +56,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Status = Literal["sent", "blocked", "failed"]
 Outcome = Literal["sent", "blocked", "failed", "duplicate"]
-Buttons = Sequence[Sequence[tuple[str, str]]]  # rows of (label, callback data)
 OnBlocked = Callable[[int], Awaitable[None]]
 
 # How many deliveries a fan-out runs side by side. Each holds a claim before it is sent, so
@@ -55,48 +63,13 @@ OnBlocked = Callable[[int], Awaitable[None]]
 # ~0.5 s of latency per message (claim + send + mark).
 FANOUT_CONCURRENCY = 16
 
-# A token inside an error text (a URL in a network error) must not reach the database or logs.
-_TOKEN = re.compile(r"\d{6,}:[A-Za-z0-9_-]{30,}")
-
-
-@dataclass(frozen=True)
-class Attachment:
-    """A file sent instead of a plain text message."""
-
-    kind: Literal["photo", "document"]
-    content: bytes
-    filename: str
-
 
 @dataclass(frozen=True)
 class _Payload:
     text: str
-    markup: InlineKeyboardMarkup | None
-    parse_mode: str | None
+    buttons: Buttons | None
+    html: bool
     attachment: Attachment | None
-
-    async def send(self, bot: Any, chat_id: int) -> Any:
-        options = {"reply_markup": self.markup, "parse_mode": self.parse_mode}
-        if self.attachment is None:
-            return await bot.send_message(chat_id, self.text, **options)
-        caption = self.text or None
-        if self.attachment.kind == "photo":
-            return await bot.send_photo(
-                chat_id, self.attachment.content, caption=caption, **options
-            )
-        return await bot.send_document(
-            chat_id,
-            self.attachment.content,
-            filename=self.attachment.filename,
-            caption=caption,
-            **options,
-        )
-
-
-class BotLike(Protocol):
-    async def send_message(
-        self, chat_id: int, text: str, *, reply_markup: Any = ..., parse_mode: Any = ...
-    ) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -112,33 +85,6 @@ class OutgoingMessage:
     text: str
     buttons: Buttons | None = None
     html: bool = False
-
-
-def keyboard(buttons: Buttons | None) -> InlineKeyboardMarkup | None:
-    """Rows of (label, callback data) as an inline keyboard; None when there are none."""
-    if not buttons:
-        return None
-    rows = [
-        [InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in buttons
-    ]
-    return InlineKeyboardMarkup(rows)
-
-
-def describe(exc: BaseException, secret: str | None = None) -> str:
-    """A short, token-free description of an error, fit for the deliveries table and logs."""
-    text = f"{type(exc).__name__}: {exc}"
-    if secret:
-        text = text.replace(secret, "[REDACTED]")
-    return _TOKEN.sub("[REDACTED]", text)[:300]
-
-
-def retry_after_seconds(exc: RetryAfter) -> float:
-    # PTB 22 stores a timedelta and warns when the public attribute is read as an int; the
-    # private field avoids the warning under either setting of PTB_TIMEDELTA.
-    value = getattr(exc, "_retry_after", None)
-    if value is None:
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 async def gather_bounded(factories: Iterable[Callable[[], Awaitable[T]]], limit: int) -> list[T]:
@@ -162,11 +108,11 @@ async def gather_bounded(factories: Iterable[Callable[[], Awaitable[T]]], limit:
 
 
 class Sender:
-    """Sends through a ``telegram.Bot`` (or anything with its ``send_message``), within limits."""
+    """Sends through one channel's adapter (core.outbound.Outbound), within limits."""
 
     def __init__(
         self,
-        bot: BotLike,
+        channel: Outbound,
         *,
         overall_per_second: float = 29.5,
         per_chat_interval: float = 1.0,
@@ -180,7 +126,7 @@ class Sender:
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         rng: random.Random | None = None,
     ) -> None:
-        self.bot = bot
+        self.channel = channel
         self.interval = 1.0 / overall_per_second
         self.per_chat_interval = per_chat_interval
         self.group_interval = group_interval
@@ -214,7 +160,7 @@ class Sender:
 
         With an ``attachment`` the message is a photo or a document and ``text`` its caption.
         """
-        payload = _Payload(text, keyboard(buttons), "HTML" if html else None, attachment)
+        payload = _Payload(text, buttons, html, attachment)
         async with self._chat_turn(chat_id):
             return await self._send_with_retries(chat_id, payload)
 
@@ -234,28 +180,26 @@ class Sender:
         failures = flood_waits = 0
         while True:
             try:
-                message = await self._attempt(chat_id, payload)
-            except RetryAfter as exc:
+                message_id = await self._attempt(chat_id, payload)
+            except RateLimited as exc:
                 flood_waits += 1
                 if flood_waits > self.max_flood_waits:
                     return self._failed(chat_id, exc)
-                await self._wait_flood(chat_id, retry_after_seconds(exc))
-            except Forbidden as exc:
+                await self._wait_flood(chat_id, exc.seconds)
+            except Blocked as exc:
                 log.info("chat %s blocked the bot", chat_id)
-                return SendResult("blocked", None, self._describe(exc))
-            except BadRequest as exc:  # a subclass of NetworkError: must come first
-                return self._failed(chat_id, exc)
-            except NetworkError as exc:  # time outs, connection errors, 5xx
+                return SendResult("blocked", None, str(exc))
+            except Transient as exc:
                 failures += 1
                 if failures > self.max_retries:
                     return self._failed(chat_id, exc)
                 await self._back_off(chat_id, failures, exc)
-            except TelegramError as exc:  # invalid token, chat migrated, conflict: not transient
+            except SendError as exc:  # refused: invalid token, bad request, … not transient
                 return self._failed(chat_id, exc)
             else:
-                return SendResult("sent", getattr(message, "message_id", None), None)
+                return SendResult("sent", message_id, None)
 
-    async def _attempt(self, chat_id: int, payload: _Payload) -> Any:
+    async def _attempt(self, chat_id: int, payload: _Payload) -> int | None:
         await self._wait_for_chat(chat_id)
         # The in-flight slot is taken before the pacer, so a request leaves the moment the
         # pacer lets it go; waiting for a slot afterwards would bunch requests up.
@@ -263,10 +207,17 @@ class Sender:
             await self._wait_for_departure()
             self._chat_last[chat_id] = self._clock()
             log.debug("sending to chat %s: %r", chat_id, payload.text[:80])
-            return await payload.send(self.bot, chat_id)
+            return await self.channel.send(
+                chat_id,
+                payload.text,
+                buttons=payload.buttons,
+                html=payload.html,
+                attachment=payload.attachment,
+            )
 
     def _describe(self, exc: BaseException) -> str:
-        return describe(exc, getattr(self.bot, "token", None))
+        # The adapter's errors are already described without secrets.
+        return str(exc) if isinstance(exc, SendError) else describe(exc)
 
     def _failed(self, chat_id: int, exc: BaseException) -> SendResult:
         error = self._describe(exc)
@@ -373,6 +324,7 @@ class Sender:
                 kind=kind,
                 key_date=key_date,
                 chat_id=chat_id,
+                channel=self.channel.name,
                 now=now_fn(),
             )
             await session.commit()

@@ -54,6 +54,7 @@ class SummarySender:
                 kind=SUMMARY,
                 key_date=as_of,
                 chat_id=officer.telegram_id,
+                channel=self.sender.channel.name,
                 now=self.now_fn(),
             )
             await session.commit()

@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.ext.mutable import MutableDict, MutableList
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from storage.types import UTCDateTime, utcnow
+from storage.types import TextId, UTCDateTime, utcnow
 
 # Deterministic constraint names: Alembic needs a name to drop or alter a
 # constraint, and SQLite (batch mode) and PostgreSQL must agree on it.
@@ -327,6 +327,10 @@ class Delivery(_UnitScoped, Base):
     attempts: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    # The channel the message went through ("telegram", …) and, on it, the chat.
+    channel: Mapped[str] = mapped_column(
+        String(16), default="telegram", server_default=text("'telegram'")
+    )
     chat_id: Mapped[int | None] = mapped_column(BigInteger)
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     error: Mapped[str | None] = mapped_column(Text)
@@ -360,12 +364,13 @@ class ProcessedUpdate(_Id, Base):
         ForeignKey("units.id", ondelete="CASCADE"), index=True, sort_order=-9
     )
     channel: Mapped[str]  # "telegram", "zalo"
-    update_id: Mapped[int] = mapped_column(BigInteger)
+    update_id: Mapped[str] = mapped_column(TextId())  # the channel's id, as text (0010)
     processed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Invite(_UnitScoped, Base):
-    """A single-use link that ties a chat account to an officer (``t.me/<bot>?start=<code>``)."""
+    """A single-use code that ties a chat account to an officer: typed, or in a deep link
+    (``t.me/<bot>?start=<code>``)."""
 
     __tablename__ = "invites"
 
@@ -380,7 +385,9 @@ class Invite(_UnitScoped, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
-    used_by_telegram_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Who used it: the channel and that channel's id of the account, as text (0010).
+    used_by_channel: Mapped[str | None] = mapped_column(String(16))
+    used_by_account: Mapped[str | None] = mapped_column(String(64))
 
 
 class Snooze(_UnitScoped, Base):

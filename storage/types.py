@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -47,3 +47,17 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class TextId(TypeDecorator[str]):
+    """A channel's id for something (an update, an account), kept as text.
+
+    Telegram's ids are integers, Zalo's are strings: the column holds text, and an
+    integer given for it (a Telegram update id) is stored as its decimal text.
+    """
+
+    impl = String(64)
+    cache_ok = True
+
+    def process_bind_param(self, value: object, dialect: Dialect) -> str | None:
+        return None if value is None else str(value)

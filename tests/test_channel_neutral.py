@@ -1,4 +1,5 @@
-"""Features (handlers/) and business logic (core/) import no chat library: only an adapter does."""
+"""Only a channel adapter imports a chat library: features (handlers/), business logic (core/),
+the schedule and its sender (scheduler/), storage, the web server and the command line do not."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ from pathlib import Path
 
 from tests.seed_files import REPO_DIR
 
-NEUTRAL_PACKAGES = ("handlers", "core")
+NEUTRAL_PACKAGES = ("handlers", "core", "scheduler", "storage", "web")
+# bot/ holds the command line and the Telegram application's wiring; only that wiring (building
+# and running PTB's Application, its start-up errors, the bot's username for invite links)
+# may import telegram there.
+TELEGRAM_WIRING = ("bot/application.py", "bot/cli_run.py", "bot/telegram_identity.py")
+
+
+def imports_telegram(path: Path) -> bool:
+    return any(n == "telegram" or n.startswith("telegram.") for n in imported_names(path))
 
 
 def imported_names(path: Path) -> set[str]:
@@ -31,6 +40,19 @@ def test_no_module_under_handlers_or_core_imports_telegram() -> None:
     ]
     assert offenders == []
     assert len(list((REPO_DIR / "handlers").rglob("*.py"))) > 5  # the walk found the modules
+
+
+def test_nothing_under_bot_but_the_telegram_wiring_imports_telegram() -> None:
+    checked = [path for path in sorted((REPO_DIR / "bot").rglob("*.py")) if imports_telegram(path)]
+    offenders = {str(path.relative_to(REPO_DIR)) for path in checked} - set(TELEGRAM_WIRING)
+    assert offenders == set()
+    assert (REPO_DIR / "bot" / "cli_remind.py").exists()  # the walk looked at the CLI too
+
+
+def test_the_scheduler_sends_through_a_channel_adapter_not_a_bot() -> None:
+    """The tick and its sender need no Telegram: the adapter is handed in."""
+    for name in ("jobs.py", "sender.py", "reminders.py", "summaries.py", "delivery.py"):
+        assert not imports_telegram(REPO_DIR / "scheduler" / name), name
 
 
 def test_importing_every_feature_and_core_module_loads_no_telegram() -> None:

@@ -24,7 +24,8 @@ from telegram.ext import Application
 from bot import texts
 from bot.application import build_application, start_bot
 from bot.settings import Settings
-from scheduler.jobs import make_ticker, plain_bot
+from channels.telegram_outbound import TelegramOutbound, plain_bot
+from scheduler.jobs import make_ticker
 from storage.db import make_engine, make_session_factory
 from storage.models import Base, ConversationState, Criterion, Evidence, ProgressUpdate
 from tests.e2e import BotUnderTest, SettableClock, bot_settings
@@ -245,7 +246,7 @@ async def test_expired_state_is_never_acted_on_and_the_tick_deletes_it(
         ticker = make_ticker(
             bot_settings(settings, tg),
             session_factory,
-            plain_bot(bot_settings(settings, tg)),
+            TelegramOutbound(plain_bot(bot_settings(settings, tg))),
             clock,
         )
         assert await ticker.forget_expired_state(clock()) == 2

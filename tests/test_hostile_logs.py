@@ -107,6 +107,28 @@ async def test_an_invite_code_never_reaches_the_debug_log(
     assert invite_code not in log
 
 
+async def test_an_invite_code_typed_alone_never_reaches_the_debug_log(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    assert await asyncio.to_thread(main, ["unit", "add", "Xã Hòa Bình"]) == 0
+    invite = ("officer", "invite", "--unit", "Xã Hòa Bình", "--name", "Lê Thị Bình")
+    assert await asyncio.to_thread(main, [*invite, "--position", "TCKT"]) == 0
+    async with FakeTelegram() as tg:
+        process = await _start(_env(database_url, tg), tmp_path)
+        try:
+            await tg.wait_for_request("getUpdates", timeout=60, finished=False)
+            invite_code = await _invite_code(database_url)
+            mark = tg.checkpoint()
+            await tg.send_text(USER, invite_code.lower())  # no /start: the code alone
+            welcome = await tg.wait_for(lambda m: m.chat_id == USER, timeout=60, after=mark)
+        finally:
+            log = await _stop(process)
+    assert "Lê Thị Bình" in welcome.content  # linked: the code went through
+    assert "getUpdates" in log
+    assert invite_code not in log and invite_code.lower() not in log
+
+
 async def _invite_code(database_url: str) -> str:
     from sqlalchemy import select
 

@@ -336,7 +336,8 @@ async def test_invite_links_an_account_once(session: AsyncSession) -> None:
     invite = await create_invite(
         session, unit=unit, officer=clerk, actor="telegram:1", actor_officer_id=admin.id, now=NOW
     )
-    assert re.fullmatch(r"[A-Za-z0-9_-]{16,64}", invite.code)
+    # Issue 12: a code people type, 8 characters without look-alikes (was 16 to 64 URL-safe).
+    assert re.fullmatch(r"[A-HJKMNP-Z2-9]{8}", invite.code)
     assert invite.expires_at == NOW + timedelta(days=7)
     assert deep_link("dondoc_bot", invite.code) == f"https://t.me/dondoc_bot?start={invite.code}"
     later = NOW + timedelta(days=2)
@@ -345,7 +346,12 @@ async def test_invite_links_an_account_once(session: AsyncSession) -> None:
     )
     await session.commit()
     assert linked.id == clerk.id and clerk.telegram_id == 777 and clerk.last_activity_at == later
-    assert (invite.used_at, invite.used_by_telegram_id) == (later, 777)
+    # Issue 12: who used it is (channel, account id as text), no longer a Telegram integer.
+    assert (invite.used_at, invite.used_by_channel, invite.used_by_account) == (
+        later,
+        "telegram",
+        "777",
+    )
     assert await officer_by_telegram_id(session, telegram_id=777) == clerk
     redeemed = (await audits(session, "invite.redeem"))[0]
     assert redeemed.actor == "telegram:777" and redeemed.old == {"telegram_id": None}

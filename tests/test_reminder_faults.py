@@ -46,6 +46,7 @@ from telegram import Bot
 from telegram.error import NetworkError
 
 from bot import texts
+from channels.telegram_outbound import TelegramOutbound
 from core.officers import add_officer
 from core.plan_store import import_plan
 from core.plan_yaml import load_yaml_plan
@@ -254,7 +255,7 @@ async def test_429_and_5xx_for_a_while_then_every_digest_once_the_same_day(
         tg.fail_next(3, status=502)
         tg.fail_next(2, status=500)
         tg.force_429(3, retry_after=1)
-        sender = Sender(bot, clock=time.clock, sleep=time.sleep, rng=Random(4))
+        sender = Sender(TelegramOutbound(bot), clock=time.clock, sleep=time.sleep, rng=Random(4))
         reminders = ReminderSender(session_factory, sender, now)
         report = await reminders.send_day(unit_id=unit_id, day=DAY)
 
@@ -289,7 +290,7 @@ async def test_a_blocked_chat_marks_the_officer_unreachable_and_tells_the_coordi
     async with FakeTelegram() as tg, Bot(tg.token, base_url=tg.base_url) as bot:
         tg.block(blocked_chat)
         time = FakeTime()
-        sender = Sender(bot, clock=time.clock, sleep=time.sleep)
+        sender = Sender(TelegramOutbound(bot), clock=time.clock, sleep=time.sleep)
         reminders = ReminderSender(session_factory, sender, lambda: MORNING)
         report = await reminders.send_day(unit_id=unit_id, day=DAY)
         assert report.outcomes == {"sent": 4, "blocked": 1}

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot
 from telegram.error import NetworkError, TimedOut
 
+from channels.telegram_outbound import TelegramOutbound
 from scheduler.delivery import CLAIM_TIMEOUT, claim, reclaim_stale
 from scheduler.sender import (
     FANOUT_CONCURRENCY,
@@ -121,7 +122,9 @@ def recorder(bot: Bot, time: FakeTime) -> RecordingBot:
 
 @pytest.fixture
 def sender(recorder: RecordingBot, time: FakeTime) -> Sender:
-    return Sender(recorder, clock=time.clock, sleep=time.sleep, rng=random.Random(7))
+    return Sender(
+        TelegramOutbound(recorder), clock=time.clock, sleep=time.sleep, rng=random.Random(7)
+    )
 
 
 # --------------------------------------------------------------------------- send
@@ -159,7 +162,7 @@ async def test_429_pauses_every_chat_not_only_the_one_refused(
 ) -> None:
     time = FakeTime(manual=True)
     recorder.time = time
-    sender = Sender(recorder, clock=time.clock, sleep=time.sleep)
+    sender = Sender(TelegramOutbound(recorder), clock=time.clock, sleep=time.sleep)
     tg.force_429(1, retry_after=2)
     refused = asyncio.create_task(sender.send(1, DIGEST))
     await time.wait_for_sleepers(1)  # chat 1 got its 429 and is waiting 2 s
@@ -181,7 +184,9 @@ async def test_5xx_backs_off_then_sends_once(
     recorder: RecordingBot, tg: FakeTelegram, time: FakeTime
 ) -> None:
     # No per-chat interval here, so that the only sleeps are the back-offs.
-    sender = Sender(recorder, clock=time.clock, sleep=time.sleep, per_chat_interval=0)
+    sender = Sender(
+        TelegramOutbound(recorder), clock=time.clock, sleep=time.sleep, per_chat_interval=0
+    )
     tg.fail_next(2, status=502)
     result = await sender.send(42, DIGEST)
     assert result.status == "sent"
@@ -194,7 +199,7 @@ async def test_5xx_backs_off_then_sends_once(
 async def test_transient_errors_give_up_after_max_retries(
     recorder: RecordingBot, tg: FakeTelegram, time: FakeTime
 ) -> None:
-    sender = Sender(recorder, clock=time.clock, sleep=time.sleep, max_retries=2)
+    sender = Sender(TelegramOutbound(recorder), clock=time.clock, sleep=time.sleep, max_retries=2)
     tg.fail_next(10, status=500)
     result = await sender.send(42, DIGEST)
     assert result.status == "failed"
@@ -213,7 +218,7 @@ async def test_a_time_out_is_retried(time: FakeTime) -> None:
                 raise TimedOut()
             return type("Message", (), {"message_id": 8})()
 
-    sender = Sender(FlakyBot(), clock=time.clock, sleep=time.sleep)
+    sender = Sender(TelegramOutbound(FlakyBot()), clock=time.clock, sleep=time.sleep)
     assert await sender.send(42, DIGEST) == SendResult("sent", 8, None)
     assert FlakyBot.calls == 2
 
@@ -306,7 +311,7 @@ async def test_a_real_fan_out_stays_under_telegram_limits() -> None:
         FakeTelegram(flood=FloodLimits(global_per_second=30, per_chat_per_second=1)) as server,
         Bot(server.token, base_url=server.base_url) as real_bot,
     ):
-        sender = Sender(real_bot)
+        sender = Sender(TelegramOutbound(real_bot))
         chats = range(9001, 9121)  # 120 messages: about 4 s
         results = await sender.send_many(OutgoingMessage(c, f"Nhắc việc {c}") for c in chats)
         assert [r.status for r in results] == ["sent"] * len(chats)
@@ -426,7 +431,7 @@ async def test_the_mark_survives_a_cancel_right_after_the_send(
             return message
 
     seeded = await seed_unit(session_factory)
-    sender = Sender(CancelledAfterSend(), clock=time.clock, sleep=time.sleep)
+    sender = Sender(TelegramOutbound(CancelledAfterSend()), clock=time.clock, sleep=time.sleep)
     delivery_task = asyncio.create_task(deliver(sender, session_factory, seeded))
     with pytest.raises(asyncio.CancelledError):
         await delivery_task

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -13,11 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
 from bot.settings import Settings
+from channels.telegram_outbound import TelegramOutbound, plain_bot
 from core.reminder_settings import change_setting
-from scheduler.jobs import Ticker, make_ticker, plain_bot, summary_time_on
+from scheduler.jobs import JOB_NAME, Ticker, make_ticker, start_schedule, summary_time_on
 from scheduler.sender import Sender
 from storage.models import Delivery, Unit
 from tests.e2e import SettableClock, bot_settings
+from tests.fakes.recording_channel import RecordingChannel
 from tests.fakes.telegram_api import FakeTelegram
 from tests.test_reminders import setup
 
@@ -44,8 +47,9 @@ class World:
         Its sender skips the one-second gap between messages to one chat (the sender's
         own tests cover pacing), so a summary's five parts don't take five seconds.
         """
-        sender = Sender(self.bot, per_chat_interval=0.0)  # type: ignore[arg-type]
-        return make_ticker(self.config, self.sessions, self.bot, self.clock, sender)  # type: ignore[arg-type]
+        channel = TelegramOutbound(self.bot)
+        sender = Sender(channel, per_chat_interval=0.0)
+        return make_ticker(self.config, self.sessions, channel, self.clock, sender)
 
 
 @pytest.fixture
@@ -122,3 +126,27 @@ async def test_summary_moves_to_the_workday_before_a_day_off(world: World) -> No
     world.clock.set(hanoi("2024-03-14T16:01"))
     await world.ticker().tick()
     assert len([m for m in world.tg.sent(HOA) if m.method == "sendDocument"]) == 1
+
+
+async def test_the_schedule_ticks_with_no_telegram_at_all(
+    settings: Settings, session_factory: Sessions
+) -> None:
+    """The minute tick on its own AsyncIOScheduler: the catch-up tick at start sends today's
+    digests and escalations through whatever channel adapter it is given."""
+    await setup(session_factory)
+    channel = RecordingChannel()
+    clock = SettableClock(hanoi("2024-03-13T07:31"))
+    ticker = make_ticker(settings, session_factory, channel, clock)
+    schedule = start_schedule(ticker)
+    try:
+        assert [job.id for job in schedule.get_jobs()] == [JOB_NAME]
+        async with asyncio.timeout(30):
+            await channel.wait_for(4)  # Lan's and Hoa's digests, two escalations
+    finally:
+        schedule.shutdown(wait=False)
+    day = date(2024, 3, 13)
+    assert len([t for t in channel.texts_to(LAN) if t.startswith(texts.digest_header(day))]) == 1
+    assert len([t for t in channel.texts_to(HOA) if t.startswith(texts.digest_header(day))]) == 1
+    async with session_factory() as session:
+        kinds = sorted(d.kind for d in await session.scalars(select(Delivery)))
+    assert kinds == ["digest", "digest", "escalation", "escalation"]
