@@ -23,6 +23,7 @@ from channels.telegram import register, set_chat_menu, set_default_menu
 from channels.telegram_outbound import TelegramOutbound, plain_bot
 from handlers.base import AppState, Clock, utc_clock
 from scheduler import jobs as scheduler_jobs
+from scheduler.jobs import Ticker
 from storage.models import Officer
 from web.server import Webhook, WebServer, start_web_server
 
@@ -34,6 +35,7 @@ CONCURRENT_UPDATES = 32
 STATE_KEY = "dondoc"
 STARTUP_KEY = "dondoc_startup"
 SCHEDULE_KEY = "dondoc_schedule"
+STOP_WAIT_SECONDS = 60.0  # how long a clean stop waits for a tick's fan-out to finish
 WEBHOOK_PATH = TELEGRAM_WEBHOOK_PATH
 TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 StartupHook = Callable[[Application], Awaitable[None]]  # type: ignore[type-arg]
@@ -47,11 +49,12 @@ class DondocApplication(Application):  # type: ignore[type-arg]
     """
 
     async def stop(self) -> None:
-        running: tuple[AsyncIOScheduler, Bot] | None = self.bot_data.pop(SCHEDULE_KEY, None)
+        running: tuple[AsyncIOScheduler, Ticker, Bot] | None = self.bot_data.pop(SCHEDULE_KEY, None)
         if running is not None:
-            schedule, sending_bot = running
+            schedule, ticker, sending_bot = running
             if schedule.running:
                 schedule.shutdown(wait=False)
+            await ticker.finish(seconds=STOP_WAIT_SECONDS)
             await sending_bot.shutdown()
         await super().stop()
 
@@ -95,7 +98,7 @@ def _schedule_hook(
         bot = plain_bot(settings)  # no PTB rate limiter: the Sender paces and retries
         await bot.initialize()
         ticker = scheduler_jobs.make_ticker(settings, sessions, TelegramOutbound(bot), clock)
-        app.bot_data[SCHEDULE_KEY] = (scheduler_jobs.start_schedule(ticker), bot)
+        app.bot_data[SCHEDULE_KEY] = (scheduler_jobs.start_schedule(ticker), ticker, bot)
 
     return start
 

@@ -77,8 +77,29 @@ class Ticker:
     claim_timeout: timedelta
     reminded: set[tuple[int, date]] = field(default_factory=set)
     summarised: set[tuple[int, date]] = field(default_factory=set)
+    # The tick in flight: a clean stop waits for it instead of cutting a fan-out mid-way.
+    in_flight: asyncio.Task[None] | None = None
 
     async def tick(self) -> None:
+        self.in_flight = asyncio.current_task()  # type: ignore[assignment]
+        try:
+            await self._tick_units()
+        finally:
+            self.in_flight = None
+
+    async def finish(self, *, seconds: float) -> None:
+        """Wait (up to ``seconds``) for the tick in flight to end.
+
+        Stopping the scheduler stops new ticks but not a running one, and the loop
+        would cancel that one on its way out, after some sends but before it noted
+        their outcome; a claim left so is retried later, but a clean stop need not
+        leave any.
+        """
+        running = self.in_flight
+        if running is not None and running is not asyncio.current_task():
+            await asyncio.wait({running}, timeout=seconds)
+
+    async def _tick_units(self) -> None:
         now = self.clock()
         async with self.sessions() as session:
             units = list(await session.scalars(select(Unit).order_by(Unit.id)))
