@@ -52,9 +52,13 @@ class DondocApplication(Application):  # type: ignore[type-arg]
         running: tuple[AsyncIOScheduler, Ticker, Bot] | None = self.bot_data.pop(SCHEDULE_KEY, None)
         if running is not None:
             schedule, ticker, sending_bot = running
+            # Pause first and wait for the tick in flight: APScheduler's shutdown cancels a
+            # running coroutine job, which would cut a fan-out between a send and its mark.
+            if schedule.running:
+                schedule.pause()
+            await ticker.finish(seconds=STOP_WAIT_SECONDS)
             if schedule.running:
                 schedule.shutdown(wait=False)
-            await ticker.finish(seconds=STOP_WAIT_SECONDS)
             await sending_bot.shutdown()
         await super().stop()
 

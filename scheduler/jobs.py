@@ -90,10 +90,10 @@ class Ticker:
     async def finish(self, *, seconds: float) -> None:
         """Wait (up to ``seconds``) for the tick in flight to end.
 
-        Stopping the scheduler stops new ticks but not a running one, and the loop
-        would cancel that one on its way out, after some sends but before it noted
-        their outcome; a claim left so is retried later, but a clean stop need not
-        leave any.
+        APScheduler's shutdown cancels a running tick, after some sends but perhaps
+        before it noted their outcome; a claim left so is retried later, but a clean
+        stop need not leave any. So a stop pauses the scheduler, waits here, then
+        shuts it down.
         """
         running = self.in_flight
         if running is not None and running is not asyncio.current_task():
