@@ -364,6 +364,11 @@ async def province_xlsx(
     tz = unit_tz(Unit(timezone=None))
     body = await asyncio.to_thread(province_workbook, [s.row for s in states], tz)
     name = f"TongHop Tinh {context.clock().astimezone(tz):%Y-%m-%d}.xlsx"
+    return _xlsx_response(body, name)
+
+
+def _xlsx_response(body: bytes, name: str) -> web.Response:
+    """A workbook to download, under its Vietnamese file name."""
     return web.Response(
         body=body,
         headers={
@@ -457,13 +462,7 @@ async def commune_xlsx(
     unit, state = found
     body = await asyncio.to_thread(render_workbook, state.summary, tz=unit_tz(unit))
     name = f"TongHop {unit.name} {state.summary.as_of:%Y-%m-%d}.xlsx"
-    return web.Response(
-        body=body,
-        headers={
-            "Content-Type": XLSX,
-            "Content-Disposition": content_disposition("attachment", name),
-        },
-    )
+    return _xlsx_response(body, name)
 
 
 # ---------------------------------------------------------------- items and evidence
