@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import inspect
 import itertools
 import os
 import signal
@@ -57,11 +56,12 @@ from telegram.ext import (  # noqa: E402
     filters,
 )
 
-from bot.application import CONCURRENT_UPDATES, build_application, start_bot  # noqa: E402
 from bot.settings import Settings, load_settings  # noqa: E402
+from channels.telegram_app import CONCURRENT_UPDATES, build_application, start_bot  # noqa: E402
 from core.ownership import officer_items  # noqa: E402
 from core.plan_store import import_plan  # noqa: E402
 from core.text import fold  # noqa: E402
+from handlers.base import AppState  # noqa: E402
 from storage.db import make_engine, make_session_factory  # noqa: E402
 from storage.migrate import upgrade_database  # noqa: E402
 from storage.models import Officer, Unit  # noqa: E402
@@ -187,10 +187,8 @@ def bench_settings(directory: Path, url: str) -> Settings:
 
 
 def dondoc_app(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Application:  # type: ignore[type-arg]
-    options: dict[str, Any] = {}
-    if "schedule" in inspect.signature(build_application).parameters:
-        options["schedule"] = False  # no reminder ticks in the middle of a measurement
-    app = build_application(settings, sessions=sessions, **options)
+    # No reminder ticks in the middle of a measurement: the application has none (bot.runner).
+    app = build_application(AppState(settings=settings, sessions=sessions))
     app.bot._rate_limiter = AIORateLimiter(overall_max_rate=0, max_retries=3)  # see docstring
     return app
 

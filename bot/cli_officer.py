@@ -14,7 +14,7 @@ from typing import Any
 from bot.cli import CommandError, read_input_file
 from bot.database import open_database
 from bot.settings import Settings
-from bot.telegram_identity import UnknownBotUsername, bot_username
+from channels.telegram_identity import UnknownBotUsername, bot_username
 from core.officers import (
     OfficerError,
     RosterError,

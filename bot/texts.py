@@ -20,15 +20,22 @@ TOKEN_REFUSED = (
     "Telegram từ chối TELEGRAM_BOT_TOKEN: kiểm tra lại token nhận từ @BotFather trong tệp .env."
 )
 NO_TOKEN = """\
-Chưa có TELEGRAM_BOT_TOKEN nên bot chưa chạy được.
-1. Mở Telegram, nhắn @BotFather, gõ /newbot và làm theo hướng dẫn để nhận token.
-2. Ghi token vào tệp .env ở thư mục dự án: TELEGRAM_BOT_TOKEN=123456:ABC...
-   (hoặc đặt biến môi trường TELEGRAM_BOT_TOKEN), rồi chạy lại lệnh.
+Chưa có token của kênh chat nào nên bot chưa chạy được. Cần ít nhất một token:
+- Zalo: mở ứng dụng "Zalo Bot Manager", chọn "Tạo bot" và làm theo hướng dẫn để nhận token,
+  rồi ghi vào tệp .env ở thư mục dự án: ZALO_BOT_TOKEN=...
+- Telegram: nhắn @BotFather, gõ /newbot và làm theo hướng dẫn để nhận token,
+  rồi ghi vào tệp .env: TELEGRAM_BOT_TOKEN=123456:ABC...
+(hoặc đặt biến môi trường cùng tên), rồi chạy lại lệnh. Bot chạy mọi kênh đã có token.
+Muốn thử dondoc ngay trên máy, không cần token: python -m bot chat --demo
 
-No TELEGRAM_BOT_TOKEN is set, so the bot cannot start.
-1. In Telegram, message @BotFather, send /newbot and follow the steps to get a token.
-2. Put it in a .env file in the project folder: TELEGRAM_BOT_TOKEN=123456:ABC...
-   (or set the TELEGRAM_BOT_TOKEN environment variable), then run this command again."""
+No chat channel token is set, so the bot cannot start. Set at least one:
+- Zalo: in the "Zalo Bot Manager" app, choose "Tạo bot" (create a bot) and follow the steps
+  to get a token, then put it in a .env file in the project folder: ZALO_BOT_TOKEN=...
+- Telegram: message @BotFather, send /newbot and follow the steps to get a token,
+  then put it in .env: TELEGRAM_BOT_TOKEN=123456:ABC...
+(or set the environment variable of the same name), then run this command again. The bot
+runs every channel whose token is set.
+To try dondoc on this computer without a token: python -m bot chat --demo"""
 
 STRANGER = (
     "Xin chào! Đây là bot nhắc việc cải cách hành chính của UBND xã/phường.\n"

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 TICK_SECONDS = 60
 JOB_NAME = "dondoc-tick"
+STOP_WAIT_SECONDS = 60.0  # how long a clean stop waits for a tick's fan-out to finish
 
 
 def summary_time_on(unit: Unit, cron: str, day: date) -> time | None:
@@ -159,7 +160,7 @@ def start_schedule(ticker: Ticker) -> AsyncIOScheduler:
     """Fire ``ticker.tick`` now (the catch-up) and then every minute, in the running loop.
 
     One tick at a time (a slow tick is not overlapped by the next one); ticks missed
-    while the loop was busy are run once, not once each. ``shutdown(wait=False)`` stops it.
+    while the loop was busy are run once, not once each. :func:`stop_schedule` stops it.
     """
     scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=UTC)
     scheduler.add_job(
@@ -174,3 +175,18 @@ def start_schedule(ticker: Ticker) -> AsyncIOScheduler:
     )
     scheduler.start()
     return scheduler
+
+
+async def stop_schedule(
+    scheduler: AsyncIOScheduler, ticker: Ticker, *, wait_seconds: float = STOP_WAIT_SECONDS
+) -> None:
+    """Stop ticking without cutting a fan-out: pause, wait for the tick in flight, shut down.
+
+    APScheduler's shutdown cancels a running coroutine job, which would cut a fan-out
+    between a send and its mark; pausing first keeps a new tick from starting meanwhile.
+    """
+    if scheduler.running:
+        scheduler.pause()
+    await ticker.finish(seconds=wait_seconds)
+    if scheduler.running:
+        scheduler.shutdown(wait=False)

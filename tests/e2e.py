@@ -22,8 +22,9 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.ext import Application
 
-from bot.application import build_application, start_bot
 from bot.settings import Settings
+from channels.telegram_app import build_application, start_bot
+from handlers.base import AppState
 from tests.fakes.telegram_api import FakeTelegram
 
 
@@ -67,14 +68,13 @@ async def running_bot(
     sessions: async_sessionmaker[AsyncSession],
     *,
     now: datetime | None = None,
-    schedule: bool = False,
     **overrides: object,
 ) -> AsyncIterator[BotUnderTest]:
-    """The bot, polling the fake server. The reminder tick is off unless ``schedule``."""
+    """The bot, polling the fake server; no reminder tick (bot.runner starts that)."""
     clock = SettableClock(now or datetime(2024, 3, 4, 2, 0, tzinfo=UTC))
     async with FakeTelegram() as tg:
         config = bot_settings(settings, tg, **overrides)
-        app = build_application(config, sessions=sessions, clock=clock, schedule=schedule)
+        app = build_application(AppState(settings=config, sessions=sessions, clock=clock))
         async with app:
             await start_bot(app)
             assert app.updater is not None

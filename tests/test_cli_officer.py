@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli import main
-from bot.telegram_identity import clear_cache
+from channels.telegram_identity import clear_cache
 from storage.models import AuditLog, Invite, Officer, Unit
 from tests.fakes.telegram_api import BOT_USERNAME, FakeTelegram
 

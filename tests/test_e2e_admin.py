@@ -13,9 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
-from bot.application import build_application, start_bot
 from bot.settings import Settings
+from channels.telegram_app import build_application, start_bot
 from core.ownership import officer_items
+from handlers.base import AppState
 from storage.models import (
     AssignmentOverride,
     AuditLog,
@@ -102,7 +103,8 @@ async def app_on(
 ) -> AsyncIterator[None]:
     """One run of the bot on an existing fake server: leaving it is a restart."""
     config = bot_settings(settings, tg, admin_telegram_ids=[ADMIN])
-    app = build_application(config, sessions=sessions, clock=SettableClock(datetime.now(UTC)))
+    clock = SettableClock(datetime.now(UTC))
+    app = build_application(AppState(settings=config, sessions=sessions, clock=clock))
     async with app:
         await start_bot(app)
         assert app.updater is not None

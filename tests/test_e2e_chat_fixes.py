@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
-from bot.application import STATE_KEY
 from bot.settings import Settings
+from channels.telegram_app import STATE_KEY
 from core import evidence_pack
 from handlers import admin, evidence, tasks
 from storage.models import (

@@ -22,9 +22,10 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot import texts
-from bot.application import build_application, start_bot
 from bot.settings import Settings
+from channels.telegram_app import build_application, start_bot
 from channels.telegram_outbound import TelegramOutbound, plain_bot
+from handlers.base import AppState
 from scheduler.jobs import make_ticker
 from storage.db import make_engine, make_session_factory
 from storage.models import Base, ConversationState, Criterion, Evidence, ProgressUpdate
@@ -43,12 +44,11 @@ async def bot_process(
 ) -> AsyncIterator[Application]:  # type: ignore[type-arg]
     """One bot process on the test's database, with its own engine; leaving it stops it."""
     engine = make_engine(settings.database_url)
-    app = build_application(
-        bot_settings(settings, tg),
-        sessions=make_session_factory(engine),
-        clock=clock,
-        schedule=False,  # no reminder digests in the middle of these conversations
+    # No reminder tick (bot.runner starts that): no digests in the middle of these conversations.
+    state = AppState(
+        settings=bot_settings(settings, tg), sessions=make_session_factory(engine), clock=clock
     )
+    app = build_application(state)
     try:
         async with app:
             await start_bot(app)

@@ -16,14 +16,10 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
-from bot.application import (
-    TELEGRAM_SECRET_HEADER,
-    WEBHOOK_PATH,
-    build_application,
-    start_bot,
-    start_receiving,
-)
+from bot.runner import running
 from bot.settings import Settings
+from channels.telegram_app import TELEGRAM_SECRET_HEADER, WEBHOOK_PATH, TelegramRunner
+from handlers.base import AppState
 from tests.e2e import bot_settings
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -55,16 +51,10 @@ async def webhook_bot(
         config = bot_settings(
             settings, tg, web_secret=SecretStr(WEB_SECRET), web_listen="127.0.0.1", port=0
         ).model_copy(update=overrides)
-        app = build_application(config, sessions=sessions)
-        async with app:
-            await start_bot(app)
-            server = await start_receiving(app, config)
-            assert server is not None
-            try:
-                yield tg, config, f"http://127.0.0.1:{server.port}/{WEBHOOK_PATH}"
-            finally:
-                await server.stop()
-                await app.stop()
+        state = AppState(settings=config, sessions=sessions)
+        async with running(state, [TelegramRunner(state)]) as bot:
+            assert bot.server is not None
+            yield tg, config, f"http://127.0.0.1:{bot.server.port}/{WEBHOOK_PATH}"
 
 
 async def test_webhook_requests_need_the_secret_token(
@@ -134,16 +124,9 @@ async def test_without_a_public_url_the_bot_polls_and_serves_nothing(
 ) -> None:
     async with FakeTelegram() as tg:
         config = bot_settings(settings, tg)
-        app = build_application(config, sessions=session_factory)
-        async with app:
-            await start_bot(app)
-            server = await start_receiving(app, config)
-            try:
-                assert server is None
-                await tg.send_text(607, "/start")
-                assert (await tg.wait_for(lambda m: m.chat_id == 607)).text == texts.STRANGER
-                assert tg.calls("setWebhook") == []
-            finally:
-                assert app.updater is not None
-                await app.updater.stop()
-                await app.stop()
+        state = AppState(settings=config, sessions=session_factory)
+        async with running(state, [TelegramRunner(state)]) as bot:
+            assert bot.server is None
+            await tg.send_text(607, "/start")
+            assert (await tg.wait_for(lambda m: m.chat_id == 607)).text == texts.STRANGER
+            assert tg.calls("setWebhook") == []

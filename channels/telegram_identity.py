@@ -1,7 +1,7 @@
 """The bot's own Telegram username, for the invite links the command line prints.
 
-The Telegram side of the CLI: the only module under bot/ outside the chat
-application that speaks to Telegram. TELEGRAM_BOT_USERNAME wins when set;
+The Telegram side of the command line (bot/cli_officer.py), kept here because only
+channel adapters import ``telegram``. TELEGRAM_BOT_USERNAME wins when set;
 otherwise one getMe call per token and process (cached), so printing many
 links asks Telegram once. Failure is not fatal: an invite code works without
 a link, so the caller prints the code and says why there is no link.
