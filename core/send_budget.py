@@ -85,14 +85,14 @@ class SendBudget:
         self.rates = rates
         self._turn = turn or contextlib.nullcontext
         self._clock = clock
-        self._sleep = sleep
+        self.sleep = sleep
 
     async def wait_turn(self, chat: str, *, group: bool = False) -> float:
         """Reserve this message's slot and wait for it; returns the seconds waited."""
         slot = await self.reserve(chat, group=group)
         delay = slot - self._clock()
         if delay > 0:
-            await self._sleep(delay)
+            await self.sleep(delay)
         return max(delay, 0.0)
 
     async def reserve(self, chat: str, *, group: bool = False) -> float:
