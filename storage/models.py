@@ -495,3 +495,16 @@ class ConversationState(_Id, Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     expires_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SendBudgetRow(Base):
+    """When a bot (key ``channel:token-hash``) or one of its chats (``…:chat``) may next send.
+
+    Shared by every process on the database: see core.send_budget. Wall-clock
+    seconds, not a timestamp column, because the pacing arithmetic is in seconds.
+    """
+
+    __tablename__ = "send_budgets"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    next_at: Mapped[float] = mapped_column(Float(53))

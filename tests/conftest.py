@@ -83,7 +83,9 @@ def empty_all_tables_statement() -> TextClause:
     tables = [table.name for table in reversed(Base.metadata.sorted_tables)]  # children first
     deletes = " ".join(f'DELETE FROM "{name}";' for name in tables)
     restarts = " ".join(
-        f"PERFORM setval(pg_get_serial_sequence('\"{name}\"', 'id'), 1, false);" for name in tables
+        f"PERFORM setval(pg_get_serial_sequence('\"{name}\"', 'id'), 1, false);"
+        for name in tables
+        if "id" in Base.metadata.tables[name].columns
     )
     return text(f"DO $$ BEGIN {deletes} {restarts} END $$")
 
