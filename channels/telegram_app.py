@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Update
 from telegram.error import InvalidToken, NetworkError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
+from telegram.ext import Application, ApplicationBuilder, Defaults
 
 from bot import texts
 from bot.runner import ChannelRefused, ChannelUnreachable
@@ -33,8 +33,10 @@ from channels.telegram import (
     set_chat_menu,
     set_default_menu,
 )
+from channels.telegram_budget import SharedRateLimiter
 from channels.telegram_outbound import TelegramOutbound, plain_bot
-from handlers.base import TELEGRAM, AppState
+from core.send_budget import Rates, SendBudget, bot_key
+from handlers.base import TELEGRAM, AppState, writer_turn
 from storage.models import Officer
 from web.server import Webhook
 
@@ -59,13 +61,30 @@ def build_application(state: AppState) -> Application:  # type: ignore[type-arg]
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.telegram_file_base_url)
         .defaults(Defaults(tzinfo=settings.tz))
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(SharedRateLimiter(telegram_budget(state), max_retries=3))
         .concurrent_updates(CONCURRENT_UPDATES)
         .build()
     )
     app.bot_data[STATE_KEY] = state
     register(app, state)
     return app
+
+
+# Telegram: about 30 messages a second per bot (a hair under, so that no sliding second holds
+# 31), one a second per chat with short bursts allowed, 20 a minute per group.
+TELEGRAM_RATES = Rates(per_second=29.5, per_chat_interval=1.0, group_interval=3.0, chat_burst=3)
+
+
+def telegram_budget(state: AppState) -> SendBudget:
+    """The bot's send budget, shared with every other process on this token and database."""
+    token = state.settings.telegram_bot_token
+    assert token is not None
+    return SendBudget(
+        sessions=state.sessions,
+        key=bot_key(TELEGRAM, token.get_secret_value()),
+        rates=TELEGRAM_RATES,
+        turn=lambda: writer_turn(state),
+    )
 
 
 async def start_bot(app: Application) -> None:  # type: ignore[type-arg]

@@ -61,6 +61,11 @@ class Rates:
     chat_burst: int = 1  # messages a chat may get at once before the interval applies
 
 
+def wall_clock() -> float:
+    """The budgets' time: wall-clock seconds, the same in every process on the machine."""
+    return time.time()
+
+
 def bot_key(channel: str, token: str) -> str:
     """The budget's name: the channel and a hash of the token (the token never leaves)."""
     digest = hashlib.sha256(token.encode()).hexdigest()[:16]
@@ -77,7 +82,7 @@ class SendBudget:
         key: str,
         rates: Rates,
         turn: Callable[[], contextlib.AbstractAsyncContextManager[object]] | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = wall_clock,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
         self._sessions = sessions

@@ -37,6 +37,7 @@ from core.conversation_state import drop_expired
 from core.outbound import Outbound
 from core.progress import unit_tz
 from core.reminders import unit_rules
+from core.send_budget import forget_idle_budgets, wall_clock
 from scheduler.reminders import ReminderSender
 from scheduler.sender import Sender
 from scheduler.summaries import SummarySender
@@ -119,6 +120,9 @@ class Ticker:
             gone = await drop_expired(session, now=now)
         if gone:
             log.info("dropped %s expired conversation states", gone)
+        async with self.sessions() as session, session.begin():
+            # Send budgets run on wall-clock seconds (core.send_budget), not the ticker's clock.
+            await forget_idle_budgets(session, now=wall_clock())
         return gone
 
     async def _unit_tick(self, unit: Unit, now: datetime) -> None:
