@@ -72,6 +72,7 @@ GROUP = "GROUP"
 # Where clients found an image's URL [O]: photo_url first, then photo (a URL or an object).
 _PHOTO_KEYS = ("photo_url", "photo", "url")
 MAX_POLL_BACKOFF_SECONDS = 60.0
+STOP_GRACE_SECONDS = 60.0  # as the scheduler's clean stop waits for its tick in flight
 
 CAPABILITIES = Capabilities(
     buttons=False,
@@ -260,8 +261,10 @@ class ZaloChannel:
     poll_seconds: int = 30
     name: str = CHANNEL
     capabilities: Capabilities = field(default=CAPABILITIES)
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _poller: asyncio.Task[None] | None = None
+    _worker: asyncio.Task[None] | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _stopping: bool = False
 
     @property
     def bot(self) -> str:
@@ -271,20 +274,30 @@ class ZaloChannel:
 
     async def start(self) -> None:
         """Delete any webhook, handle what the inbox kept from before, then poll and handle."""
+        self._stopping = False
         await self.api.delete_webhook()
         await self.handle_inbox()
-        self._tasks = [
-            asyncio.create_task(self._poll(), name="zalo-poll"),
-            asyncio.create_task(self._work(), name="zalo-inbox"),
-        ]
+        self._poller = asyncio.create_task(self._poll(), name="zalo-poll")
+        self._worker = asyncio.create_task(self._work(), name="zalo-inbox")
 
-    async def stop(self) -> None:
-        for task in self._tasks:
+    async def stop(self, *, grace: float = STOP_GRACE_SECONDS) -> None:
+        """Stop polling, let the update in hand finish (up to ``grace`` seconds), then stop.
+
+        Updates polled but not handled stay in the inbox for the next start.
+        """
+        self._stopping = True
+        self._wake.set()
+        tasks = [task for task in (self._poller, self._worker) if task is not None]
+        if self._poller is not None:
+            self._poller.cancel()
+        if self._worker is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._worker), grace)
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._tasks = []
+        self._poller = self._worker = None
 
     # --- receiving ------------------------------------------------------------------------------
 
@@ -304,7 +317,7 @@ class ZaloChannel:
                 self._wake.set()
 
     async def _work(self) -> None:
-        while True:
+        while not self._stopping:
             await self._wake.wait()
             self._wake.clear()
             await self.handle_inbox()
@@ -324,8 +337,10 @@ class ZaloChannel:
     async def handle_inbox(self) -> int:
         """Handle every unhandled update of this bot, oldest first; how many were handled."""
         handled = 0
-        while rows := await self._unhandled():
+        while not self._stopping and (rows := await self._unhandled()):
             for row_id, raw in rows:
+                if self._stopping:
+                    break
                 await self._handle(raw)
                 await self._mark_handled(row_id)
                 handled += 1

@@ -391,6 +391,7 @@ class FakeZalo:
         record = ApiRequest(method, params if isinstance(params, dict) else {}, seq=next(self._seq))
         self.requests.append(record)
         self.stats.requests += 1
+        await self._notify()  # a test may wait for a call in progress (a long poll)
         if method in SEND_METHODS and self._hold_budget is not None:
             if self._hold_budget <= 0:
                 return await self._hold(request, record)
