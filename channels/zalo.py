@@ -47,7 +47,6 @@ from bot import texts
 from channels.zalo_api import (
     MAX_TEXT,
     QUOTA_WAIT_SECONDS,
-    DownloadTooLarge,
     PhotoExpired,
     ZaloApi,
     ZaloError,
@@ -56,7 +55,7 @@ from channels.zalo_api import (
 from core.conversation import PHOTO, Action, Capabilities, Inbound, IncomingFile, Reply
 from core.outbound import Attachment, Blocked, Buttons, RateLimited, Refused, SendError, Transient
 from handlers import route
-from handlers.base import AppState, FileTooBig
+from handlers.base import AppState
 from storage.db import insert_ignoring_conflicts
 from storage.models import ZaloInbox
 from storage.types import utcnow
@@ -162,6 +161,11 @@ async def route_event(event: Inbound, channel: ZaloChannel) -> None:
     run = route(event)
     if run is not None:
         await run(event, channel)
+
+
+def backoff(failures: int) -> float:
+    """Seconds to wait after ``failures`` failed rounds in a row: 2, 4, 8, … up to a minute."""
+    return min(MAX_POLL_BACKOFF_SECONDS, 2.0 ** min(failures, 6))
 
 
 # --- out: text -------------------------------------------------------------------------------
@@ -306,21 +310,34 @@ class ZaloChannel:
         while True:
             try:
                 update = await self.api.get_update(poll_seconds=self.poll_seconds)
+                if update is not None:
+                    await self.keep(update)
+                    self._wake.set()
             except ZaloError as exc:  # token-free by construction
                 failures += 1
                 log.warning("Zalo getUpdates failed (%s); polling again", exc)
-                await self.sleep(min(MAX_POLL_BACKOFF_SECONDS, 2.0 ** min(failures, 6)))
-                continue
-            failures = 0
-            if update is not None:
-                await self.keep(update)
-                self._wake.set()
+            except Exception:  # the database, say: log it and keep polling
+                failures += 1
+                log.exception("could not keep a Zalo update")
+            else:
+                failures = 0
+            if failures:
+                await self.sleep(backoff(failures))
 
     async def _work(self) -> None:
+        failures = 0
         while not self._stopping:
             await self._wake.wait()
             self._wake.clear()
-            await self.handle_inbox()
+            try:
+                await self.handle_inbox()
+            except Exception:  # the database: the rows stay unhandled for the next round
+                failures += 1
+                log.exception("could not read the Zalo inbox")
+                await self.sleep(backoff(failures))
+                self._wake.set()
+            else:
+                failures = 0
 
     async def keep(self, update: dict[str, Any]) -> bool:
         """Commit the raw update to the inbox; False if this message was there already."""
@@ -404,10 +421,7 @@ class ZaloChannel:
     async def fetch(self, file: IncomingFile, target: Path, *, limit: int) -> None:
         """Download the photo now (its URL expires): FileTooBig past ``limit``, PhotoExpired
         when the URL no longer works."""
-        try:
-            await self.api.download(file.handle, target, limit=limit)
-        except DownloadTooLarge:
-            raise FileTooBig from None
+        await self.api.download(file.handle, target, limit=limit)
 
     async def deliver(self, event: Inbound, actions: Sequence[Action]) -> None:
         """Each reply's text, split to fit; menus, choices, edits and files are not sent yet."""

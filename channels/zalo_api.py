@@ -68,6 +68,7 @@ from typing import Any, Literal
 import httpx
 
 from bot.logging_setup import redacting_filter
+from channels.download import write_limited
 from core.outbound import describe
 
 DEFAULT_BASE_URL = "https://bot-api.zaloplatforms.com/bot"
@@ -121,10 +122,6 @@ class ZaloNetworkError(ZaloError):
 
 class PhotoExpired(Exception):
     """The photo URL of an update no longer serves the picture (4xx)."""
-
-
-class DownloadTooLarge(Exception):
-    """The file is over the size limit; nothing of it was kept."""
 
 
 def outcome(error: ZaloError) -> Outcome:
@@ -260,8 +257,8 @@ class ZaloApi:
     # --- files ----------------------------------------------------------------------------------
 
     async def download(self, url: str, target: Path, *, limit: int) -> None:
-        """Stream ``url`` to ``target``: PhotoExpired on a 4xx, DownloadTooLarge past ``limit``
-        bytes (declared or counted), ZaloNetworkError when the host does not answer."""
+        """Stream ``url`` to ``target``: PhotoExpired on a 4xx, FileTooBig past ``limit`` bytes
+        (declared or counted), ZaloNetworkError when the host does not answer."""
         failure: str | None = None
         try:
             await self._stream(url, target, limit)
@@ -275,13 +272,4 @@ class ZaloApi:
             if 400 <= response.status_code < 500:
                 raise PhotoExpired
             response.raise_for_status()
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limit:
-                raise DownloadTooLarge
-            size = 0
-            with target.open("wb") as out:
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > limit:
-                        raise DownloadTooLarge
-                    out.write(chunk)
+            await write_limited(response, target, limit)

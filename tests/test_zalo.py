@@ -49,6 +49,22 @@ async def api(zalo: FakeZalo) -> AsyncIterator[ZaloApi]:
         yield client
 
 
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def channel(
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    api: ZaloApi,
+    recorder: Recorder,
+) -> ZaloChannel:
+    """The channel on the test database, its events recorded instead of routed."""
+    return channel_for(settings, session_factory, api, recorder)
+
+
 class Recorder:
     """A dispatch that records each event (and can hang, as a process killed mid-handling)."""
 
@@ -93,6 +109,15 @@ def channel_for(
     if dispatch is None:
         return ZaloChannel(app=app, api=api, sleep=no_sleep)
     return ZaloChannel(app=app, api=api, dispatch=dispatch, sleep=no_sleep)
+
+
+async def receive_one(channel: ZaloChannel, api: ZaloApi) -> dict[str, Any]:
+    """One poll, kept and handled, as the channel's loops do (without running them)."""
+    update = await api.get_update()
+    assert update is not None
+    await channel.keep(update)
+    await channel.handle_inbox()
+    return update
 
 
 async def inbox(session_factory: async_sessionmaker[AsyncSession]) -> list[ZaloInbox]:
@@ -275,13 +300,11 @@ async def test_each_update_is_in_the_inbox_before_it_is_handled(
 
 
 async def test_a_message_delivered_twice_is_handled_once(
-    settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
     zalo: FakeZalo,
     api: ZaloApi,
+    channel: ZaloChannel,
+    recorder: Recorder,
 ) -> None:
-    recorder = Recorder()
-    channel = channel_for(settings, session_factory, api, recorder)
     message_id = zalo.send_text(zalo.user(), "ABCD2345")
 
     first = await api.get_update()
@@ -294,7 +317,7 @@ async def test_a_message_delivered_twice_is_handled_once(
     assert kept == [True, False]
     assert handled == 1 and len(recorder.events) == 1
     assert recorder.events[0].text == "ABCD2345"
-    assert len(await inbox(session_factory)) == 1
+    assert len(await inbox(channel.app.sessions)) == 1
 
 
 async def test_a_message_left_in_the_inbox_is_handled_after_a_restart(
@@ -346,6 +369,40 @@ async def test_start_deletes_a_webhook_so_that_polling_works(
     assert polls[0].status == 200 and all(call.status != 400 for call in polls)  # no conflict
 
 
+async def test_polling_backs_off_through_a_5xx_storm_and_goes_on(
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    zalo: FakeZalo,
+    api: ZaloApi,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    waits: list[float] = []
+
+    async def record_wait(seconds: float) -> None:
+        waits.append(seconds)
+
+    recorder = Recorder()
+    channel = ZaloChannel(
+        app=AppState(settings=settings, sessions=session_factory),
+        api=api,
+        dispatch=recorder,
+        sleep=record_wait,
+    )
+    zalo.fail_next(3, status=502, methods=frozenset({"getUpdates"}))
+    message_id = zalo.send_text(zalo.user(), "xin chào")
+
+    await channel.start()
+    try:
+        await recorder.wait_for(1)
+    finally:
+        await channel.stop()
+
+    assert [call.status for call in zalo.calls("getUpdates")[:4]] == [502, 502, 502, 200]
+    assert waits == [2.0, 4.0, 8.0]
+    assert str(recorder.events[0].event_id) == message_id
+    assert "getUpdates: 502" in caplog.text and zalo.token not in caplog.text
+
+
 @handler(ANYONE)
 async def keep_photo(event: Inbound, request: Request) -> Fetch:
     """A feature that stores the photo it is sent, as the evidence feature does (test only)."""
@@ -377,11 +434,7 @@ async def test_a_photo_is_downloaded_at_once_or_asked_again(
     if case == "expired":
         zalo.expire_photo(message_id)
 
-    update = await api.get_update()
-    assert update is not None
-    event = to_inbound(update)
-    await channel.keep(update)
-    await channel.handle_inbox()
+    event = to_inbound(await receive_one(channel, api))
 
     assert event is not None and event.caption == "3.1.3"
     assert event.files[0].kind == PHOTO and event.files[0].handle.endswith(".jpg")
@@ -410,20 +463,15 @@ async def test_a_photo_is_downloaded_at_once_or_asked_again(
 async def test_what_the_bot_cannot_take_gets_a_friendly_answer(
     send: str,
     answer: str,
-    settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
     zalo: FakeZalo,
     api: ZaloApi,
+    channel: ZaloChannel,
+    recorder: Recorder,
 ) -> None:
-    recorder = Recorder()
-    channel = channel_for(settings, session_factory, api, recorder)
     user = zalo.user("u-sticker")
     getattr(zalo, f"send_{send}")(user)
 
-    update = await api.get_update()
-    assert update is not None
-    await channel.keep(update)
-    await channel.handle_inbox()
+    await receive_one(channel, api)
 
     assert zalo.texts_to("u-sticker") == [answer]
     assert "chưa hỗ trợ" in answer
@@ -433,28 +481,23 @@ async def test_what_the_bot_cannot_take_gets_a_friendly_answer(
 @pytest.mark.parametrize("send", ["text", "photo", "sticker"])
 async def test_a_group_chat_gets_one_polite_line_and_nothing_else(
     send: str,
-    settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
     zalo: FakeZalo,
     api: ZaloApi,
+    channel: ZaloChannel,
+    recorder: Recorder,
 ) -> None:
-    recorder = Recorder()
-    channel = channel_for(settings, session_factory, api, recorder)
     user = zalo.user("u-member")
     if send == "text":
         zalo.send_text(user, "/viec", group="g-commune")
     else:
         getattr(zalo, f"send_{send}")(user, group="g-commune")
 
-    update = await api.get_update()
-    assert update is not None
-    await channel.keep(update)
-    await channel.handle_inbox()
+    await receive_one(channel, api)
 
     assert zalo.texts_to("g-commune") == [texts.PRIVATE_ONLY]
     assert zalo.texts_to("u-member") == []
     assert recorder.events == []
-    async with session_factory() as session:
+    async with channel.app.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(ProcessedUpdate)) == 0
 
 

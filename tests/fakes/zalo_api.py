@@ -57,6 +57,8 @@ from typing import Any, NoReturn
 
 from aiohttp import web
 
+from tests.fakes.changes import notify_change, wait_for_change
+
 DEFAULT_TOKEN = "1459232241454765289:fakeZaloSecretForTestsOnly0123456789abcdefXYZ"
 MAX_TEXT = 2000  # sendMessage's text and sendPhoto's caption [D]
 SEND_METHODS = frozenset({"sendMessage", "sendPhoto", "sendSticker"})
@@ -149,7 +151,7 @@ class FakeZalo:
         self._photos: dict[str, _Photo] = {}
         self._photo_of_message: dict[str, str] = {}
         self._blocked: set[str] = set()
-        self._failures: deque[int] = deque()
+        self._failures: deque[tuple[int, frozenset[str]]] = deque()
         self._quota = 0
         self._hold_budget: int | None = None
         self._release = asyncio.Event()
@@ -259,9 +261,11 @@ class FakeZalo:
     def block(self, chat_id: str) -> None:
         self._blocked.add(chat_id)
 
-    def fail_next(self, n: int = 1, *, status: int = 502) -> None:
-        """The next n sends answer a 5xx (a storm, with n large)."""
-        self._failures.extend([status] * n)
+    def fail_next(
+        self, n: int = 1, *, status: int = 502, methods: frozenset[str] = SEND_METHODS
+    ) -> None:
+        """The next n calls of ``methods`` (default: the sends) answer a 5xx (n large: a storm)."""
+        self._failures.extend([(status, methods)] * n)
 
     def force_quota(self, n: int = 1) -> None:
         """The next n sends answer Zalo's quota error (429) [G]."""
@@ -359,16 +363,10 @@ class FakeZalo:
         return list(self.held)
 
     async def _wait(self, condition: Callable[[], bool], seconds: float) -> bool:
-        try:
-            async with asyncio.timeout(seconds), self._changed:
-                await self._changed.wait_for(condition)
-        except TimeoutError:
-            return False
-        return True
+        return await wait_for_change(self._changed, condition, seconds)
 
     async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
+        await notify_change(self._changed)
 
     def _kick(self) -> None:
         """Wake waiters from synchronous test code (the helpers above are not coroutines)."""
@@ -402,8 +400,7 @@ class FakeZalo:
             handler = self._methods.get(method)
             if handler is None:
                 raise ApiError(404, "Not found")  # [G]: "invalid path or API name" is 400/404
-            if method in SEND_METHODS:
-                self._injected_failure(params)
+            self._injected_failure(method, params)
             result = await handler(params)
         except ApiError as err:
             record.status = err.status
@@ -417,11 +414,13 @@ class FakeZalo:
         await self._notify()
         return response
 
-    def _injected_failure(self, params: dict[str, Any]) -> None:
-        if self._failures:
-            status = self._failures.popleft()
+    def _injected_failure(self, method: str, params: dict[str, Any]) -> None:
+        if self._failures and method in self._failures[0][1]:
+            status, _ = self._failures.popleft()
             self.stats.server_errors += 1
             raise ApiError(status, "Internal server error")
+        if method not in SEND_METHODS:
+            return
         if self._quota > 0:
             self._quota -= 1
             self.stats.quota_errors += 1
