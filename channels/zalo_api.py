@@ -18,7 +18,8 @@ https://bot.zapps.me/docs); we read them through copies and clients:
 * ``[G]`` GoClaw's Zalo Bot page, whose error table cites https://bot.zapps.me/docs/error-code/:
   nextlevelbuilder/goclaw-docs, ``channels/zalo-bot.md``;
 * ``[L]`` a small polling script: lamdt1/ckvn-bot, ``src/test_zalo_chat_id.py``;
-* ``[V]`` a Vietnamese digest of the docs (repository not named by the search) listing
+* ``[V]`` a Vietnamese digest of the docs (its repository not named by the search tool;
+  stored file id 71334954298) listing
   ``message.voice.received`` with ``voice_url``, stickers with ``sticker`` and ``url``,
   and error 426.
 

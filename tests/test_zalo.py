@@ -244,6 +244,23 @@ async def test_zalo_errors_become_the_senders(zalo: FakeZalo, api: ZaloApi) -> N
     assert zalo.stats.quota_errors == 1 and zalo.sent() == []
 
 
+async def test_a_held_send_never_answers_and_the_sender_may_retry_it(
+    zalo: FakeZalo, api: ZaloApi
+) -> None:
+    outbound = ZaloOutbound(api)
+    zalo.hold_sends_after(1)
+
+    await outbound.send("first", "một")
+    held = asyncio.create_task(outbound.send("second", "hai"))
+    assert [r.params["chat_id"] for r in await zalo.wait_for_held(1)] == ["second"]
+    assert await zalo.release_held() == 1
+    with pytest.raises(Transient):  # the connection dropped: no answer, worth retrying
+        await held
+
+    assert zalo.texts_to("first") == ["một"] and zalo.texts_to("second") == []
+    assert zalo.stats.held == 1
+
+
 async def test_a_long_text_goes_in_parts_cut_on_lines(zalo: FakeZalo, api: ZaloApi) -> None:
     lines = [f"{n}. " + "việc cần làm " * 10 for n in range(1, 41)]  # ~5,000 characters
 

@@ -16,7 +16,8 @@ docstring of channels/zalo_api.py, which names the same ones):
   ``event_name`` values, string ids, ``chat_type`` PRIVATE/GROUP, ``date`` in milliseconds,
   ``photo_url`` and ``caption`` of an image, ``error_code`` 408 for a long poll that ends
   with nothing.
-* ``[V]`` a Vietnamese digest of the docs: the webhook payload's ``from`` with
+* ``[V]`` a Vietnamese digest of the docs (stored file id 71334954298, repository not
+  named by the search tool): the webhook payload's ``from`` with
   ``display_name`` and ``is_bot``, ``message.voice.received`` with ``voice_url``,
   ``message.sticker.received`` with ``sticker`` and ``url``.
 * ``[G]`` nextlevelbuilder/goclaw-docs, ``channels/zalo-bot.md`` (citing
