@@ -25,6 +25,20 @@ text only, at most 2000 characters a message, longer texts split on line
 boundaries (:func:`split_text`); no buttons, no editing, no documents, so a
 reply's choices, documents and photos are not sent yet (the text rendering
 for channels without buttons, and signed links, come later).
+
+A photo whose item is named (caption "3.1.3", or "Gửi minh chứng" pressed
+before) is downloaded while its update is handled, seconds after the poll. A
+photo waiting for its item to be picked is downloaded when it is picked, and
+gets "gửi lại ảnh" if its URL expired meanwhile: downloading every photo on
+arrival would download strangers' photos too, until officers can link Zalo.
+
+Wiring, for ``python -m bot run`` (still to come)::
+
+    async with ZaloApi(token, base_url=settings.zalo_api_base_url) as api:
+        channel = ZaloChannel(app=app_state, api=api)  # dispatch=route_event by default
+        await channel.start()   # deletes the webhook, drains the inbox, polls
+        ...                     # ZaloOutbound(api) is the scheduler's sending side
+        await channel.stop()    # waits for the update in hand
 """
 
 from __future__ import annotations
@@ -111,7 +125,7 @@ def to_inbound(update: dict[str, Any]) -> Inbound | None:
     who = Inbound(
         channel=CHANNEL,
         user_id=user_id,
-        display_name=str(sender.get("display_name") or sender.get("name") or ""),
+        display_name=_name_of(sender),
         chat_id=str(chat.get("id") or user_id),
         event_id=message_id_of(update),  # type: ignore[arg-type]  # see the module docstring
         private=str(chat.get("chat_type") or "PRIVATE").upper() != GROUP,
@@ -125,6 +139,14 @@ def to_inbound(update: dict[str, Any]) -> Inbound | None:
         caption = message.get("caption")
         return replace(who, files=(photo,), caption=caption if isinstance(caption, str) else None)
     return None if who.private else who  # a group's sticker still gets the one polite line
+
+
+def _name_of(sender: dict[str, Any]) -> str:
+    # display_name in webhook payloads [V]; the docs' getUpdates sample says first_name [D].
+    for key in ("display_name", "first_name", "name"):
+        if isinstance(sender.get(key), str) and sender[key].strip():
+            return str(sender[key]).strip()
+    return ""
 
 
 def with_text(event: Inbound, text: str) -> Inbound:

@@ -42,7 +42,9 @@ Facts:
   answers ``{"ok": true}`` [D]. ``getMe`` answers ``{"id", "account_name", ...}`` [D].
 * Update: ``{"event_name", "message": {"from": {"id", "display_name", "is_bot"},
   "chat": {"id", "chat_type": "PRIVATE"|"GROUP"}, "text", "message_id", "date"}}``,
-  ids as strings, ``date`` in milliseconds [D][O][V]. Events: ``message.text.received``,
+  ids as strings, ``date`` in milliseconds [D][O][V]; the docs' getUpdates sample names the
+  sender ``first_name`` instead of ``display_name`` [D], so both are read. Events:
+  ``message.text.received``,
   ``message.image.received`` (the picture's URL under ``photo_url``, or ``photo``, with a
   ``caption``) [O], ``message.sticker.received``, ``message.voice.received``,
   ``message.unsupported.received`` [O][V]. Photo URLs expire: download at once.

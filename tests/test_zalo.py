@@ -469,6 +469,19 @@ async def test_a_photo_is_downloaded_at_once_or_asked_again(
     assert claimed == 1
 
 
+def test_the_sender_name_is_read_from_either_documented_field() -> None:
+    def update(sender: dict[str, Any]) -> dict[str, Any]:
+        message = {"from": sender, "chat": {"id": "c1", "chat_type": "PRIVATE"}}
+        return {"event_name": "message.text.received", "message": {**message, "text": "hi"}}
+
+    webhook_style = to_inbound(update({"id": "u1", "display_name": "Ted", "is_bot": False}))
+    sample_style = to_inbound(update({"id": "u1", "first_name": "Nguyen Van A"}))
+
+    assert webhook_style is not None and webhook_style.display_name == "Ted"
+    assert sample_style is not None and sample_style.display_name == "Nguyen Van A"
+    assert str(sample_style.event_id).startswith("sha256:")  # no message id: a digest
+
+
 @pytest.mark.parametrize(
     ("send", "answer"),
     [
