@@ -5,7 +5,8 @@ Zalo forgets a message as soon as the call returns. :class:`ZaloChannel` writes
 each raw update to ``zalo_inbox`` (storage.models.ZaloInbox) and commits
 before handling it, then handles the inbox's unhandled rows in arrival order
 and marks each handled. A process that dies in between handles the row after
-its restart (:meth:`ZaloChannel.start` drains the inbox first); the same
+its restart (:meth:`ZaloChannel.start` drains the inbox first; while running,
+each process handles the rows it polled itself); the same
 message delivered twice hits the (bot, message id) unique key and is stored,
 and so handled, once. Polling and a webhook exclude each other, so start
 deletes any webhook first.
@@ -289,7 +290,9 @@ class ZaloChannel:
     capabilities: Capabilities = field(default=CAPABILITIES)
     _poller: asyncio.Task[None] | None = None
     _worker: asyncio.Task[None] | None = None
-    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # Inbox rows this process polled, to handle in order (rows other processes polled are
+    # theirs; rows a dead process left are drained by the next start).
+    _queue: asyncio.Queue[int | None] = field(default_factory=asyncio.Queue)
     _stopping: bool = False
 
     @property
@@ -312,7 +315,7 @@ class ZaloChannel:
         Updates polled but not handled stay in the inbox for the next start.
         """
         self._stopping = True
-        self._wake.set()
+        self._queue.put_nowait(None)  # wakes an idle worker
         tasks = [task for task in (self._poller, self._worker) if task is not None]
         if self._poller is not None:
             self._poller.cancel()
@@ -332,9 +335,9 @@ class ZaloChannel:
         while True:
             try:
                 update = await self.api.get_update(poll_seconds=self.poll_seconds)
-                if update is not None:
-                    await self.keep(update)
-                    self._wake.set()
+                row_id = None if update is None else await self.keep(update)
+                if row_id is not None:
+                    self._queue.put_nowait(row_id)
             except ZaloError as exc:  # token-free by construction
                 failures += 1
                 log.warning("Zalo getUpdates failed (%s); polling again", exc)
@@ -347,53 +350,61 @@ class ZaloChannel:
                 await self.sleep(backoff(failures))
 
     async def _work(self) -> None:
-        failures = 0
-        while not self._stopping:
-            await self._wake.wait()
-            self._wake.clear()
-            try:
-                await self.handle_inbox()
-            except Exception:  # the database: the rows stay unhandled for the next round
-                failures += 1
-                log.exception("could not read the Zalo inbox")
-                await self.sleep(backoff(failures))
-                self._wake.set()
-            else:
-                failures = 0
+        while (row_id := await self._queue.get()) is not None and not self._stopping:
+            failures = 0
+            while not self._stopping:
+                try:
+                    await self._handle_row(row_id)
+                    break
+                except Exception:  # the database: the row stays unhandled; try it again
+                    failures += 1
+                    log.exception("could not handle a row of the Zalo inbox")
+                    await self.sleep(backoff(failures))
 
-    async def keep(self, update: dict[str, Any]) -> bool:
-        """Commit the raw update to the inbox; False if this message was there already."""
+    async def keep(self, update: dict[str, Any]) -> int | None:
+        """Commit the raw update to the inbox: its row id, None if the message was there."""
         async with self._writer(), self.app.sessions() as session:
             statement = (
                 insert_ignoring_conflicts(session, ZaloInbox)
                 .values(bot=self.bot, message_id=message_id_of(update), raw=update)
                 .on_conflict_do_nothing(index_elements=["bot", "message_id"])
+                .returning(ZaloInbox.id)
             )
-            result = await session.execute(statement)
+            row_id = await session.scalar(statement)
             await session.commit()
-        return bool(getattr(result, "rowcount", 0))
+        return row_id
 
     async def handle_inbox(self) -> int:
-        """Handle every unhandled update of this bot, oldest first; how many were handled."""
+        """Handle every unhandled update of this bot, oldest first (what a process that died
+        left, at start); how many were handled."""
         handled = 0
-        while not self._stopping and (rows := await self._unhandled()):
-            for row_id, raw in rows:
+        while not self._stopping and (row_ids := await self._unhandled()):
+            for row_id in row_ids:
                 if self._stopping:
                     break
-                await self._handle(raw)
-                await self._mark_handled(row_id)
-                handled += 1
+                handled += await self._handle_row(row_id)
         return handled
 
-    async def _unhandled(self) -> list[tuple[int, dict[str, Any]]]:
+    async def _unhandled(self) -> list[int]:
         query = (
-            select(ZaloInbox.id, ZaloInbox.raw)
+            select(ZaloInbox.id)
             .where(ZaloInbox.bot == self.bot, ZaloInbox.handled_at.is_(None))
             .order_by(ZaloInbox.id)
             .limit(50)
         )
         async with self.app.sessions() as session:
-            return [(row_id, raw) for row_id, raw in (await session.execute(query)).all()]
+            return list((await session.scalars(query)).all())
+
+    async def _handle_row(self, row_id: int) -> bool:
+        """Handle one row unless it was handled meanwhile (by a twin process); then mark it."""
+        query = select(ZaloInbox.raw).where(ZaloInbox.id == row_id, ZaloInbox.handled_at.is_(None))
+        async with self.app.sessions() as session:
+            raw = await session.scalar(query)
+        if raw is None:
+            return False
+        await self._handle(raw)
+        await self._mark_handled(row_id)
+        return True
 
     async def _mark_handled(self, row_id: int) -> None:
         async with self._writer(), self.app.sessions() as session:
