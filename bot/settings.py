@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     telegram_file_base_url: str = Field(
         default="https://api.telegram.org/file/bot", alias="TELEGRAM_FILE_BASE_URL"
     )
+    zalo_bot_token: SecretStr | None = Field(default=None, alias="ZALO_BOT_TOKEN")
+    zalo_api_base_url: str = Field(
+        default="https://bot-api.zaloplatforms.com/bot", alias="ZALO_API_BASE_URL"
+    )
+    # Zalo publishes no rate limit: a conservative budget for the whole bot, every process.
+    zalo_messages_per_second: float = Field(
+        default=5.0, alias="ZALO_MESSAGES_PER_SECOND", gt=0, le=30
+    )
     admin_telegram_ids: Annotated[list[int], NoDecode] = Field(
         default_factory=list, alias="ADMIN_TELEGRAM_IDS"
     )
@@ -176,14 +184,14 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
-    @field_validator("telegram_api_base_url", "telegram_file_base_url")
+    @field_validator("telegram_api_base_url", "telegram_file_base_url", "zalo_api_base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value
 
-    @field_validator("telegram_bot_token", mode="before")
+    @field_validator("telegram_bot_token", "zalo_bot_token", mode="before")
     @classmethod
     def _blank_token_is_none(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
@@ -276,7 +284,12 @@ class Settings(BaseSettings):
         """Every secret string the logs must never show (the log filter masks them)."""
         found = [
             value.get_secret_value()
-            for value in (self.telegram_bot_token, self.web_secret, self.webhook_secret)
+            for value in (
+                self.telegram_bot_token,
+                self.zalo_bot_token,
+                self.web_secret,
+                self.webhook_secret,
+            )
             if value is not None
         ]
         if self.web_secret is not None:

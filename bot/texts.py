@@ -320,6 +320,16 @@ UNKNOWN_COMMAND = "Không có lệnh này. Gõ /help để xem các lệnh bạn
 # --- evidence --------------------------------------------------------------------------------
 
 FILE_TOO_BIG = "Tệp quá lớn (trên 20 MB) nên chưa lưu gì. Hãy nén hoặc chia nhỏ rồi gửi lại."
+# Zalo: what its users may send that the bot cannot take (yet).
+ZALO_PHOTO_EXPIRED = "Ảnh này đã hết hạn tải về nên tôi chưa lưu gì. Vui lòng gửi lại ảnh."
+ZALO_STICKER = "Tôi chưa hỗ trợ nhãn dán. Hãy gõ lệnh bằng chữ, ví dụ /viec để xem việc của bạn."
+ZALO_VOICE = (
+    "Tôi chưa hỗ trợ tin nhắn thoại. Hãy gõ bằng chữ, ví dụ /capnhat 3.1.3 60 "
+    "để báo tiến độ mục 3.1.3 đạt 60%."
+)
+ZALO_UNSUPPORTED = (
+    "Tôi chưa hỗ trợ loại tin nhắn này. Hãy gõ bằng chữ (ví dụ /viec) hoặc gửi ảnh làm minh chứng."
+)
 EVIDENCE_NO_TARGET = (
     "Chưa rõ tệp này là minh chứng cho mục nào. Gửi lại kèm chú thích là mã mục "
     "(ví dụ «3.1.3»), hoặc mở việc bằng /viec rồi bấm «Gửi minh chứng»."

@@ -35,6 +35,7 @@ from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from bot import texts
+from channels.download import write_limited
 from core.conversation import (
     DOCUMENT,
     PHOTO,
@@ -333,18 +334,12 @@ async def download(bot: Bot, ref: IncomingFile, target: Path, *, limit: int) -> 
 
 
 async def _stream(url: str, target: Path, limit: int) -> None:
-    size = 0
     try:
         async with (
             httpx.AsyncClient(timeout=DOWNLOAD_TIMEOUT_SECONDS) as client,
             client.stream("GET", url) as response,
         ):
             response.raise_for_status()
-            with target.open("wb") as out:
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > limit:
-                        raise FileTooBig
-                    out.write(chunk)
+            await write_limited(response, target, limit)
     except httpx.HTTPError as exc:
         raise RuntimeError(f"file download failed: {type(exc).__name__}") from None

@@ -508,3 +508,25 @@ class SendBudgetRow(Base):
 
     key: Mapped[str] = mapped_column(String(160), primary_key=True)
     next_at: Mapped[float] = mapped_column(Float(53))
+
+
+class ZaloInbox(Base):
+    """Every update Zalo's ``getUpdates`` handed over, written before it is handled.
+
+    ``getUpdates`` has no offset: once a call returns, Zalo will not send that
+    message again, so a process that died before handling it would lose it.
+    The raw update is committed here first and handled from here; a row whose
+    ``handled_at`` is empty after a restart is handled then. ``message_id`` is
+    unique per bot, so the same message delivered twice is kept (and handled)
+    once. No unit: an update arrives before anyone knows who sent it.
+    """
+
+    __tablename__ = "zalo_inbox"
+    __table_args__ = (UniqueConstraint("bot", "message_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bot: Mapped[str] = mapped_column(String(64))  # the bot id, the token's part before ":"
+    message_id: Mapped[str] = mapped_column(String(64))
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    handled_at: Mapped[datetime | None] = mapped_column(index=True)

@@ -58,6 +58,8 @@ from typing import IO, Any, Concatenate, NoReturn, ParamSpec, TypeVar
 
 from aiohttp import web
 
+from tests.fakes.changes import notify_change, wait_for_change
+
 DEFAULT_TOKEN = "123456789:TEST-dondoc-fake-token"
 BOT_USERNAME = "dondoc_test_bot"
 BOT_FIRST_NAME = "Đôn đốc (test)"
@@ -1038,16 +1040,10 @@ class FakeTelegram:
             raise TimeoutError(f"condition not met within {timeout}s")
 
     async def _wait(self, condition: Callable[[], bool], seconds: float) -> bool:
-        try:
-            async with asyncio.timeout(seconds), self._changed:
-                await self._changed.wait_for(condition)
-        except TimeoutError:
-            return False
-        return True
+        return await wait_for_change(self._changed, condition, seconds)
 
     async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
+        await notify_change(self._changed)
 
     def _bump(self) -> int:
         self._seq += 1

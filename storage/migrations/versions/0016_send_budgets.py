@@ -1,7 +1,7 @@
 """send budgets: one pacing row per bot and per chat, shared by every process
 
 Revision ID: 0016
-Revises: 0012
+Revises: 0014
 Create Date: 2026-12-06 07:40:00+00:00
 
 See core.send_budget. Nothing to backfill: an absent row means "may send now".
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0016"
-down_revision: str | Sequence[str] | None = "0012"
+down_revision: str | Sequence[str] | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
