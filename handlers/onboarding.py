@@ -134,6 +134,8 @@ async def help_command(event: Inbound, request: Request) -> Reply:
     lines += ["", texts.HELP_TIPS]
     if "admin" in roles:
         lines.append(texts.HELP_ADMIN_TIPS)
+    if not request.channel.capabilities.buttons:
+        lines += ["", texts.HELP_NUMBERED]
     return Reply("\n".join(lines))
 
 
