@@ -61,7 +61,10 @@ class LocalChannel:
 
 
 def local_file(path: Path) -> IncomingFile:
-    """A file on disk, as a channel would describe one it received."""
+    """A file on disk, as a channel would describe one it received (FileNotFoundError if
+    there is no such file)."""
+    if not path.is_file():
+        raise FileNotFoundError(str(path))
     kind = PHOTO if path.suffix.lower() in PHOTO_SUFFIXES else DOCUMENT
     return IncomingFile(
         handle=str(path),
