@@ -116,12 +116,13 @@ class TextWorld:
             officer, _ = await add_officer(
                 session, unit=unit, name=name, positions=positions, roles=roles, actor="test"
             )
-            await link(session, officer.id, user)
+            await link(session, CHANNEL, officer.id, user)
         return user
 
 
-async def link(session: AsyncSession, officer_id: int, user: str) -> None:
-    """How the person is known on the text channel (see CHANNEL)."""
+async def link(session: AsyncSession, channel: str, officer_id: int, user: str) -> None:
+    """Make ``user`` the officer's account on ``channel`` (for now their Telegram id: see
+    CHANNEL)."""
     officer = await session.get_one(Officer, officer_id)
     officer.telegram_id = int(user)
 
