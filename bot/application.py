@@ -24,7 +24,7 @@ from channels.telegram_outbound import TelegramOutbound, plain_bot
 from handlers.base import AppState, Clock, utc_clock
 from scheduler import jobs as scheduler_jobs
 from scheduler.jobs import Ticker
-from storage.models import Officer
+from storage.models import ChannelAccount, Officer
 from web.server import Webhook, WebServer, start_web_server
 
 log = logging.getLogger(__name__)
@@ -123,13 +123,14 @@ async def start_bot(app: Application) -> None:  # type: ignore[type-arg]
 async def _set_menus(app: Application, sessions: async_sessionmaker[AsyncSession]) -> None:  # type: ignore[type-arg]
     await set_default_menu(app.bot)
     async with sessions() as session:
-        officers = await session.scalars(
-            select(Officer).where(Officer.telegram_id.is_not(None), Officer.active.is_(True))
+        linked = await session.execute(
+            select(ChannelAccount.external_id, Officer.roles)
+            .join(Officer, Officer.id == ChannelAccount.officer_id)
+            .where(ChannelAccount.channel == "telegram", Officer.active.is_(True))
         )
-        managers = [o for o in officers if set(o.roles or ()) - {"officer"}]
-    for officer in managers:
-        assert officer.telegram_id is not None
-        await set_chat_menu(app.bot, chat_id=officer.telegram_id, roles=officer.roles)
+        managers = [(chat, roles) for chat, roles in linked if set(roles or ()) - {"officer"}]
+    for chat, roles in managers:
+        await set_chat_menu(app.bot, chat_id=int(chat), roles=roles)
 
 
 async def run_until_stopped(app: Application, settings: Settings) -> None:  # type: ignore[type-arg]

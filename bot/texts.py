@@ -386,7 +386,9 @@ def officer_line(
     reachable: bool,
     seen: str,
     department: str | None = None,
+    accounts: str = "",
 ) -> str:
+    """One officer of /canbo; ``accounts``: their channels (see accounts_text), if any."""
     extra = [ROLE_NAMES[r] for r in roles if r != "officer" and r in ROLE_NAMES]
     where = [", ".join(positions)] if positions else []
     where += [department] if department else []
@@ -399,7 +401,15 @@ def officer_line(
         state = "đã liên kết, không nhận được tin"
     else:
         state = "đã liên kết"
-    return f"{head}\n   {state} · hoạt động: {seen or '-'}"
+    tail = f" · {accounts}" if accounts else ""
+    return f"{head}\n   {state} · hoạt động: {seen or '-'}{tail}"
+
+
+def accounts_text(accounts: list[tuple[str, bool]]) -> str:
+    """ "Telegram, Zalo (không nhận được tin)" from (channel name, reachable) pairs."""
+    return ", ".join(
+        name if reachable else f"{name} (không nhận được tin)" for name, reachable in accounts
+    )
 
 
 # --- admin: invites, assignment, positions, roster -------------------------------------------

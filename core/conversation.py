@@ -72,7 +72,7 @@ class Inbound:
     user_id: str  # the channel's id of the person, as text
     display_name: str
     chat_id: str  # where to answer
-    event_id: int
+    event_id: str  # text: Telegram's update ids are integers, Zalo's are not
     command: str | None = None  # lower case, without "/" or "@bot"
     args: tuple[str, ...] = ()
     text: str | None = None
