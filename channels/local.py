@@ -77,7 +77,7 @@ def local_file(path: Path) -> IncomingFile:
 
 
 def typed_event(
-    line: str, *, channel: str, user_id: str, display_name: str, event_id: int
+    line: str, *, channel: str, user_id: str, display_name: str, event_id: str
 ) -> Inbound:
     """What a person typed, as an event: "/viec 2" a command, "/file PATH [caption]" a file
     (quotes allowed around a path with spaces; FileNotFoundError if there is none), anything

@@ -103,7 +103,7 @@ def render(
 def render_reply(reply: Reply, capabilities: Capabilities) -> TextReply:
     file = reply.document
     if reply.photo is not None:
-        file = ("anh.jpg", reply.photo)
+        file = (_photo_name(reply.photo), reply.photo)
     return render(
         reply.text,
         capabilities,
@@ -114,6 +114,11 @@ def render_reply(reply: Reply, capabilities: Capabilities) -> TextReply:
         file=file,
         photo=reply.photo is not None,
     )
+
+
+def _photo_name(content: bytes) -> str:
+    """A name for a picture sent without one (a chart is a PNG, a photo a JPEG)."""
+    return "anh.png" if content.startswith(b"\x89PNG") else "anh.jpg"
 
 
 def split_text(text: str, limit: int) -> list[str]:

@@ -144,7 +144,7 @@ class TextChat:
             channel=self.channel,
             user_id=str(user),
             display_name=str(user),
-            event_id=next(self._events),
+            event_id=str(next(self._events)),
         )
         return await self._send(event, expect)
 

@@ -25,7 +25,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.settings import Settings
-from channels.local import CAPABILITIES, LocalChannel, typed_event
+from channels.local import CAPABILITIES, LOCAL, LocalChannel, typed_event
+from core.accounts import link_account
 from core.conversation import Capabilities, Inbound
 from core.officers import add_officer
 from core.plan_store import import_plan
@@ -34,9 +35,8 @@ from handlers.base import AppState
 from storage.models import Officer, Unit
 from tests.e2e import SettableClock
 
-# The channel the text tests speak on. Officers are still found by their Telegram id, so the
-# text channel goes by Telegram's name for now; with channel accounts it becomes "local".
-CHANNEL = "telegram"
+# The channel the text tests speak on: the local shell's, the same rendering as Zalo's.
+CHANNEL = LOCAL
 
 PLAN = """
 dondoc_plan: 1
@@ -91,7 +91,7 @@ class TextWorld:
         return self.app.sessions
 
     def event(self, user: str, line: str) -> Inbound:
-        name, number = self.channel.name, self.next_id()
+        name, number = self.channel.name, str(self.next_id())
         return typed_event(line, channel=name, user_id=user, display_name=user, event_id=number)
 
     def next_id(self) -> int:
@@ -121,10 +121,9 @@ class TextWorld:
 
 
 async def link(session: AsyncSession, channel: str, officer_id: int, user: str) -> None:
-    """Make ``user`` the officer's account on ``channel`` (for now their Telegram id: see
-    CHANNEL)."""
+    """Make ``user`` the officer's account on ``channel``."""
     officer = await session.get_one(Officer, officer_id)
-    officer.telegram_id = int(user)
+    await link_account(session, channel=channel, external_id=user, officer=officer, actor="test")
 
 
 async def text_world(
