@@ -16,11 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import texts
 from bot.settings import Settings
 from core.officers import add_officer
-from core.plan_store import import_plan
-from core.plan_yaml import load_yaml_plan
-from storage.models import Base, Criterion, Evidence, Officer, ProgressUpdate, Unit
+from storage.models import Base, Criterion, Evidence, Officer, ProgressUpdate
 from tests.journeys import Chat, open_chat
-from tests.text_world import link
+from tests.text_world import link, yaml_unit
 
 PLAN = """
 dondoc_plan: 1
@@ -69,15 +67,7 @@ class World:
 
 async def seed(chat: Chat) -> int:
     async with chat.sessions() as session, session.begin():
-        await import_plan(
-            session,
-            unit_name="Xã Hành Trình",
-            plan=load_yaml_plan(PLAN),
-            source_name="kh.yaml",
-            source_sha256=None,
-            actor="test",
-        )
-        unit = (await session.scalars(select(Unit))).one()
+        unit = await yaml_unit(session, PLAN)
         for user, name, positions, roles in PEOPLE:
             officer, _ = await add_officer(
                 session, unit=unit, name=name, positions=positions, roles=roles, actor="test"

@@ -139,16 +139,23 @@ async def text_world(
     sink = RecordingSink()
     channel = LocalChannel(app=app, sink=sink, name=CHANNEL, capabilities=capabilities)
     async with sessions() as session, session.begin():
-        await import_plan(
-            session,
-            unit_name="Xã Thử Nghiệm",
-            plan=load_yaml_plan(PLAN),
-            source_name="kh.yaml",
-            source_sha256=None,
-            actor="test",
-        )
-        unit_id = (await session.scalars(select(Unit.id))).one()
-    return TextWorld(app, channel, sink, clock, unit_id)
+        unit = await yaml_unit(session, PLAN)
+    return TextWorld(app, channel, sink, clock, unit.id)
+
+
+async def yaml_unit(session: AsyncSession, plan: str) -> Unit:
+    """The unit a YAML plan names, made from it (the test database holds no other)."""
+    parsed = load_yaml_plan(plan)
+    assert parsed.unit is not None
+    await import_plan(
+        session,
+        unit_name=parsed.unit,
+        plan=parsed,
+        source_name="kh.yaml",
+        source_sha256=None,
+        actor="test",
+    )
+    return (await session.scalars(select(Unit))).one()
 
 
 def numbered(text: str) -> dict[str, str]:
