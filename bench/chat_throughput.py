@@ -58,13 +58,14 @@ from telegram.ext import (  # noqa: E402
 
 from bot.settings import Settings, load_settings  # noqa: E402
 from channels.telegram_app import CONCURRENT_UPDATES, build_application, start_bot  # noqa: E402
+from core.accounts import officer_by_account  # noqa: E402
 from core.ownership import officer_items  # noqa: E402
 from core.plan_store import import_plan  # noqa: E402
 from core.text import fold  # noqa: E402
 from handlers.base import AppState  # noqa: E402
 from storage.db import make_engine, make_session_factory  # noqa: E402
 from storage.migrate import upgrade_database  # noqa: E402
-from storage.models import Officer, Unit  # noqa: E402
+from storage.models import ChannelAccount, Officer, Unit  # noqa: E402
 from tests.fakes.telegram_api import DEFAULT_TOKEN, FakeTelegram, SentMessage  # noqa: E402
 from tests.seed_files import PHUONG6, parsed_seed  # noqa: E402
 
@@ -140,7 +141,17 @@ async def seed(sessions: async_sessionmaker[AsyncSession]) -> None:
             )
             unit = await session.scalar(select(Unit).where(Unit.name == name))
             assert unit is not None
-            session.add_all(_officers(unit.id, n))
+            officers = _officers(unit.id, n)
+            session.add_all(officers)
+            await session.flush()
+            session.add_all(
+                ChannelAccount(
+                    channel="telegram",
+                    external_id=str(FIRST_CHAT + n * OFFICERS_PER_UNIT + k),
+                    officer_id=officer.id,
+                )
+                for k, officer in enumerate(officers)
+            )
 
 
 def _officers(unit_id: int, n: int) -> list[Officer]:
@@ -154,7 +165,6 @@ def _officers(unit_id: int, n: int) -> list[Officer]:
                 name_key=fold(name),
                 positions=[POSITIONS[k % len(POSITIONS)]],
                 roles=["officer", "coordinator"] if k == 0 else ["officer"],
-                telegram_id=FIRST_CHAT + n * OFFICERS_PER_UNIT + k,
             )
         )
     return officers
@@ -164,7 +174,7 @@ async def drivers(sessions: async_sessionmaker[AsyncSession], chats: list[int]) 
     found = []
     async with sessions() as session:
         for chat in chats:
-            officer = await session.scalar(select(Officer).where(Officer.telegram_id == chat))
+            officer = await officer_by_account(session, channel="telegram", external_id=str(chat))
             assert officer is not None
             items = await officer_items(session, officer=officer, today=date.today())
             first = items.owned()[0]

@@ -44,7 +44,7 @@ from channels.telegram_outbound import TelegramOutbound  # noqa: E402
 from scheduler.sender import FANOUT_CONCURRENCY, Sender, gather_bounded  # noqa: E402
 from storage.db import make_engine, make_session_factory  # noqa: E402
 from storage.migrate import upgrade_database  # noqa: E402
-from storage.models import Delivery, Officer, Unit  # noqa: E402
+from storage.models import ChannelAccount, Delivery, Officer, Unit  # noqa: E402
 from tests.fakes.telegram_api import FakeTelegram, FloodLimits  # noqa: E402
 
 LIMIT_PER_SECOND = 30
@@ -104,11 +104,15 @@ async def seed(sessions: async_sessionmaker[AsyncSession], officers: int) -> lis
                 unit_id=unit.id,
                 name=f"Cán bộ {i}",
                 name_key=f"can bo {i}",
-                telegram_id=FIRST_CHAT_ID + i,
             )
             for i in range(officers)
         ]
         session.add_all(people)
+        await session.flush()
+        session.add_all(
+            ChannelAccount(channel="telegram", external_id=str(FIRST_CHAT_ID + i), officer_id=o.id)
+            for i, o in enumerate(people)
+        )
         await session.commit()
     return people
 
@@ -119,9 +123,8 @@ async def fan_out(
     async def blocked(officer_id: int) -> None:
         print(f"officer {officer_id} blocked the bot", file=sys.stderr)
 
-    def job(officer: Officer) -> Callable[[], Awaitable[str]]:
-        chat_id = officer.telegram_id
-        assert chat_id is not None
+    def job(number: int, officer: Officer) -> Callable[[], Awaitable[str]]:
+        chat_id = FIRST_CHAT_ID + number  # as seeded
         return lambda: sender.deliver_claimed(
             sessions=sessions,
             unit_id=officer.unit_id,
@@ -134,7 +137,7 @@ async def fan_out(
             on_blocked=blocked,
         )
 
-    outcomes = await gather_bounded([job(o) for o in people], FANOUT_CONCURRENCY)
+    outcomes = await gather_bounded([job(n, o) for n, o in enumerate(people)], FANOUT_CONCURRENCY)
     return Counter(outcomes)
 
 

@@ -92,7 +92,6 @@ async def _people_and_history(session: AsyncSession, unit_id: int, rng: random.R
             "name_key": f"can bo {n:02}",
             "positions": [POSITIONS[n % len(POSITIONS)]],
             "roles": ["coordinator"] if n == 0 else ["leader"] if n == 1 else ["officer"],
-            "telegram_id": unit_id * 1000 + n,
             "created_at": datetime(2024, 1, 2, tzinfo=UTC),
         }
         for n in range(30)

@@ -38,6 +38,7 @@ from core.plan_store import UnitNameError
 # Modules that add subcommands, each with register(subparsers).
 # >>> Add new command modules here (e.g. "bot.cli_plan"). <<<
 COMMAND_MODULES: list[str] = [
+    "bot.cli_chat",
     "bot.cli_db",
     "bot.cli_officer",
     "bot.cli_plan",

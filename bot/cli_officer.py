@@ -11,10 +11,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot import texts
 from bot.cli import CommandError, read_input_file
 from bot.database import open_database
 from bot.settings import Settings
 from channels.telegram_identity import UnknownBotUsername, bot_username
+from core.accounts import (
+    AccountError,
+    account_label,
+    accounts_by_officer,
+    channel_label,
+    officer_accounts,
+    parse_account,
+)
 from core.officers import (
     OfficerError,
     RosterError,
@@ -32,7 +41,7 @@ from core.roles import ROLE_LABELS
 from core.roster import officer_position_codes
 from core.text import parse_whole_number
 from core.units import existing_unit
-from storage.models import Officer
+from storage.models import ChannelAccount, Officer
 
 ACTOR = "cli"
 _UNIT_MUST_EXIST = "Đơn vị phải có sẵn (python -m bot unit add TÊN)."
@@ -59,6 +68,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "lặp lại được; mặc định officer",
     )
     add.add_argument("--telegram-id", type=_telegram_id, help="gắn sẵn tài khoản Telegram (số)")
+    add.add_argument(
+        "--account",
+        type=_account,
+        help="gắn sẵn một tài khoản chat bất kỳ, dạng kênh:mã (ví dụ zalo:8123456789)",
+    )
     add.add_argument("--phone", help="số điện thoại")
     add.set_defaults(handler=add_command)
 
@@ -93,6 +107,13 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     lst.set_defaults(handler=list_command)
 
 
+def _account(text: str) -> tuple[str, str]:
+    try:
+        return parse_account(text)
+    except AccountError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _telegram_id(text: str) -> int:
     value = parse_whole_number(text, minimum=1)
     if value is None:
@@ -117,15 +138,18 @@ async def add_command(args: argparse.Namespace, settings: Settings) -> int:
                 positions=args.position,
                 roles=args.role or ("officer",),
                 telegram_id=args.telegram_id,
+                account=args.account,
                 phone=args.phone,
                 actor=ACTOR,
             )
+            accounts = await officer_accounts(session, officer_id=officer.id)
     except (OfficerError, UnitNameError) as exc:
         raise CommandError(str(exc)) from None
     finally:
         await engine.dispose()
     verb = "Đã thêm" if created else "Đã cập nhật"
-    linked = "đã gắn Telegram" if officer.telegram_id else "chưa gắn Telegram"
+    channels = ", ".join(channel_label(a.channel) for a in accounts)
+    linked = f"đã gắn {channels}" if accounts else "chưa gắn Telegram"
     print(f"{verb} {_describe(officer)} ở {unit.name}; {linked}.")
     return 0
 
@@ -209,6 +233,7 @@ async def list_command(args: argparse.Namespace, settings: Settings) -> int:
         async with sessions() as session:
             unit = await existing_unit(session, name=args.unit)
             officers = await unit_officers(session, unit=unit)
+            accounts = await accounts_by_officer(session, officer_ids=[o.id for o in officers])
     except UnitNameError as exc:
         raise CommandError(str(exc)) from None
     finally:
@@ -216,17 +241,16 @@ async def list_command(args: argparse.Namespace, settings: Settings) -> int:
     if not officers:
         print(f"{unit.name} chưa có cán bộ nào. Thêm bằng: python -m bot officer add …")
         return 0
-    print("Họ tên\tVị trí\tVai trò\tTelegram\tHoạt động gần nhất")
+    print("Họ tên\tVị trí\tVai trò\tTài khoản\tHoạt động gần nhất")
     for officer in officers:
-        print(_officer_line(officer, settings))
+        print(_officer_line(officer, accounts.get(officer.id, []), settings))
     return 0
 
 
-def _officer_line(officer: Officer, settings: Settings) -> str:
+def _officer_line(officer: Officer, accounts: list[ChannelAccount], settings: Settings) -> str:
     roles = ", ".join(ROLE_LABELS.get(role, role) for role in officer.roles or [])
-    linked = "đã gắn" if officer.telegram_id else "chưa gắn"
-    if officer.telegram_id and not officer.reachable:
-        linked += " (không nhận được tin)"
+    linked = texts.accounts_text([(account_label(a), not a.unreachable) for a in accounts])
+    linked = linked or "chưa gắn"
     seen = (
         officer.last_activity_at.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
         if officer.last_activity_at

@@ -80,5 +80,5 @@ def _print_plans(args: argparse.Namespace, units: list[Unit], plans: dict[int, l
     for digest in digests:
         what = "Báo lên" if digest.escalation else "Nhắc"
         codes = ", ".join(f"{line.code} ({line.kind})" for line in digest.lines)
-        chat = digest.telegram_id or "chưa liên kết"
+        chat = ", ".join(digest.accounts) or "chưa liên kết"
         print(f"{what} {digest.officer_name} [{chat}]: {codes}")

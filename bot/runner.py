@@ -88,16 +88,15 @@ class ChannelRunner(Protocol):
         ...
 
 
-def sending_adapter(channels: Sequence[ChannelRunner]) -> Outbound:
-    """The adapter the scheduler's sender sends through.
+def sending_adapters(channels: Sequence[ChannelRunner]) -> dict[str, Outbound]:
+    """The adapters the scheduler's sender sends through, by channel name.
 
-    Today's sender addresses officers on one channel: the first one listed
-    (channels.registry puts Telegram first). When the sender addresses people on
-    several channels, it takes ``{c.name: c.outbound for c in channels}`` from here.
+    The sender addresses people: each message goes to an account of the person on
+    one of these channels (scheduler.sender, core.accounts.delivery_order).
     """
     if not channels:
         raise ValueError("no channel to send reminders through")
-    return channels[0].outbound
+    return {channel.name: channel.outbound for channel in channels}
 
 
 @dataclass
@@ -113,8 +112,8 @@ class Schedule:
 
 def start_ticking(state: AppState, channels: Sequence[ChannelRunner]) -> Schedule:
     """The minute tick on an AsyncIOScheduler in the running loop; its first tick runs now."""
-    outbound = sending_adapter(channels)
-    ticker = make_ticker(state.settings, state.sessions, outbound, state.clock)
+    adapters = sending_adapters(channels)
+    ticker = make_ticker(state.settings, state.sessions, adapters, state.clock)
     return Schedule(start_schedule(ticker), ticker)
 
 

@@ -188,6 +188,14 @@ HELP_ADMIN_TIPS = (
     "Quản trị: gửi tệp danh sách cán bộ (.csv, .xlsx) kèm chú thích /canbo để nhập nhiều người."
 )
 
+# /help on a channel without buttons (Zalo, the local shell): how numbered choices work.
+HELP_NUMBERED = (
+    "Chọn bằng số: các lựa chọn được đánh số 1, 2, 3…; gõ số để chọn trong danh sách vừa gửi.\n"
+    "Trên thẻ việc, số là phần trăm (gõ 50 là 50 %); gõ «xong», «khó khăn», «ảnh» "
+    "(gửi minh chứng) hoặc «quay lại».\n"
+    "Danh sách hết hạn sau 30 phút (danh sách nhắc việc hằng ngày: 24 giờ); gõ /viec để xem lại."
+)
+
 
 def help_line(name: str, description: str) -> str:
     alias = ALIASES.get(name)
@@ -214,6 +222,23 @@ CANCEL = "Hủy"
 DONE_BUTTON = "Hoàn thành"
 BLOCKED_BUTTON = "Gặp khó khăn"
 EVIDENCE_BUTTON = "Gửi minh chứng"
+
+# The card's actions typed on a channel without buttons (accents and case do not matter).
+WORD_DONE = "xong"
+WORD_BLOCKED = "khó khăn"
+WORD_EVIDENCE = "ảnh"
+WORD_BACK = "quay lại"
+CARD_TYPED_HINT = (
+    "Gõ một số từ 0 đến 100 để ghi phần trăm (50 là 50 %).\n"
+    "Gõ «xong» khi hoàn thành, «khó khăn» nếu vướng mắc, «ảnh» để gửi minh chứng, "
+    "«quay lại» để về danh sách."
+)
+CARD_PERCENT_RANGE = "Trên thẻ việc, số là phần trăm: hãy gõ một số từ 0 đến 100."
+NUMBERED_EXPIRED = "Danh sách đã hết hạn, gõ /viec để xem lại."
+
+
+def numbered_out_of_range(count: int) -> str:
+    return f"Không có số đó. Hãy gõ một số từ 1 đến {count} trong danh sách vừa gửi."
 
 
 def tasks_title(count: int, page: int, pages: int) -> str:
@@ -378,7 +403,9 @@ def officer_line(
     reachable: bool,
     seen: str,
     department: str | None = None,
+    accounts: str = "",
 ) -> str:
+    """One officer of /canbo; ``accounts``: their channels (see accounts_text), if any."""
     extra = [ROLE_NAMES[r] for r in roles if r != "officer" and r in ROLE_NAMES]
     where = [", ".join(positions)] if positions else []
     where += [department] if department else []
@@ -391,7 +418,15 @@ def officer_line(
         state = "đã liên kết, không nhận được tin"
     else:
         state = "đã liên kết"
-    return f"{head}\n   {state} · hoạt động: {seen or '-'}"
+    tail = f" · {accounts}" if accounts else ""
+    return f"{head}\n   {state} · hoạt động: {seen or '-'}{tail}"
+
+
+def accounts_text(accounts: list[tuple[str, bool]]) -> str:
+    """ "Telegram, Zalo (không nhận được tin)" from (channel name, reachable) pairs."""
+    return ", ".join(
+        name if reachable else f"{name} (không nhận được tin)" for name, reachable in accounts
+    )
 
 
 # --- admin: invites, assignment, positions, roster -------------------------------------------

@@ -2,7 +2,7 @@
 
 A channel is a bot.runner.ChannelRunner made from the program's AppState. To add one,
 add a line to ``CHANNELS``: when it runs (its token is set) and how to make its runner.
-The first channel listed is the one today's scheduler sends through (bot.runner.sending_adapter).
+The scheduler sends through every running channel (bot.runner.sending_adapters).
 """
 
 from __future__ import annotations

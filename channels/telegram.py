@@ -81,7 +81,7 @@ def to_inbound(update: Update, bot: Bot) -> Inbound | None:
         user_id=str(user.id),
         display_name=user.full_name,
         chat_id=str(chat.id if chat is not None else user.id),
-        event_id=update.update_id,
+        event_id=str(update.update_id),
         private=chat is None or chat.type == Chat.PRIVATE,
         raw=update,
     )

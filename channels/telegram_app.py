@@ -37,7 +37,7 @@ from channels.telegram_budget import SharedRateLimiter
 from channels.telegram_outbound import TelegramOutbound, plain_bot
 from core.send_budget import Rates, SendBudget, bot_key
 from handlers.base import TELEGRAM, AppState, writer_turn
-from storage.models import Officer
+from storage.models import ChannelAccount, Officer
 from web.server import Webhook
 
 log = logging.getLogger(__name__)
@@ -71,8 +71,8 @@ def build_application(state: AppState) -> Application:  # type: ignore[type-arg]
 
 
 # Telegram: about 30 messages a second per bot (a hair under, so that no sliding second holds
-# 31), one a second per chat with short bursts allowed, 20 a minute per group.
-TELEGRAM_RATES = Rates(per_second=29.5, per_chat_interval=1.0, group_interval=3.0, chat_burst=3)
+# 31) and 20 a minute per group. (One a second per private chat: see channels.telegram_budget.)
+TELEGRAM_RATES = Rates(per_second=29.5, per_chat_interval=1.0, group_interval=3.0)
 
 
 def telegram_budget(state: AppState) -> SendBudget:
@@ -100,13 +100,14 @@ async def start_bot(app: Application) -> None:  # type: ignore[type-arg]
 async def _set_menus(app: Application, sessions: async_sessionmaker[AsyncSession]) -> None:  # type: ignore[type-arg]
     await set_default_menu(app.bot)
     async with sessions() as session:
-        officers = await session.scalars(
-            select(Officer).where(Officer.telegram_id.is_not(None), Officer.active.is_(True))
+        linked = await session.execute(
+            select(ChannelAccount.external_id, Officer.roles)
+            .join(Officer, Officer.id == ChannelAccount.officer_id)
+            .where(ChannelAccount.channel == TELEGRAM, Officer.active.is_(True))
         )
-        managers = [o for o in officers if set(o.roles or ()) - {"officer"}]
-    for officer in managers:
-        assert officer.telegram_id is not None
-        await set_chat_menu(app.bot, chat_id=officer.telegram_id, roles=officer.roles)
+        managers = [(chat, roles) for chat, roles in linked if set(roles or ()) - {"officer"}]
+    for chat, roles in managers:
+        await set_chat_menu(app.bot, chat_id=int(chat), roles=roles)
 
 
 def telegram_webhook(app: Application, settings: Settings) -> Webhook:  # type: ignore[type-arg]

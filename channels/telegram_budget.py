@@ -4,9 +4,13 @@ Every request python-telegram-bot makes passes through its rate limiter, so
 putting the shared budget there covers every message: replies to users as well
 as the sender's digests and summaries. (PTB's own AIORateLimiter, used before,
 paces one process only.) A request that shows a user something (send…, edit…,
-copy…, forward…) waits for the bot's turn and the chat's turn; everything else
-(answering a button, getFile, setMyCommands, getUpdates) goes at once, as
-Telegram does not count it against the message limits.
+copy…, forward…) waits for the bot's turn, and in a group for the group's turn
+too (20 a minute); everything else (answering a button, getFile, setMyCommands,
+getUpdates) goes at once, as Telegram does not count it against the message
+limits. A private chat's one-a-second is not applied here: a reply waiting on
+it would hold one of PTB's update slots meanwhile, so that one person's flood
+could stall everyone's answers. The sender paces its own messages per chat
+(scheduler.sender), as it always has; replies were never paced per private chat.
 
 A 429 answer pauses the whole bot in every process (SendBudget.pause) and the
 request is tried again, up to ``max_retries`` times, as AIORateLimiter did;
@@ -64,9 +68,10 @@ class SharedRateLimiter(BaseRateLimiter[None]):
     ) -> JSONResult:
         chat_id = data.get("chat_id")
         paced = chat_id is not None and is_paced(endpoint)
+        group = is_group(chat_id)
         for attempt in range(self.max_retries + 1):
             if paced:
-                await self.budget.wait_turn(str(chat_id), group=is_group(chat_id))
+                await self.budget.wait_turn(str(chat_id) if group else None, group=group)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:

@@ -60,7 +60,7 @@ class TelegramOutbound:
 
     async def send(
         self,
-        chat_id: int,
+        chat_id: int | str,
         text: str,
         *,
         buttons: Buttons | None = None,
@@ -68,7 +68,11 @@ class TelegramOutbound:
         attachment: Attachment | None = None,
     ) -> int | None:
         try:
-            message = await self._call(chat_id, text, buttons, html, attachment)
+            chat = int(chat_id)  # accounts and deliveries hold chat ids as text
+        except ValueError:
+            raise Refused(f"not a Telegram chat id: {str(chat_id)[:40]!r}") from None
+        try:
+            message = await self._call(chat, text, buttons, html, attachment)
         except RetryAfter as exc:
             raise RateLimited(self._describe(exc), retry_after_seconds(exc)) from exc
         except Forbidden as exc:

@@ -18,8 +18,7 @@ limit and temp file as Telegram's (handlers.base.Fetch). Those URLs expire: an
 expired one gets ``texts.ZALO_PHOTO_EXPIRED`` and nothing is stored. Stickers,
 voice and anything else get a short "chưa hỗ trợ" saying what to send instead;
 a group chat gets one polite line and nothing else. ``Inbound.event_id`` is
-the message id as text (the field is typed int until the channel-neutral ids
-land; the database column already holds text).
+the message id (text).
 
 Sending (:class:`ZaloOutbound`, and :meth:`ZaloChannel.deliver` for replies):
 text only, at most 2000 characters a message, longer texts split on line
@@ -128,7 +127,7 @@ def to_inbound(update: dict[str, Any]) -> Inbound | None:
         user_id=user_id,
         display_name=_name_of(sender),
         chat_id=str(chat.get("id") or user_id),
-        event_id=message_id_of(update),  # type: ignore[arg-type]  # see the module docstring
+        event_id=message_id_of(update),
         private=str(chat.get("chat_type") or "PRIVATE").upper() != GROUP,
         raw=update,
     )

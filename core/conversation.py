@@ -72,7 +72,7 @@ class Inbound:
     user_id: str  # the channel's id of the person, as text
     display_name: str
     chat_id: str  # where to answer
-    event_id: int
+    event_id: str  # text: Telegram's update ids are integers, Zalo's are not
     command: str | None = None  # lower case, without "/" or "@bot"
     args: tuple[str, ...] = ()
     text: str | None = None
@@ -93,6 +93,43 @@ class Inbound:
 # --- outbound --------------------------------------------------------------------------------
 
 Option = tuple[str, str]  # (label, opaque data that comes back as Inbound.choice)
+
+
+@dataclass(frozen=True)
+class TypedAnswers:
+    """How this reply is answered by typing on a channel without buttons (an open item card).
+
+    A whole number from ``numbers[0]`` to ``numbers[1]`` comes back as ``number_data`` with
+    "{n}" replaced by it; a number outside gets ``out_of_range``. Each of ``words`` (typed
+    with or without accents, in any case) comes back as its data. ``hint`` is shown in place
+    of the numbered list. Channels with buttons ignore all this.
+    """
+
+    hint: str
+    number_data: str
+    numbers: tuple[int, int]
+    out_of_range: str
+    words: tuple[tuple[str, str], ...]  # (word, data)
+
+    def to_json(self) -> dict[str, Any]:
+        """Kept in the database with the list last shown in a chat (handlers.numbered)."""
+        return {
+            "number_data": self.number_data,
+            "numbers": list(self.numbers),
+            "out_of_range": self.out_of_range,
+            "words": [list(pair) for pair in self.words],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TypedAnswers:
+        low, high = data["numbers"]
+        return cls(
+            hint="",
+            number_data=str(data["number_data"]),
+            numbers=(int(low), int(high)),
+            out_of_range=str(data["out_of_range"]),
+            words=tuple((str(word), str(value)) for word, value in data["words"]),
+        )
 
 
 @dataclass
@@ -117,6 +154,7 @@ class Reply:
     message_id: int | None = None
     on_sent: Callable[[int], None] | None = None
     after: Callable[[], None] | None = None  # always run once this reply was tried (clean-up)
+    typed: TypedAnswers | None = None
 
 
 @dataclass(frozen=True)

@@ -23,15 +23,20 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.progress import unit_tz
 from core.summary import compute_summary
 from core.summary_model import Summary
-from storage.models import Evidence, Officer, Plan, ProgressUpdate, Unit
+from storage.models import ChannelAccount, Evidence, Officer, Plan, ProgressUpdate, Unit
 
 MAX_CACHED = 2048  # units; a province has a few hundred communes at most
+# An officer who linked accounts, every one of which blocked the bot.
+_UNREACHABLE = and_(
+    exists().where(ChannelAccount.officer_id == Officer.id),
+    ~exists().where(ChannelAccount.officer_id == Officer.id, ChannelAccount.unreachable.is_(False)),
+)
 
 
 @dataclass(frozen=True)
@@ -118,7 +123,7 @@ async def _fingerprints(
         select(
             Officer.unit_id,
             func.max(Officer.last_activity_at),
-            func.sum(case((Officer.reachable.is_(False), 1), else_=0)),
+            func.sum(case((_UNREACHABLE, 1), else_=0)),
         )
         .where(Officer.active.is_(True))
         .group_by(Officer.unit_id),

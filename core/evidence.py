@@ -30,6 +30,7 @@ from pathlib import Path, PurePath
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.accounts import actor_on
 from core.audit import audit
 from core.text import nfc
 from storage.db import insert_ignoring_conflicts
@@ -243,7 +244,7 @@ async def store_evidence(
 ) -> EvidenceResult:
     """Attach the downloaded file at ``source`` to ``criterion``; ``source`` is always consumed.
 
-    ``actor`` defaults to "telegram:<the officer's Telegram id>".
+    ``actor`` defaults to "telegram:<the officer's Telegram account>" (core.accounts.actor_on).
     """
     # Names and captions come from the chat: NFC, without control characters (a NUL in
     # "foo.PDF\x00.exe" fails PostgreSQL's text columns).
@@ -301,7 +302,7 @@ async def store_evidence(
     audit(
         session,
         unit_id=criterion.unit_id,
-        actor=actor or f"telegram:{officer.telegram_id}",
+        actor=actor or await actor_on(session, officer=officer, channel="telegram"),
         actor_officer_id=officer.id,
         action="evidence.add",
         entity="criterion",
@@ -323,7 +324,7 @@ async def _restore(
     audit(
         session,
         unit_id=evidence.unit_id,
-        actor=actor or f"telegram:{officer.telegram_id}",
+        actor=actor or await actor_on(session, officer=officer, channel="telegram"),
         actor_officer_id=officer.id,
         action="evidence.restore",
         entity="criterion",

@@ -8,7 +8,7 @@ enough to send to a chat as they are.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -16,6 +16,15 @@ from typing import Any, Literal
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.accounts import (
+    AccountError,
+    account_of,
+    actor_on,
+    link_account,
+    note_use,
+    officer_by_account,
+    use_is_stale,
+)
 from core.audit import audit
 from core.positions import default_catalogue
 from core.roles import ROLES, RoleError, parse_role, parse_roles
@@ -30,7 +39,7 @@ from core.roster import (
     valid_codes_hint,
 )
 from core.text import fold, nfc, one_line
-from storage.models import Invite, Officer, Unit
+from storage.models import ChannelAccount, Invite, Officer, Unit
 
 __all__ = [
     "INVITE_TTL",
@@ -47,10 +56,9 @@ __all__ = [
     "deep_link",
     "ensure_configured_admin",
     "import_roster",
-    "mark_unreachable",
     "note_activity",
+    "officer_by_account",
     "officer_by_name",
-    "officer_by_telegram_id",
     "read_roster",
     "redeem_invite",
     "set_positions",
@@ -69,7 +77,7 @@ INVITE_WRONG_PER_HOUR = 5
 _LOOK_ALIKES = frozenset("0O1IL")
 DEFAULT_ADMIN_NAME = "Quản trị viên"
 
-InviteReason = Literal["unknown", "look_alike", "used", "expired", "telegram_in_use"]
+InviteReason = Literal["unknown", "look_alike", "used", "expired", "account_in_use"]
 _INVITE_MESSAGES: dict[str, str] = {
     "unknown": "Mã mời không đúng. Hãy xin quản trị viên một đường dẫn mới.",
     "look_alike": (
@@ -77,7 +85,7 @@ _INVITE_MESSAGES: dict[str, str] = {
     ),
     "used": "Mã mời này đã được dùng. Hãy xin quản trị viên một đường dẫn mới.",
     "expired": "Mã mời đã hết hạn. Hãy xin quản trị viên một đường dẫn mới.",
-    "telegram_in_use": "Tài khoản Telegram này đã gắn với một cán bộ khác.",
+    "account_in_use": "Tài khoản này đã gắn với một cán bộ khác.",
 }
 
 
@@ -104,7 +112,6 @@ def _snapshot(officer: Officer) -> dict[str, Any]:
         "roles": list(officer.roles or []),
         "department": officer.department,
         "department_head": bool(officer.department_head),
-        "telegram_id": officer.telegram_id,
         "phone": officer.phone,
         "active": officer.active,
     }
@@ -154,15 +161,23 @@ async def officer_by_name(session: AsyncSession, *, unit: Unit, name: str) -> Of
     )
 
 
-async def _check_telegram_free(
-    session: AsyncSession, *, telegram_id: int, unit_id: int, officer_id: int | None
-) -> None:
-    holder = await session.scalar(select(Officer).where(Officer.telegram_id == telegram_id))
-    if holder is None or holder.id == officer_id:
-        return
-    if holder.unit_id == unit_id:
-        raise OfficerError(f"Telegram ID {telegram_id} đã gắn với cán bộ {holder.name}.")
-    raise OfficerError(f"Telegram ID {telegram_id} đã gắn với một cán bộ khác.")
+def _account_words(channel: str, external_id: str) -> str:
+    return f"Telegram ID {external_id}" if channel == "telegram" else f"{channel}:{external_id}"
+
+
+async def _check_account_free(
+    session: AsyncSession, *, account: tuple[str, str], unit_id: int, officer_id: int | None
+) -> bool:
+    """False when the account is free, True when it is this officer's already."""
+    found = await account_of(session, channel=account[0], external_id=account[1])
+    if found is None:
+        return False
+    if found.officer_id is not None and found.officer_id == officer_id:
+        return True
+    holder = await session.get(Officer, found.officer_id) if found.officer_id else None
+    if holder is not None and holder.unit_id == unit_id:
+        raise OfficerError(f"{_account_words(*account)} đã gắn với cán bộ {holder.name}.")
+    raise OfficerError(f"{_account_words(*account)} đã gắn với một cán bộ khác.")
 
 
 async def add_officer(
@@ -173,6 +188,7 @@ async def add_officer(
     positions: Sequence[str],
     roles: Sequence[str] = ("officer",),
     telegram_id: int | None = None,
+    account: tuple[str, str] | None = None,
     phone: str | None = None,
     department: str | None = None,
     department_head: bool = False,
@@ -182,7 +198,8 @@ async def add_officer(
     """Add an officer, or update the one with the same folded name; True when created.
 
     Positions, roles and the spelling of the name are replaced (the latest
-    written form wins, e.g. a roster adding missing diacritics); a Telegram ID
+    written form wins, e.g. a roster adding missing diacritics); a chat account
+    (``account`` as (channel, id), or ``telegram_id`` for ("telegram", str(id)))
     or phone left out is kept, and so is a department (with its head flag)
     when none is given. A plain officer needs a position or a department:
     without either they would own nothing and never be chased.
@@ -195,25 +212,32 @@ async def add_officer(
         raise OfficerError(f"Cán bộ cần ít nhất một vị trí. {valid_codes_hint()}")
     officer = await officer_by_name(session, unit=unit, name=cleaned)
     if telegram_id is not None:
-        await _check_telegram_free(
-            session,
-            telegram_id=telegram_id,
-            unit_id=unit.id,
-            officer_id=officer.id if officer else None,
-        )
+        account = ("telegram", str(telegram_id))
+    linked = account is not None and await _check_account_free(
+        session, account=account, unit_id=unit.id, officer_id=officer.id if officer else None
+    )
     created = officer is None
     if officer is None:
-        officer = Officer(unit_id=unit.id, name_key=fold(cleaned), active=True, reachable=True)
+        officer = Officer(unit_id=unit.id, name_key=fold(cleaned), active=True)
         session.add(officer)
     old = None if created else _snapshot(officer)
     officer.name, officer.positions, officer.roles = cleaned, codes, role_list
-    officer.telegram_id = telegram_id if telegram_id is not None else officer.telegram_id
     officer.phone = one_line(phone) if phone else officer.phone
     if department is not None:
         officer.department, officer.department_head = department, department_head
     officer.active = True
     await session.flush()
     new = _snapshot(officer)
+    if account is not None and not linked:  # audited with the officer's change, as one
+        await link_account(
+            session,
+            channel=account[0],
+            external_id=account[1],
+            officer=officer,
+            actor=actor,
+            audited=False,
+        )
+        new["account"] = ":".join(account)
     if new != old:
         audit(
             session,
@@ -403,9 +427,17 @@ async def create_invite(
 
 
 async def redeem_invite(
-    session: AsyncSession, *, code: str, telegram_id: int, display_name: str, now: datetime
+    session: AsyncSession,
+    *,
+    code: str,
+    channel: str,
+    external_id: str,
+    display_name: str,
+    now: datetime,
 ) -> Officer:
-    """Link the Telegram account to the invited officer, or raise InviteError(reason).
+    """Link the account (``channel``, ``external_id``) to the invited officer, or raise
+    InviteError(reason). The account is the officer's on that channel from now on (an
+    older one of theirs on the same channel is replaced); their other channels stay.
 
     Opening the same link twice from the same account returns the officer again
     (a double tap, a redelivered /start), instead of "already used".
@@ -415,31 +447,41 @@ async def redeem_invite(
         typed = typed_invite_code(code) or ""
         raise InviteError("look_alike" if _LOOK_ALIKES & set(typed) else "unknown")
     officer = await session.get_one(Officer, invite.officer_id)
+    holder = await account_of(session, channel=channel, external_id=external_id)
     if invite.used_at is not None:
         used_by = (invite.used_by_channel, invite.used_by_account)
-        if used_by == ("telegram", str(telegram_id)) and officer.telegram_id == telegram_id:
+        if used_by == (channel, external_id) and holder and holder.officer_id == officer.id:
             return officer
         raise InviteError("used")
     if now >= invite.expires_at:
         raise InviteError("expired")
-    holder = await session.scalar(select(Officer).where(Officer.telegram_id == telegram_id))
-    if holder is not None and holder.id != officer.id:
-        raise InviteError("telegram_in_use")
-    old = {"telegram_id": officer.telegram_id}
+    if holder is not None and holder.officer_id != officer.id:
+        raise InviteError("account_in_use")
     invite.used_at = now
-    invite.used_by_channel, invite.used_by_account = "telegram", str(telegram_id)
-    officer.telegram_id, officer.reachable, officer.last_activity_at = telegram_id, True, now
-    await session.flush()
+    invite.used_by_channel, invite.used_by_account = channel, external_id
+    officer.last_activity_at = now
+    actor = f"{channel}:{external_id}"
+    before = await actor_on(session, officer=officer, channel=channel)
+    await link_account(
+        session,
+        channel=channel,
+        external_id=external_id,
+        officer=officer,
+        actor=actor,
+        now=now,
+        audited=False,  # this row says it all
+        used=True,
+    )
     audit(
         session,
         unit_id=officer.unit_id,
-        actor=f"telegram:{telegram_id}",
+        actor=actor,
         actor_officer_id=officer.id,
         action="invite.redeem",
         entity="officer",
         entity_id=officer.id,
-        old=old,
-        new={"telegram_id": telegram_id, "invite_id": invite.id, "display_name": display_name},
+        old={"account": None if before == channel else before},
+        new={"account": actor, "invite_id": invite.id, "display_name": display_name},
         at=now,
     )
     return officer
@@ -457,12 +499,6 @@ async def _invite_by_code(session: AsyncSession, code: str) -> Invite | None:
 # --- lookups ------------------------------------------------------------------------------
 
 
-async def officer_by_telegram_id(session: AsyncSession, *, telegram_id: int) -> Officer | None:
-    return await session.scalar(
-        select(Officer).where(Officer.telegram_id == telegram_id, Officer.active.is_(True))
-    )
-
-
 async def unit_officers(
     session: AsyncSession, *, unit: Unit, include_inactive: bool = False
 ) -> list[Officer]:
@@ -472,43 +508,32 @@ async def unit_officers(
     return list((await session.scalars(query.order_by(Officer.name_key, Officer.id))).all())
 
 
-async def mark_unreachable(session: AsyncSession, *, officer: Officer, reachable: bool) -> None:
-    """Record whether messages reach the officer (False after a 403: they blocked the bot)."""
-    if officer.reachable == reachable:
-        return
-    audit(
-        session,
-        unit_id=officer.unit_id,
-        actor="system",
-        actor_officer_id=None,
-        action="officer.reachable",
-        entity="officer",
-        entity_id=officer.id,
-        old={"reachable": officer.reachable},
-        new={"reachable": reachable},
-    )
-    officer.reachable = reachable
-    await session.flush()
-
-
-def activity_is_stale(officer: Officer, now: datetime) -> bool:
+def activity_is_stale(officer: Officer, account: ChannelAccount | None, now: datetime) -> bool:
     """Whether note_activity would write anything."""
     seen = officer.last_activity_at
-    return not officer.reachable or seen is None or now - seen >= ACTIVITY_RESOLUTION
+    if account is not None and use_is_stale(account, now):
+        return True
+    return seen is None or now - seen >= ACTIVITY_RESOLUTION
 
 
-async def note_activity(session: AsyncSession, *, officer: Officer, now: datetime) -> None:
-    """Record that the officer just did something (they wrote to us, or reported).
+async def note_activity(
+    session: AsyncSession, *, officer: Officer, account: ChannelAccount | None, now: datetime
+) -> None:
+    """Record that the officer just did something (they wrote to us from ``account``).
 
-    Only when the last record is older than ACTIVITY_RESOLUTION: "last
-    activity" is read to the minute at best (/canbo, the weekly summary), and
-    writing it on every update would turn every read into a write.
-    Not audited: it carries no decision.
+    Only when the last record is older than ACTIVITY_RESOLUTION (the
+    account's: core.accounts.USE_RESOLUTION): "last activity" is read to the
+    minute at best (/canbo, the weekly summary), and writing it on every
+    update would turn every read into a write. The account they wrote from is
+    reachable again. Not audited: it carries no decision.
     """
-    if not activity_is_stale(officer, now):
+    if not activity_is_stale(officer, account, now):
         return
-    officer.last_activity_at = now
-    officer.reachable = True  # they just wrote to us, so they can be reached
+    seen = officer.last_activity_at
+    if seen is None or now - seen >= ACTIVITY_RESOLUTION:
+        officer.last_activity_at = now
+    if account is not None:
+        note_use(account, now)
     await session.flush()
 
 
@@ -518,20 +543,23 @@ async def note_activity(session: AsyncSession, *, officer: Officer, now: datetim
 async def ensure_configured_admin(
     session: AsyncSession,
     *,
-    telegram_id: int,
+    channel: str,
+    external_id: str,
     display_name: str,
-    admin_ids: Sequence[int],
+    admin_accounts: Collection[tuple[str, str]],
     actor: str,
 ) -> Officer | None:
-    """Make a user listed in ADMIN_TELEGRAM_IDS an admin on their first /start.
+    """Make an account listed in ADMINS (or ADMIN_TELEGRAM_IDS) an admin on their first /start.
 
     None when they are not listed, or when there is no single unit to put them
     in (no plan imported yet, or several units): the caller then asks them to
     import a plan (/kehoach), which calls :func:`attach_admin_to_unit`.
     """
-    if telegram_id not in admin_ids:
+    if (channel, external_id) not in admin_accounts:
         return None
-    officer = await session.scalar(select(Officer).where(Officer.telegram_id == telegram_id))
+    officer = await officer_by_account(
+        session, channel=channel, external_id=external_id, active_only=False
+    )
     if officer is not None:
         await _make_admin(session, officer=officer, actor=actor)
         return officer
@@ -539,51 +567,63 @@ async def ensure_configured_admin(
     if len(units) != 1:
         return None
     return await attach_admin_to_unit(
-        session, unit=units[0], telegram_id=telegram_id, display_name=display_name, actor=actor
+        session,
+        unit=units[0],
+        channel=channel,
+        external_id=external_id,
+        display_name=display_name,
+        actor=actor,
     )
 
 
 async def attach_admin_to_unit(
-    session: AsyncSession, *, unit: Unit, telegram_id: int, display_name: str, actor: str
+    session: AsyncSession,
+    *,
+    unit: Unit,
+    channel: str,
+    external_id: str,
+    display_name: str,
+    actor: str,
 ) -> Officer:
-    """Make this Telegram account an admin officer of ``unit``.
+    """Make this chat account an admin officer of ``unit``.
 
     An unlinked officer with the same name is taken to be them (the roster was
     imported before they wrote to the bot). An account already linked in another
     unit raises OfficerError: one account is one person in one unit.
     """
-    officer = await session.scalar(select(Officer).where(Officer.telegram_id == telegram_id))
+    account = (channel, external_id)
+    officer = await officer_by_account(
+        session, channel=channel, external_id=external_id, active_only=False
+    )
     if officer is not None and officer.unit_id != unit.id:
         other = await session.get_one(Unit, officer.unit_id)
         raise OfficerError(f"Tài khoản này đã thuộc đơn vị {other.name}.")
     if officer is None:
         officer = await _link_or_create_admin(
-            session, unit=unit, telegram_id=telegram_id, display_name=display_name, actor=actor
+            session, unit=unit, account=account, display_name=display_name, actor=actor
         )
     await _make_admin(session, officer=officer, actor=actor)
     return officer
 
 
 async def _link_or_create_admin(
-    session: AsyncSession, *, unit: Unit, telegram_id: int, display_name: str, actor: str
+    session: AsyncSession, *, unit: Unit, account: tuple[str, str], display_name: str, actor: str
 ) -> Officer:
     name = one_line(nfc(display_name)) if fold(display_name) else DEFAULT_ADMIN_NAME
     namesake = await officer_by_name(session, unit=unit, name=name)
-    if namesake is not None and namesake.telegram_id is None:
-        old = _snapshot(namesake)
-        namesake.telegram_id, namesake.active = telegram_id, True
-        await session.flush()
-        audit(
-            session,
-            unit_id=unit.id,
-            actor=actor,
-            actor_officer_id=namesake.id,
-            action="officer.link",
-            entity="officer",
-            entity_id=namesake.id,
-            old=old,
-            new=_snapshot(namesake),
-        )
+    if namesake is not None and not await _has_account_on(session, namesake, account[0]):
+        # Not audited here: link_account records the link, _make_admin the activation.
+        try:
+            await link_account(
+                session,
+                channel=account[0],
+                external_id=account[1],
+                officer=namesake,
+                actor=actor,
+                actor_officer_id=namesake.id,
+            )
+        except AccountError as exc:
+            raise OfficerError(str(exc)) from None
         return namesake
     if namesake is not None:
         name = await _free_name(session, unit=unit, name=name)
@@ -593,10 +633,19 @@ async def _link_or_create_admin(
         name=name,
         positions=(),
         roles=("admin",),
-        telegram_id=telegram_id,
+        account=account,
         actor=actor,
     )
     return officer
+
+
+async def _has_account_on(session: AsyncSession, officer: Officer, channel: str) -> bool:
+    found = await session.scalar(
+        select(ChannelAccount.id).where(
+            ChannelAccount.officer_id == officer.id, ChannelAccount.channel == channel
+        )
+    )
+    return found is not None
 
 
 async def _free_name(session: AsyncSession, *, unit: Unit, name: str) -> str:

@@ -60,14 +60,15 @@ class Outbound(Protocol):
 
     async def send(
         self,
-        chat_id: int,
+        chat_id: int | str,
         text: str,
         *,
         buttons: Buttons | None = None,
         html: bool = False,
         attachment: Attachment | None = None,
     ) -> int | None:
-        """Send once; the message id, or raise a :class:`SendError`."""
+        """Send once to the chat (the channel's id, as text; Telegram's may come as int);
+        the message id, or raise a :class:`SendError`."""
         ...
 
 

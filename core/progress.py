@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import BindParameter, Integer, Row, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.accounts import actor_on
 from core.audit import audit
 from core.officers import note_activity
 from core.text import nfc
@@ -128,11 +129,11 @@ async def record_progress(
     row = (await session.execute(insert, values)).first()
     if row is None:
         return None
-    await note_activity(session, officer=officer, now=now)
+    await note_activity(session, officer=officer, account=None, now=now)
     audit(
         session,
         unit_id=criterion.unit_id,
-        actor=actor or _default_actor(source, officer),
+        actor=actor or await actor_on(session, officer=officer, channel=source),
         actor_officer_id=officer.id,
         action="progress.record",
         entity="criterion",
@@ -143,11 +144,6 @@ async def record_progress(
     )
     await session.flush()
     return row
-
-
-def _default_actor(source: str, officer: Officer) -> str:
-    channel_id = {"telegram": officer.telegram_id, "zalo": officer.zalo_id}.get(source)
-    return f"{source}:{channel_id}" if channel_id is not None else source
 
 
 # Hot statements are built once, and on the table rather than the model: SQLAlchemy

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.accounts import accounts_by_officer, delivery_order
 from core.items import live_leaf_criteria
 from core.ownership import owners_by_criterion
 from core.progress import NOT_STARTED, current_states, report_days, unit_tz
@@ -29,7 +30,16 @@ from core.reminder_rules import ItemFacts, Kind, Reminder, ReminderPolicy, Rules
 from core.text import short_title
 from core.workdays import WorkCalendar
 from storage.db import insert_ignoring_conflicts
-from storage.models import Absence, Criterion, Escalation, Officer, Plan, Snooze, Unit
+from storage.models import (
+    Absence,
+    ChannelAccount,
+    Criterion,
+    Escalation,
+    Officer,
+    Plan,
+    Snooze,
+    Unit,
+)
 
 TASK_CHARS = 80  # a digest line stays short on a phone
 
@@ -56,15 +66,17 @@ class Digest:
     unit_name: str
     officer_id: int
     officer_name: str
-    telegram_id: int | None
     lines: list[DigestLine]
     escalation: bool = False
+    # The person's chat accounts ("telegram:5001"): the reachable ones first, in
+    # core.accounts.delivery_order, then those that blocked the bot. Empty: not linked.
+    accounts: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {
             "unit": self.unit_name,
             "officer": self.officer_name,
-            "telegram_id": self.telegram_id,
+            "accounts": list(self.accounts),
             "items": [
                 {
                     "index": line.index,
@@ -99,6 +111,9 @@ class _DayFacts:
     escalated: set[tuple[int, date]]  # (criterion id, milestone)
     coordinators: list[Officer]
     leaders: list[Officer]
+    # The unit's active officers' accounts, as Digest.accounts orders them.
+    accounts: dict[int, list[ChannelAccount]]
+    reachable: set[int]  # officers with an account that did not block the bot
 
 
 async def plan_day(session: AsyncSession, *, unit: Unit, day: date) -> list[Digest]:
@@ -118,7 +133,11 @@ async def plan_day(session: AsyncSession, *, unit: Unit, day: date) -> list[Dige
         line = _escalation_line(rules, criterion, item, owners, facts, day)
         if line is not None:
             escalations.append(line)
-    return inbox.digests() + _escalation_digests(unit, escalations, facts)
+    digests = inbox.digests() + _escalation_digests(unit, escalations, facts)
+    for digest in digests:
+        found = facts.accounts.get(digest.officer_id, ())
+        digest.accounts = tuple(f"{a.channel}:{a.external_id}" for a in found)
+    return digests
 
 
 async def _gather(session: AsyncSession, *, unit: Unit, day: date) -> _DayFacts:
@@ -146,6 +165,7 @@ async def _gather(session: AsyncSession, *, unit: Unit, day: date) -> _DayFacts:
             )
         ).all()
     )
+    accounts = await _accounts(session, officers)
     return _DayFacts(
         criteria=criteria,
         facts=facts,
@@ -155,7 +175,20 @@ async def _gather(session: AsyncSession, *, unit: Unit, day: date) -> _DayFacts:
         escalated=await _escalated(session, unit_id=unit.id),
         coordinators=[o for o in officers if "coordinator" in (o.roles or ())],
         leaders=[o for o in officers if "leader" in (o.roles or ())],
+        accounts=accounts,
+        reachable={oid for oid, found in accounts.items() if not found[0].unreachable},
     )
+
+
+async def _accounts(
+    session: AsyncSession, officers: Sequence[Officer]
+) -> dict[int, list[ChannelAccount]]:
+    preferred = {o.id: o.preferred_channel for o in officers}
+    found = await accounts_by_officer(session, officer_ids=preferred)
+    return {
+        oid: [*delivery_order(mine, preferred[oid]), *(a for a in mine if a.unreachable)]
+        for oid, mine in found.items()
+    }
 
 
 async def _plan_periods(session: AsyncSession, *, unit_id: int) -> dict[int, tuple[int, int]]:
@@ -258,10 +291,9 @@ def _escalation_line(
     day: date,
 ) -> DigestLine | None:
     milestone = rules.escalation_due(item, day)
-    if milestone is None and rules.is_overdue(item, day):
-        reachable = [o for o in owners if o.telegram_id is not None and o.reachable]
-        if not reachable:
-            milestone = rules.open_milestone(item)  # nobody can be reminded: escalate now
+    nobody = not any(o.id in facts.reachable for o in owners)
+    if milestone is None and rules.is_overdue(item, day) and nobody:
+        milestone = rules.open_milestone(item)  # nobody can be reminded: escalate now
     if milestone is None or (criterion.id, milestone) in facts.escalated:
         return None
     late = Reminder(criterion.id, "overdue", milestone, (day - milestone).days)
@@ -290,7 +322,6 @@ def _digest(unit: Unit, officer: Officer, lines: list[DigestLine], *, escalation
         unit_name=unit.name,
         officer_id=officer.id,
         officer_name=officer.name,
-        telegram_id=officer.telegram_id,
         lines=[by_id[reminder.criterion_id] for reminder in order],
         escalation=escalation,
     )

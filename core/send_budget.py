@@ -92,7 +92,7 @@ class SendBudget:
         self._clock = clock
         self.sleep = sleep
 
-    async def wait_turn(self, chat: str, *, group: bool = False) -> float:
+    async def wait_turn(self, chat: str | None = None, *, group: bool = False) -> float:
         """Reserve this message's slot and wait for it; returns the seconds waited."""
         slot = await self.reserve(chat, group=group)
         delay = slot - self._clock()
@@ -100,24 +100,29 @@ class SendBudget:
             await self.sleep(delay)
         return max(delay, 0.0)
 
-    async def reserve(self, chat: str, *, group: bool = False) -> float:
-        """The moment (clock seconds) this message may leave, taken from the shared rows."""
+    async def reserve(self, chat: str | None = None, *, group: bool = False) -> float:
+        """The moment (clock seconds) this message may leave, taken from the shared rows.
+
+        ``chat`` None: the bot's row only (the caller paces the chat itself, or need not).
+        """
         rates = self.rates
         chat_interval = rates.group_interval if group else rates.per_chat_interval
         now = self._clock()
         async with self._turn(), self._sessions() as session:
-            bot_slot = await _advance(
+            slot = await _advance(
                 session, key=self.key, now=now, interval=1.0 / rates.per_second, tolerance=0.0
             )
-            chat_slot = await _advance(
-                session,
-                key=f"{self.key}:{chat}",
-                now=now,
-                interval=chat_interval,
-                tolerance=chat_interval * (rates.chat_burst - 1),
-            )
+            if chat is not None:
+                chat_slot = await _advance(
+                    session,
+                    key=f"{self.key}:{chat}",
+                    now=now,
+                    interval=chat_interval,
+                    tolerance=chat_interval * (rates.chat_burst - 1),
+                )
+                slot = max(slot, chat_slot)
             await session.commit()
-        return max(bot_slot, chat_slot)
+        return slot
 
     async def pause(self, seconds: float) -> None:
         """The platform asked the bot to wait: no process sends before ``now + seconds``."""

@@ -11,7 +11,9 @@ what ``route`` returns. The order below is the precedence:
    uploads, so they come before the catch-all file route, or a plan would be
    stored as evidence;
 4. every other photo or document: a plan right after /kehoach, else evidence;
-5. plain text (the reason asked for by "Gặp khó khăn").
+5. plain text: on a channel without buttons, first a number (or an open card's word)
+   answering the last list shown there (handlers.numbered), dispatched as the choice it
+   picks; then the reason asked for by "Gặp khó khăn".
 
 Anything else (a sticker, a location) gets no answer.
 """
@@ -28,6 +30,7 @@ from handlers import (
     evidence,
     leader,
     lookup,
+    numbered,
     onboarding,
     progress,
     reminders,
@@ -106,6 +109,22 @@ def _ending_evidence_wait(run: Handler) -> Handler:
     return command
 
 
+async def on_text(event: Inbound, channel: Channel) -> None:
+    """Plain text; on a channel without buttons a typed answer to the last list comes first."""
+    found = None
+    if not channel.capabilities.buttons:
+        found = await numbered.typed_answer(channel.app, event)
+    if isinstance(found, numbered.Picked):
+        chosen = found.as_event(event)
+        run = route(chosen)
+        assert run is not None  # a choice always has a handler
+        await run(chosen, channel)
+    elif isinstance(found, numbered.Refused):
+        await numbered.refusal(found.text)(event, channel)
+    else:
+        await progress.text_message(event, channel)
+
+
 def route(event: Inbound) -> Handler | None:
     """The handler for this event, in the precedence of the module docstring.
 
@@ -128,5 +147,5 @@ def route(event: Inbound) -> Handler | None:
     if event.text is not None:
         if typed_invite_code(event.text) is not None:
             return onboarding.typed_code
-        return progress.text_message
+        return on_text
     return None

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from bot import texts
 from bot.settings import Settings
+from core.accounts import accounts_by_officer, officer_accounts
 from core.conversation import DOCUMENT
 from core.officers import (
     OfficerError,
@@ -471,12 +472,13 @@ async def _confirm(
 
 async def _attach_new_admin(request: Request, unit: Unit) -> list[Action]:
     """A configured admin without a unit joins the unit their plan created."""
-    if request.officer is not None or request.telegram_id is None:
+    if request.officer is not None:
         return []
     admin = await attach_admin_to_unit(
         request.session,
         unit=unit,
-        telegram_id=request.telegram_id,
+        channel=request.event.channel,
+        external_id=request.user_id,
         display_name=request.display_name,
         actor=request.actor,
     )
@@ -530,15 +532,23 @@ async def _import_roster(read: _RosterRead, request: Request, paths: list[Path])
         return Reply(texts.roster_failed(exc.problems))
     after = await _linked_roles(request)
     menus: list[Action] = [
-        MenuChange(str(user), roles) for user, roles in after.items() if before.get(user) != roles
+        MenuChange(user, roles) for user, roles in after.items() if before.get(user) != roles
     ]
     return [Reply(texts.roster_imported(len(report.added), len(report.updated))), *menus]
 
 
-async def _linked_roles(request: Request) -> dict[int, tuple[str, ...]]:
+async def _linked_roles(request: Request) -> dict[str, tuple[str, ...]]:
+    """The roles of each officer with an account on the asker's channel, by account id."""
     assert request.unit is not None
     officers = await unit_officers(request.session, unit=request.unit)
-    return {o.telegram_id: tuple(o.roles or ()) for o in officers if o.telegram_id is not None}
+    accounts = await accounts_by_officer(request.session, officer_ids=[o.id for o in officers])
+    channel = request.event.channel
+    return {
+        account.external_id: tuple(officer.roles or ())
+        for officer in officers
+        for account in accounts.get(officer.id, ())
+        if account.channel == channel
+    }
 
 
 # --- /moi ------------------------------------------------------------------------------------
@@ -681,9 +691,17 @@ async def role_command(event: Inbound, request: Request) -> Result:
     except OfficerError as exc:
         return Reply(str(exc))
     reply = Reply(texts.roles_changed(found.name, roles))
-    if found.telegram_id is None:
+    account = next(
+        (
+            a
+            for a in await officer_accounts(request.session, officer_id=found.id)
+            if a.channel == request.event.channel
+        ),
+        None,
+    )
+    if account is None:
         return reply
-    return [reply, MenuChange(str(found.telegram_id), tuple(roles))]
+    return [reply, MenuChange(account.external_id, tuple(roles))]
 
 
 def _name_and_roles(args: tuple[str, ...]) -> tuple[str, str] | None:

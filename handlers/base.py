@@ -41,11 +41,11 @@ from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
 from bot.settings import Settings
+from core.accounts import WHO_IS_ASKING
 from core.conversation import (
     Action,
     Capabilities,
@@ -60,7 +60,7 @@ from core.evidence import MAX_EVIDENCE_BYTES, new_incoming_path
 from core.officers import activity_is_stale, note_activity
 from core.text import parse_whole_number
 from storage.db import prepared_insert_ignoring
-from storage.models import Officer, ProcessedUpdate, Unit
+from storage.models import ChannelAccount, Officer, ProcessedUpdate, Unit
 
 __all__ = ["Action", "Inbound", "IncomingFile", "MenuChange", "Option", "Reply"]
 
@@ -118,6 +118,8 @@ class Request:
     settings: Settings
     now: datetime
     reads_only: bool = False
+    # The asker's linked account on this channel (None for a stranger).
+    account: ChannelAccount | None = None
     # Answers worth keeping for the rest of this event (e.g. "may they update item 12?").
     memo: dict[Any, Any] = field(default_factory=dict)
     # What to do once the transaction has committed.
@@ -145,20 +147,9 @@ class Request:
         return self.event.display_name
 
     @property
-    def telegram_id(self) -> int | None:
-        """The asker's Telegram user id when they came through Telegram.
-
-        Officers are still linked by Telegram id; linking other channels'
-        identities is the next step (issue 12).
-        """
-        if self.event.channel != TELEGRAM or not self.event.user_id.lstrip("-").isdigit():
-            return None
-        return int(self.event.user_id)
-
-    @property
     def source_id(self) -> str:
         """Idempotency key for rows this event writes (progress, evidence)."""
-        return str(self.event.event_id)
+        return self.event.event_id
 
     @property
     def actor(self) -> str:
@@ -226,15 +217,6 @@ def allowed(officer: Officer | None, who: str) -> bool:
     return who in roles
 
 
-_WHO_IS_ASKING = {
-    TELEGRAM: (
-        select(Officer, Unit)
-        .join(Unit, Unit.id == Officer.unit_id)
-        .where(Officer.telegram_id == bindparam("user_id"))
-    ),
-}  # built once: every event runs one
-
-
 def handler(who: str = OFFICER, *, reads_only: bool = False) -> Callable[[Feature], Handler]:
     """Wrap a feature function in the per-event frame described in the module docstring.
 
@@ -281,7 +263,7 @@ async def is_known(channel: Channel, event: Inbound) -> bool:
     """Whether the sender is an officer (active or not): asked before anything that waits
     or downloads on their behalf, so that a stranger cannot hold up the bot."""
     async with channel.app.sessions() as session:
-        officer, _ = await _who_is_asking(session, event)
+        officer, _, _ = await _who_is_asking(session, event)
     return officer is not None
 
 
@@ -341,10 +323,12 @@ async def _read_then_claim(feature: Feature, who: str, event: Inbound, channel: 
             log.info("event %s already handled; ignored", event.event_id)
             return None
         seen = request.officer  # as the reads found them; loaded again only to write
-        if seen is not None and seen.active and activity_is_stale(seen, request.now):
+        account = request.account
+        if seen is not None and seen.active and activity_is_stale(seen, account, request.now):
             officer = await session.get(Officer, seen.id)
+            mine = await session.get(ChannelAccount, account.id) if account else None
             if officer is not None:
-                await note_activity(session, officer=officer, now=request.now)
+                await note_activity(session, officer=officer, account=mine, now=request.now)
         for change in request.deferred:
             await change(session)
         await session.commit()
@@ -356,11 +340,12 @@ async def _request(
     session: AsyncSession, event: Inbound, channel: Channel, *, reads_only: bool = False
 ) -> Request:
     app = channel.app
-    officer, unit = await _who_is_asking(session, event)
+    officer, unit, account = await _who_is_asking(session, event)
     return Request(
         session=session,
         officer=officer,
         unit=unit,
+        account=account,
         event=event,
         channel=channel,
         settings=app.settings,
@@ -371,18 +356,22 @@ async def _request(
 
 async def _who_is_asking(
     session: AsyncSession, event: Inbound
-) -> tuple[Officer | None, Unit | None]:
-    query = _WHO_IS_ASKING.get(event.channel)
-    if query is None or not event.user_id.lstrip("-").isdigit():
-        return None, None  # a channel officers cannot link yet: a stranger
-    found = (await session.execute(query, {"user_id": int(event.user_id)})).first()
-    return (found[0], found[1]) if found is not None else (None, None)
+) -> tuple[Officer | None, Unit | None, ChannelAccount | None]:
+    """The officer whose account on the event's channel sent it, or (None, None, None)."""
+    found = (
+        await session.execute(
+            WHO_IS_ASKING, {"channel": event.channel, "external_id": event.user_id}
+        )
+    ).first()
+    return (found[0], found[1], found[2]) if found is not None else (None, None, None)
 
 
 async def _note_activity(request: Request) -> None:
     officer = request.officer
     if officer is not None and officer.active:
-        await note_activity(request.session, officer=officer, now=request.now)
+        await note_activity(
+            request.session, officer=officer, account=request.account, now=request.now
+        )
 
 
 def _run_after_commit(request: Request) -> None:

@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 
 from bot import texts
+from core.accounts import accounts_by_officer, channel_label
 from core.officers import department_label, unit_officers
 from core.overview import overdue_items
 from core.text import short_title
@@ -83,17 +84,21 @@ async def officers_reply(request: Request, *, page: int, edit: bool = False) -> 
     officers = await unit_officers(request.session, unit=request.unit)
     page, pages = _page_of(officers, page, OFFICERS_PAGE)
     lines = [texts.officers_title(request.unit.name, len(officers), page, pages)]
-    for officer in officers[page * OFFICERS_PAGE : (page + 1) * OFFICERS_PAGE]:
+    shown = officers[page * OFFICERS_PAGE : (page + 1) * OFFICERS_PAGE]
+    accounts = await accounts_by_officer(request.session, officer_ids=[o.id for o in shown])
+    for officer in shown:
         seen = officer.last_activity_at
+        mine = accounts.get(officer.id, [])
         lines.append(
             texts.officer_line(
                 officer.name,
                 list(officer.positions or []),
                 list(officer.roles or []),
-                officer.telegram_id is not None,
-                officer.reachable,
+                bool(mine),
+                any(not a.unreachable for a in mine),
                 texts.moment(seen, request.tz) if seen else "",
                 department_label(officer, texts.HEAD_OF_DEPARTMENT),
+                texts.accounts_text([(channel_label(a.channel), not a.unreachable) for a in mine]),
             )
         )
     if "admin" in (request.officer.roles or ()):

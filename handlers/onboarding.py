@@ -41,12 +41,13 @@ async def start(event: Inbound, request: Request) -> Replies:
     if code:
         return await _link(request, code)
     officer = request.officer
-    if request.is_configured_admin and request.telegram_id is not None:
+    if request.is_configured_admin:
         officer = await ensure_configured_admin(
             request.session,
-            telegram_id=request.telegram_id,
+            channel=event.channel,
+            external_id=event.user_id,
             display_name=request.display_name,
-            admin_ids=request.settings.telegram_admin_ids,
+            admin_accounts=request.settings.admin_accounts,
             actor=request.actor,
         )
         if officer is None:
@@ -68,8 +69,7 @@ async def typed_code(event: Inbound, request: Request) -> Result:
 
 
 async def _link(request: Request, code: str) -> Replies:
-    if request.telegram_id is None:  # invites link Telegram accounts only, for now
-        return Reply(texts.STRANGER)
+    """Link the account the code arrived from, on whichever channel, to the invited officer."""
     key = state_key(request.event)
     wrong = await read_state(request.session, key=key, slot=WRONG_CODES_SLOT, now=request.now)
     if wrong is not None and wrong["count"] >= INVITE_WRONG_PER_HOUR:
@@ -78,7 +78,8 @@ async def _link(request: Request, code: str) -> Replies:
         officer = await redeem_invite(
             request.session,
             code=code,
-            telegram_id=request.telegram_id,
+            channel=request.event.channel,
+            external_id=request.user_id,
             display_name=request.display_name,
             now=request.now,
         )
@@ -134,6 +135,8 @@ async def help_command(event: Inbound, request: Request) -> Reply:
     lines += ["", texts.HELP_TIPS]
     if "admin" in roles:
         lines.append(texts.HELP_ADMIN_TIPS)
+    if not request.channel.capabilities.buttons:
+        lines += ["", texts.HELP_NUMBERED]
     return Reply("\n".join(lines))
 
 

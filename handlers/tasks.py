@@ -14,6 +14,7 @@ from datetime import date
 from sqlalchemy import exists, select
 
 from bot import texts
+from core.conversation import TypedAnswers
 from core.evidence import evidence_count
 from core.ownership import ItemView, officer_items, snapshot_owners
 from core.progress import NOT_STARTED, Report, item_state, recent_updates
@@ -169,13 +170,15 @@ async def card_reply(
     cancel_only: bool = False,
 ) -> Reply:
     text = await card_text(request, criterion, notice=notice)
+    typed = None
     if cancel_only:
         buttons = [[(texts.CANCEL, callback_data(CARD_PREFIX, criterion.id, page))]]
     elif await may_update(request, criterion):
         buttons = card_buttons(criterion.id, page)
+        typed = card_typed_answers(criterion.id, page)
     else:
         buttons = [[(texts.BACK, callback_data(LIST_PREFIX, page))]]
-    return Reply(text, choices=buttons, edit=edit, alert=alert)
+    return Reply(text, choices=buttons, edit=edit, alert=alert, typed=typed)
 
 
 def card_buttons(criterion_id: int, page: int) -> list[list[Option]]:
@@ -193,6 +196,25 @@ def card_buttons(criterion_id: int, page: int) -> list[list[Option]]:
             (texts.BACK, callback_data(LIST_PREFIX, page)),
         ],
     ]
+
+
+def card_typed_answers(criterion_id: int, page: int) -> TypedAnswers:
+    """The card's buttons as typed answers: a number is a percent, the others are words."""
+    return TypedAnswers(
+        hint=texts.CARD_TYPED_HINT,
+        number_data=callback_data(PERCENT_PREFIX, criterion_id, "{n}", page),
+        numbers=(0, 100),
+        out_of_range=texts.CARD_PERCENT_RANGE,
+        words=(
+            (texts.WORD_DONE, callback_data(DONE_PREFIX, criterion_id, page)),
+            (texts.DONE_BUTTON, callback_data(DONE_PREFIX, criterion_id, page)),
+            (texts.WORD_BLOCKED, callback_data(BLOCKED_PREFIX, criterion_id, page)),
+            (texts.BLOCKED_BUTTON, callback_data(BLOCKED_PREFIX, criterion_id, page)),
+            (texts.WORD_EVIDENCE, callback_data(EVIDENCE_PREFIX, criterion_id, page)),
+            (texts.EVIDENCE_BUTTON, callback_data(EVIDENCE_PREFIX, criterion_id, page)),
+            (texts.WORD_BACK, callback_data(LIST_PREFIX, page)),
+        ),
+    )
 
 
 async def card_text(request: Request, criterion: Criterion, *, notice: str | None = None) -> str:

@@ -73,7 +73,7 @@ async def claim(
     officer_id: int,
     kind: str,
     key_date: date,
-    chat_id: int | None,
+    chat_id: int | str | None,
     channel: str = "telegram",
     now: datetime | None = None,
 ) -> Claim | None:
@@ -117,6 +117,16 @@ async def mark_sent(
         update(Delivery)
         .where(Delivery.id == claim_id)
         .values(status="sent", message_id=message_id, sent_at=now, error=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def record_chat(session: AsyncSession, *, claim_id: int, channel: str, chat_id: str) -> None:
+    """Record the channel and chat a claimed message went to (a person's other account)."""
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.id == claim_id)
+        .values(channel=channel, chat_id=chat_id)
         .execution_options(synchronize_session=False)
     )
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -145,11 +145,12 @@ class Ticker:
 def make_ticker(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
-    channel: Outbound,
+    channels: Outbound | Mapping[str, Outbound],
     clock: Callable[[], datetime],
     sender: Sender | None = None,
 ) -> Ticker:
-    sender = sender or Sender(channel)
+    """``channels``: the running channels' adapters, by name (or the one adapter)."""
+    sender = sender or Sender(channels)
     return Ticker(
         settings=settings,
         sessions=sessions,

@@ -1,10 +1,11 @@
-"""Sending a day's reminders: digests, escalations, and what to do when a chat is blocked.
+"""Sending a day's reminders: digests, escalations, and what to do when nobody can be reached.
 
-Every message is claimed in ``deliveries`` first (scheduler/delivery.py), so a
-restart in the middle of a fan-out, or a second bot process, never sends a
-digest twice, and a claim left without an outcome is retried once after a
-timeout (see :func:`retry_stale`). Messages are rebuilt from the database each
-time; nothing but the claim is stored.
+Every message is addressed to a person and claimed in ``deliveries`` first
+(scheduler/people.py, scheduler/delivery.py), so a restart in the middle of a
+fan-out, or a second bot process, never sends a digest twice, whatever the
+number of the person's chat accounts, and a claim left without an outcome is
+retried once after a timeout (see :func:`retry_stale`). Messages are rebuilt
+from the database each time; nothing but the claim is stored.
 """
 
 from __future__ import annotations
@@ -18,12 +19,20 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
-from core.officers import mark_unreachable
+from core.accounts import accounts_by_officer
 from core.reminders import Digest, plan_day, record_escalations
 from handlers.base import callback_data
 from handlers.tasks import CARD_PREFIX
 from scheduler.delivery import CLAIM_TIMEOUT, reclaim_stale
-from scheduler.sender import FANOUT_CONCURRENCY, Buttons, Outcome, Sender, gather_bounded
+from scheduler.people import SendOne, deliver_to_person, send_claimed_to_person
+from scheduler.sender import (
+    FANOUT_CONCURRENCY,
+    Buttons,
+    Outcome,
+    Sender,
+    SendResult,
+    gather_bounded,
+)
 from storage.models import Delivery, Officer, Unit
 
 log = logging.getLogger(__name__)
@@ -103,53 +112,58 @@ class ReminderSender:
         return report
 
     async def _deliver_all(self, digests: Sequence[Digest], kind: str, day: date) -> list[Outcome]:
-        reachable = [d for d in digests if d.telegram_id is not None]
-        jobs = [lambda d=d: self._deliver(d, kind, day) for d in reachable]  # type: ignore[misc]
+        # A person with linked accounts is claimed even when none is reachable today, so
+        # that a second tick finds the claim (a duplicate) and the day's report stays the same.
+        linked = [d for d in digests if d.accounts]
+        jobs = [lambda d=d: self._deliver(d, kind, day) for d in linked]  # type: ignore[misc]
         return await gather_bounded(jobs, FANOUT_CONCURRENCY)
 
     async def _deliver(self, digest: Digest, kind: str, day: date) -> Outcome:
-        assert digest.telegram_id is not None
         text, buttons = digest_message(digest, day)
-        return await self.sender.deliver_claimed(
+        return await deliver_to_person(
+            self.sender,
             sessions=self.sessions,
             unit_id=digest.unit_id,
             officer_id=digest.officer_id,
             kind=kind,
             key_date=day,
-            chat_id=digest.telegram_id,
-            text=text,
-            buttons=buttons,
+            send_one=self._text(text, buttons),
             now_fn=self.now_fn,
-            on_blocked=self.on_blocked,
+            on_unreachable=self.on_blocked,
         )
 
+    def _text(self, text: str, buttons: Buttons | None = None) -> SendOne:
+        async def send_one(channel: str, chat_id: str) -> SendResult:
+            return await self.sender.send(chat_id, text, buttons=buttons, channel=channel)
+
+        return send_one
+
     async def on_blocked(self, officer_id: int) -> None:
-        """The officer blocked the bot: mark them unreachable and tell the coordinators."""
-        async with self.sessions() as session, session.begin():
+        """None of the officer's accounts can be reached any more: tell the coordinators."""
+        async with self.sessions() as session:
             officer = await session.get_one(Officer, officer_id)
-            await mark_unreachable(session, officer=officer, reachable=False)
-            coordinators = list(
-                await session.scalars(
+            coordinators = [
+                o
+                for o in await session.scalars(
                     select(Officer).where(
-                        Officer.unit_id == officer.unit_id,
-                        Officer.active.is_(True),
-                        Officer.telegram_id.is_not(None),
+                        Officer.unit_id == officer.unit_id, Officer.active.is_(True)
                     )
                 )
-            )
+                if "coordinator" in (o.roles or ()) and o.id != officer_id
+            ]
+            linked = await accounts_by_officer(session, officer_ids=[o.id for o in coordinators])
         day = self.now_fn().date()
         for coordinator in coordinators:
-            if "coordinator" not in (coordinator.roles or ()) or coordinator.id == officer_id:
+            if coordinator.id not in linked:
                 continue
-            assert coordinator.telegram_id is not None
-            await self.sender.deliver_claimed(
+            await deliver_to_person(
+                self.sender,
                 sessions=self.sessions,
                 unit_id=officer.unit_id,
                 officer_id=coordinator.id,
                 kind=f"{UNREACHABLE}-{officer_id}",
                 key_date=day,
-                chat_id=coordinator.telegram_id,
-                text=texts.unreachable_notice(officer.name),
+                send_one=self._text(texts.unreachable_notice(officer.name)),
                 now_fn=self.now_fn,
             )
 
@@ -163,7 +177,7 @@ class ReminderSender:
         return len(stale)
 
     async def _resend(self, delivery: Delivery) -> None:
-        if delivery.kind not in (DIGEST, ESCALATION) or delivery.chat_id is None:
+        if delivery.kind not in (DIGEST, ESCALATION) or delivery.officer_id is None:
             return  # notices and summaries are rebuilt by their own senders
         async with self.sessions() as session:
             unit = await session.get_one(Unit, delivery.unit_id)
@@ -176,15 +190,14 @@ class ReminderSender:
         if match is None:
             return  # nothing to say any more (done meanwhile): the claim stays unconfirmed
         text, buttons = digest_message(match, delivery.key_date)
-        await self.sender.send_claimed(
+        await send_claimed_to_person(
+            self.sender,
             sessions=self.sessions,
             claim_id=delivery.id,
             officer_id=delivery.officer_id,
-            chat_id=delivery.chat_id,
-            text=text,
-            buttons=buttons,
+            send_one=self._text(text, buttons),
             now_fn=self.now_fn,
-            on_blocked=self.on_blocked,
+            on_unreachable=self.on_blocked,
         )
 
 

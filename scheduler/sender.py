@@ -1,5 +1,9 @@
 """The one sender every outbound message goes through: paced, retried, claimed.
 
+It holds one adapter per running channel (``{"telegram": …, "zalo": …}``); every message
+names the channel it goes through (the first adapter given when it does not). Pacing and
+retries are the same for every channel for now (per-channel budgets come with Zalo).
+
 Pacing, to stay under Telegram's flood limits without being told off (429):
 
 * **Overall**: a smooth pacer lets one request leave every ``1 / overall_per_second`` seconds
@@ -7,8 +11,9 @@ Pacing, to stay under Telegram's flood limits without being told off (429):
   The gap is measured from when the previous request actually left, not from when it was due,
   so a request that left late cannot squeeze the next one against it. A bucket that allowed a
   burst of 30 and then refilled would break a sliding-window limit at the seam.
-* **Per chat**: requests to one chat leave at least ``per_chat_interval`` (1 s) apart, or
-  ``group_interval`` (3 s) for a group (negative chat id), which Telegram holds to 20 a minute.
+* **Per chat** (a channel's chat): requests to one chat leave at least ``per_chat_interval``
+  (1 s) apart, or ``group_interval`` (3 s) for a group (negative chat id), which Telegram
+  holds to 20 a minute.
   They leave in order: a lock per chat is held across a message's retries.
 * **In flight**: at most ``max_in_flight`` requests await an answer at once, so network latency
   does not cap throughput below the limit.
@@ -30,7 +35,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -48,15 +53,17 @@ from core.outbound import (
     Transient,
     describe,
 )
-from scheduler.delivery import claim, mark_failed, mark_sent
+from scheduler.delivery import claim, mark_failed, mark_sent, record_chat
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Status = Literal["sent", "blocked", "failed"]
-Outcome = Literal["sent", "blocked", "failed", "duplicate"]
+# "unreachable": claimed for a person none of whose accounts can be reached.
+Outcome = Literal["sent", "blocked", "failed", "duplicate", "unreachable"]
 OnBlocked = Callable[[int], Awaitable[None]]
+ChatKey = tuple[str, str]  # (channel, chat id as text)
 
 # How many deliveries a fan-out runs side by side. Each holds a claim before it is sent, so
 # after a crash at most this many wait for the stale-claim timeout; 16 keeps 30/s flowing with
@@ -81,10 +88,11 @@ class SendResult:
 
 @dataclass(frozen=True)
 class OutgoingMessage:
-    chat_id: int
+    chat_id: int | str
     text: str
     buttons: Buttons | None = None
     html: bool = False
+    channel: str | None = None  # None: the sender's first channel
 
 
 async def gather_bounded(factories: Iterable[Callable[[], Awaitable[T]]], limit: int) -> list[T]:
@@ -108,11 +116,11 @@ async def gather_bounded(factories: Iterable[Callable[[], Awaitable[T]]], limit:
 
 
 class Sender:
-    """Sends through one channel's adapter (core.outbound.Outbound), within limits."""
+    """Sends through the running channels' adapters (core.outbound.Outbound), within limits."""
 
     def __init__(
         self,
-        channel: Outbound,
+        channels: Outbound | Mapping[str, Outbound],
         *,
         overall_per_second: float = 29.5,
         per_chat_interval: float = 1.0,
@@ -126,7 +134,12 @@ class Sender:
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         rng: random.Random | None = None,
     ) -> None:
-        self.channel = channel
+        if isinstance(channels, Mapping):
+            self.channels: dict[str, Outbound] = dict(channels)
+        else:
+            self.channels = {channels.name: channels}
+        if not self.channels:
+            raise ValueError("a Sender needs at least one channel adapter")
         self.interval = 1.0 / overall_per_second
         self.per_chat_interval = per_chat_interval
         self.group_interval = group_interval
@@ -142,27 +155,41 @@ class Sender:
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._last_departure = float("-inf")
         self._paused_until = float("-inf")
-        self._chat_last: dict[int, float] = {}
-        self._chat_locks: dict[int, tuple[asyncio.Lock, int]] = {}
+        self._chat_last: dict[ChatKey, float] = {}
+        self._chat_locks: dict[ChatKey, tuple[asyncio.Lock, int]] = {}
+
+    @property
+    def channel(self) -> Outbound:
+        """The first channel's adapter: where a message naming no channel goes."""
+        return next(iter(self.channels.values()))
+
+    def _key(self, chat_id: int | str, channel: str | None) -> ChatKey:
+        name = channel or self.channel.name
+        if name not in self.channels:
+            raise KeyError(f"no running adapter for channel {name!r}")
+        return name, str(chat_id)
 
     # ------------------------------------------------------------------ sending
 
     async def send(
         self,
-        chat_id: int,
+        chat_id: int | str,
         text: str,
         *,
         buttons: Buttons | None = None,
         html: bool = False,
         attachment: Attachment | None = None,
+        channel: str | None = None,
     ) -> SendResult:
         """Send one message, retrying as the module docstring says; never raises API errors.
 
         With an ``attachment`` the message is a photo or a document and ``text`` its caption.
+        ``channel``: the adapter's name (None: the first); KeyError if none runs under it.
         """
         payload = _Payload(text, buttons, html, attachment)
-        async with self._chat_turn(chat_id):
-            return await self._send_with_retries(chat_id, payload)
+        chat = self._key(chat_id, channel)
+        async with self._chat_turn(chat):
+            return await self._send_with_retries(chat, payload)
 
     async def send_many(
         self, messages: Iterable[OutgoingMessage], *, concurrency: int | None = None
@@ -173,10 +200,14 @@ class Sender:
 
     def _job(self, message: OutgoingMessage) -> Callable[[], Awaitable[SendResult]]:
         return lambda: self.send(
-            message.chat_id, message.text, buttons=message.buttons, html=message.html
+            message.chat_id,
+            message.text,
+            buttons=message.buttons,
+            html=message.html,
+            channel=message.channel,
         )
 
-    async def _send_with_retries(self, chat_id: int, payload: _Payload) -> SendResult:
+    async def _send_with_retries(self, chat_id: ChatKey, payload: _Payload) -> SendResult:
         failures = flood_waits = 0
         while True:
             try:
@@ -199,7 +230,7 @@ class Sender:
             else:
                 return SendResult("sent", message_id, None)
 
-    async def _attempt(self, chat_id: int, payload: _Payload) -> int | None:
+    async def _attempt(self, chat_id: ChatKey, payload: _Payload) -> int | None:
         await self._wait_for_chat(chat_id)
         # The in-flight slot is taken before the pacer, so a request leaves the moment the
         # pacer lets it go; waiting for a slot afterwards would bunch requests up.
@@ -207,8 +238,9 @@ class Sender:
             await self._wait_for_departure()
             self._chat_last[chat_id] = self._clock()
             log.debug("sending to chat %s: %r", chat_id, payload.text[:80])
-            return await self.channel.send(
-                chat_id,
+            channel, chat = chat_id
+            return await self.channels[channel].send(
+                chat,
                 payload.text,
                 buttons=payload.buttons,
                 html=payload.html,
@@ -219,18 +251,18 @@ class Sender:
         # The adapter's errors are already described without secrets.
         return str(exc) if isinstance(exc, SendError) else describe(exc)
 
-    def _failed(self, chat_id: int, exc: BaseException) -> SendResult:
+    def _failed(self, chat_id: ChatKey, exc: BaseException) -> SendResult:
         error = self._describe(exc)
         log.warning("message to chat %s failed: %s", chat_id, error)
         return SendResult("failed", None, error)
 
-    async def _wait_flood(self, chat_id: int, seconds: float) -> None:
+    async def _wait_flood(self, chat_id: ChatKey, seconds: float) -> None:
         # The limit is the bot's: everyone pauses, and this message waits the full time.
         log.warning("flood control: retry to chat %s after %.1f s", chat_id, seconds)
         self._paused_until = max(self._paused_until, self._clock() + seconds)
         await self._sleep(seconds)
 
-    async def _back_off(self, chat_id: int, failures: int, exc: BaseException) -> None:
+    async def _back_off(self, chat_id: ChatKey, failures: int, exc: BaseException) -> None:
         delay = self.backoff_delay(failures)
         log.warning(
             "transient error to chat %s (try %d), retrying in %.2f s: %s",
@@ -259,7 +291,7 @@ class Sender:
     def _next_departure(self) -> float:
         return max(self._last_departure + self.interval, self._paused_until)
 
-    async def _wait_for_chat(self, chat_id: int) -> None:
+    async def _wait_for_chat(self, chat_id: ChatKey) -> None:
         last = self._chat_last.get(chat_id)
         if last is None:
             return
@@ -267,7 +299,7 @@ class Sender:
             await self._sleep(wait)
 
     @asynccontextmanager
-    async def _chat_turn(self, chat_id: int) -> AsyncIterator[None]:
+    async def _chat_turn(self, chat_id: ChatKey) -> AsyncIterator[None]:
         """Hold the chat's lock for one message (with its retries); drop idle locks."""
         lock, users = self._chat_locks.get(chat_id, (asyncio.Lock(), 0))
         self._chat_locks[chat_id] = (lock, users + 1)
@@ -282,8 +314,8 @@ class Sender:
                 del self._chat_locks[chat_id]
                 self._forget_quiet_chats()
 
-    def _chat_interval(self, chat_id: int) -> float:
-        return self.group_interval if chat_id < 0 else self.per_chat_interval
+    def _chat_interval(self, chat_id: ChatKey) -> float:
+        return self.group_interval if chat_id[1].startswith("-") else self.per_chat_interval
 
     def _forget_quiet_chats(self) -> None:
         """Drop per-chat times that can no longer delay anything, so the map stays small."""
@@ -303,14 +335,16 @@ class Sender:
         officer_id: int,
         kind: str,
         key_date: date,
-        chat_id: int,
+        chat_id: int | str,
         text: str,
         buttons: Buttons | None = None,
         html: bool = False,
         now_fn: Callable[[], datetime] = utcnow,
         on_blocked: OnBlocked | None = None,
+        channel: str | None = None,
     ) -> Outcome:
-        """Claim, send, mark: the at-most-once protocol for reminders and summaries.
+        """Claim, send, mark: the at-most-once protocol, for one chat (scheduler.people sends
+        to a person, whichever of their accounts answers).
 
         Returns "duplicate" when the message was already claimed (sent, failed or in progress,
         here or in another process), else the send's status. On "blocked", ``on_blocked`` is
@@ -323,8 +357,8 @@ class Sender:
                 officer_id=officer_id,
                 kind=kind,
                 key_date=key_date,
-                chat_id=chat_id,
-                channel=self.channel.name,
+                chat_id=str(chat_id),
+                channel=self._key(chat_id, channel)[0],
                 now=now_fn(),
             )
             await session.commit()
@@ -340,6 +374,7 @@ class Sender:
             html=html,
             now_fn=now_fn,
             on_blocked=on_blocked,
+            channel=channel,
         )
 
     async def send_claimed(
@@ -348,15 +383,16 @@ class Sender:
         sessions: async_sessionmaker[AsyncSession],
         claim_id: int,
         officer_id: int | None,
-        chat_id: int,
+        chat_id: int | str,
         text: str,
         buttons: Buttons | None = None,
         html: bool = False,
         now_fn: Callable[[], datetime] = utcnow,
         on_blocked: OnBlocked | None = None,
+        channel: str | None = None,
     ) -> Status:
         """Send a message already claimed (by deliver_claimed, or retaken by reclaim_stale)."""
-        result = await self.send(chat_id, text, buttons=buttons, html=html)
+        result = await self.send(chat_id, text, buttons=buttons, html=html, channel=channel)
         await record_outcome(sessions, claim_id, result, now_fn)
         if result.status == "blocked" and on_blocked is not None and officer_id is not None:
             await on_blocked(officer_id)
@@ -372,11 +408,14 @@ async def record_outcome(
     claim_id: int,
     result: SendResult,
     now_fn: Callable[[], datetime],
+    *,
+    chat: ChatKey | None = None,
 ) -> None:
     """Mark the claim in its own task, shielded: once Telegram has the message, a cancellation
     (shutdown, a timeout around the fan-out) must not leave the claim looking unsent, or the
-    stale-claim retry would send it twice."""
-    mark = asyncio.ensure_future(_mark(sessions, claim_id, result, now_fn()))
+    stale-claim retry would send it twice. ``chat``: the (channel, chat) it finally went to,
+    when that is not the one claimed (a person's other account)."""
+    mark = asyncio.ensure_future(_mark(sessions, claim_id, result, now_fn(), chat))
     _PENDING_MARKS.add(mark)
     mark.add_done_callback(_PENDING_MARKS.discard)
     try:
@@ -387,9 +426,15 @@ async def record_outcome(
 
 
 async def _mark(
-    sessions: async_sessionmaker[AsyncSession], claim_id: int, result: SendResult, now: datetime
+    sessions: async_sessionmaker[AsyncSession],
+    claim_id: int,
+    result: SendResult,
+    now: datetime,
+    chat: ChatKey | None,
 ) -> None:
     async with sessions() as session:
+        if chat is not None:
+            await record_chat(session, claim_id=claim_id, channel=chat[0], chat_id=chat[1])
         if result.status == "sent":
             await mark_sent(session, claim_id=claim_id, message_id=result.message_id, now=now)
         else:

@@ -15,10 +15,11 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.accounts import accounts_by_officer
 from core.summary import compute_summary
 from core.summary_bundle import Bundle, bundle
-from scheduler.delivery import claim
-from scheduler.sender import Attachment, Outcome, Sender, SendResult, record_outcome
+from scheduler.people import deliver_to_person
+from scheduler.sender import Attachment, Outcome, Sender, SendResult
 from storage.models import Officer, Unit
 
 SUMMARY = "summary"
@@ -45,26 +46,22 @@ class SummarySender:
         return outcomes
 
     async def _deliver(self, officer: Officer, parts: Bundle, as_of: date) -> Outcome:
-        assert officer.telegram_id is not None
-        async with self.sessions() as session:
-            won = await claim(
-                session,
-                unit_id=officer.unit_id,
-                officer_id=officer.id,
-                kind=SUMMARY,
-                key_date=as_of,
-                chat_id=officer.telegram_id,
-                channel=self.sender.channel.name,
-                now=self.now_fn(),
-            )
-            await session.commit()
-        if won is None:
-            return "duplicate"
-        result = await self._send_bundle(officer.telegram_id, parts)
-        await record_outcome(self.sessions, won.id, result, self.now_fn)
-        return result.status
+        async def send_one(channel: str, chat_id: str) -> SendResult:
+            return await self._send_bundle(channel, chat_id, parts)
 
-    async def _send_bundle(self, chat_id: int, parts: Bundle) -> SendResult:
+        # No coordinators' notice here: the daily reminders tell them about blocked people.
+        return await deliver_to_person(
+            self.sender,
+            sessions=self.sessions,
+            unit_id=officer.unit_id,
+            officer_id=officer.id,
+            kind=SUMMARY,
+            key_date=as_of,
+            send_one=send_one,
+            now_fn=self.now_fn,
+        )
+
+    async def _send_bundle(self, channel: str, chat_id: str, parts: Bundle) -> SendResult:
         first: SendResult | None = None
         attachments = [
             Attachment("photo", parts.chart, "bieu-do.png"),
@@ -72,7 +69,7 @@ class SummarySender:
         ]
         sends = [(text, None) for text in parts.texts] + [("", a) for a in attachments]
         for text, attachment in sends:
-            result = await self.sender.send(chat_id, text, attachment=attachment)
+            result = await self.sender.send(chat_id, text, attachment=attachment, channel=channel)
             if result.status != "sent":
                 return result  # the claim records the failure; the rest is not sent
             first = first or result
@@ -81,13 +78,12 @@ class SummarySender:
 
 
 async def summary_recipients(session: AsyncSession, *, unit: Unit) -> list[Officer]:
+    """The unit's active leaders and coordinators with a linked chat account."""
     officers = await session.scalars(
         select(Officer)
-        .where(
-            Officer.unit_id == unit.id,
-            Officer.active.is_(True),
-            Officer.telegram_id.is_not(None),
-        )
+        .where(Officer.unit_id == unit.id, Officer.active.is_(True))
         .order_by(Officer.name_key)
     )
-    return [o for o in officers if RECIPIENT_ROLES & set(o.roles or ())]
+    wanted = [o for o in officers if RECIPIENT_ROLES & set(o.roles or ())]
+    linked = await accounts_by_officer(session, officer_ids=[o.id for o in wanted])
+    return [o for o in wanted if o.id in linked]

@@ -115,12 +115,12 @@ class Officer(_UnitScoped, Base):
     # whether this officer heads it (the head owns its items).
     department: Mapped[str | None] = mapped_column(String(16))
     department_head: Mapped[bool] = mapped_column(default=False, server_default=false())
-    # Unique across units: one Telegram account is one person in one commune.
-    telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    # Chat accounts are rows of channel_accounts (0013); this is the channel reminders go
+    # to first ("telegram", "zalo"); None: the channel the officer used last.
+    preferred_channel: Mapped[str | None] = mapped_column(String(16))
     zalo_id: Mapped[str | None]
     phone: Mapped[str | None]
     active: Mapped[bool] = mapped_column(default=True, server_default=true())
-    reachable: Mapped[bool] = mapped_column(default=True, server_default=true())
     last_activity_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Set when a unit merge brought the officer in: the owners of the old unit's
@@ -331,7 +331,7 @@ class Delivery(_UnitScoped, Base):
     channel: Mapped[str] = mapped_column(
         String(16), default="telegram", server_default=text("'telegram'")
     )
-    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    chat_id: Mapped[str | None] = mapped_column(TextId())  # text since 0013: Zalo's ids are
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     error: Mapped[str | None] = mapped_column(Text)
 
@@ -434,6 +434,36 @@ class ProvinceUser(_Id, Base):
     name: Mapped[str]
     name_key: Mapped[str] = mapped_column(unique=True)
     active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChannelAccount(_Id, Base):
+    """One chat account of one person: (channel, the channel's id of the account, as text).
+
+    One account is one person; a person has at most one account per channel. The
+    person is an officer or a province user (exactly one). ``unreachable``: the
+    account blocked the bot (the last message to it came back Blocked); a message
+    from it clears the flag. core.accounts reads and writes these rows.
+    """
+
+    __tablename__ = "channel_accounts"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id"),
+        UniqueConstraint("channel", "officer_id"),
+        UniqueConstraint("channel", "province_user_id"),
+        CheckConstraint("(officer_id IS NULL) <> (province_user_id IS NULL)", name="one_person"),
+    )
+
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(64))
+    officer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("officers.id", ondelete="CASCADE"), index=True
+    )
+    province_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("province_users.id", ondelete="CASCADE"), index=True
+    )
+    unreachable: Mapped[bool] = mapped_column(default=False, server_default=false())
+    last_used_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.accounts import officer_by_account
 from core.officers import add_officer
 from core.plan_store import find_unit, import_plan
 from storage.models import Base, Criterion, Officer, Unit
@@ -119,3 +120,10 @@ async def criterion_id(bot: BotUnderTest, unit_id: int, index: str, code: str) -
         )
         assert found is not None, f"no {index} {code} in unit {unit_id}"
         return found
+
+
+async def telegram_officer(session: AsyncSession, user: int) -> Officer | None:
+    """The officer (active or not) whose Telegram account is ``user`` (an account since 0013)."""
+    return await officer_by_account(
+        session, channel="telegram", external_id=str(user), active_only=False
+    )

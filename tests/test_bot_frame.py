@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import texts
 from bot.settings import Settings
 from storage.db import make_engine, make_session_factory
-from storage.models import Officer, ProcessedUpdate, Unit
+from storage.models import ChannelAccount, Officer, ProcessedUpdate, Unit
 from tests.e2e import BotUnderTest, running_bot
 from tests.e2e_support import seed_officer, seed_unit
 from tests.fakes.telegram_api import FakeTelegram
@@ -52,16 +52,12 @@ async def test_an_update_delivered_twice_is_handled_once(bot: BotUnderTest) -> N
         unit = Unit(name="Phường 6", name_key="phuong 6")
         session.add(unit)
         await session.flush()
-        session.add(
-            Officer(
-                unit_id=unit.id,
-                name="Lan",
-                name_key="lan",
-                positions=["VPTK"],
-                roles=["officer"],
-                telegram_id=77,
-            )
+        lan = Officer(
+            unit_id=unit.id, name="Lan", name_key="lan", positions=["VPTK"], roles=["officer"]
         )
+        session.add(lan)
+        await session.flush()
+        session.add(ChannelAccount(channel="telegram", external_id="77", officer_id=lan.id))
     update_id = await bot.tg.send_text(77, "/start")
     first = await bot.tg.wait_for(lambda m: m.chat_id == 77)
     await bot.tg.redeliver(update_id)

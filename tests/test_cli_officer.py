@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli import main
 from channels.telegram_identity import clear_cache
+from core.accounts import officer_accounts
 from storage.models import AuditLog, Invite, Officer, Unit
 from tests.fakes.telegram_api import BOT_USERNAME, FakeTelegram
 
@@ -74,7 +75,9 @@ async def test_add_needs_the_unit_and_updates_by_name(
     )
     assert code == 0 and out.startswith("Đã cập nhật Nguyễn văn An (NV)")  # as last written
     an = (await officers(session_factory))["Nguyễn văn An"]
-    assert (an.positions, an.roles, an.telegram_id, an.phone) == (
+    async with session_factory() as session:
+        (account,) = await officer_accounts(session, officer_id=an.id)
+    assert (an.positions, an.roles, int(account.external_id), an.phone) == (
         ["NV"],
         ["officer"],
         12345,
@@ -153,9 +156,10 @@ async def test_import_a_roster_then_list(
     code, out, err = await cli(capsys, "officer", "list", "--unit", "xa tan duc")
     assert (code, err) == (0, "")
     assert out.splitlines() == [
-        "Họ tên\tVị trí\tVai trò\tTelegram\tHoạt động gần nhất",
+        # Issue 12: the column lists each chat account (was "Telegram" and "đã gắn").
+        "Họ tên\tVị trí\tVai trò\tTài khoản\tHoạt động gần nhất",
         "Lê Thị Bình\tTCKT\tCán bộ\tchưa gắn\t-",
-        "Nguyễn Văn An\tVPTK, TPHT\tĐầu mối\tđã gắn\t-",
+        "Nguyễn Văn An\tVPTK, TPHT\tĐầu mối\tTelegram 1001\t-",
     ]
 
 

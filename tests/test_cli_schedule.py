@@ -67,7 +67,7 @@ async def test_remind_dry_run_json_contract(
         ("Sơn", True),
     ]
     for entry in data:
-        assert set(entry) == {"unit", "officer", "telegram_id", "items", "escalation"}
+        assert set(entry) == {"unit", "officer", "accounts", "items", "escalation"}
         for item in entry["items"]:
             assert set(item) == {"index", "code", "kind", "due_date"}
             assert item["kind"] in (

@@ -19,7 +19,7 @@ from scheduler.delivery import (
     mark_sent,
     reclaim_stale,
 )
-from storage.models import Delivery, Officer, Unit
+from storage.models import ChannelAccount, Delivery, Officer, Unit
 from tests.sql_counting import counted_statements
 
 T0 = datetime(2024, 3, 4, 0, 30, tzinfo=UTC)  # 07:30 in Hà Nội
@@ -40,12 +40,15 @@ async def seed_unit(sessions: async_sessionmaker[AsyncSession], officers: int = 
         session.add(unit)
         await session.flush()
         people = [
-            Officer(
-                unit_id=unit.id, name=f"Cán bộ {i}", name_key=f"can bo {i}", telegram_id=5001 + i
-            )
+            Officer(unit_id=unit.id, name=f"Cán bộ {i}", name_key=f"can bo {i}")
             for i in range(officers)
         ]
         session.add_all(people)
+        await session.flush()
+        session.add_all(
+            ChannelAccount(channel="telegram", external_id=str(5001 + i), officer_id=p.id)
+            for i, p in enumerate(people)
+        )
         await session.commit()
         return Seeded(unit.id, [p.id for p in people], [5001 + i for i in range(officers)])
 
@@ -132,7 +135,11 @@ async def test_a_claim_records_who_what_and_when(
         1,
     )
     assert (delivery.unit_id, delivery.officer_id) == (seeded.unit_id, seeded.officer_ids[1])
-    assert (delivery.kind, delivery.key_date, delivery.chat_id) == ("escalation", DAY, 5002)
+    assert (delivery.kind, delivery.key_date, delivery.chat_id) == (
+        "escalation",
+        DAY,
+        "5002",
+    )  # text since 0013
     assert delivery.claimed_at == T0
     assert delivery.sent_at is None and delivery.message_id is None
 
@@ -255,7 +262,7 @@ async def test_a_stale_claim_is_taken_over_once(
 
     assert [d.id for d in taken] == [won.id]
     assert (taken[0].status, taken[0].attempts, taken[0].claimed_at) == ("claimed", 2, later)
-    assert taken[0].chat_id == seeded.chat_ids[0]  # what the resend needs
+    assert taken[0].chat_id == str(seeded.chat_ids[0])  # what the resend needs
     assert await reclaim(session_factory, later + timedelta(seconds=1)) == []  # ours now
 
 

@@ -20,6 +20,7 @@ from handlers.base import AppState
 from storage.models import (
     AssignmentOverride,
     AuditLog,
+    ChannelAccount,
     Criterion,
     Officer,
     PositionAlias,
@@ -34,6 +35,7 @@ from tests.e2e_support import (
     say,
     seed_officer,
     seed_unit,
+    telegram_officer,
 )
 from tests.fakes.telegram_api import ApiRequest, FakeTelegram
 from tests.seed_files import PHUONG6, TANDUC, seed_bytes
@@ -77,7 +79,7 @@ async def test_configured_admin_imports_a_plan_maps_a_lead_and_confirms(bot: Bot
     async with bot.sessions() as session:
         unit = await session.scalar(select(Unit).where(Unit.name == "Phường 6"))
         assert unit is not None
-        admin = await session.scalar(select(Officer).where(Officer.telegram_id == ADMIN))
+        admin = await telegram_officer(session, ADMIN)
         assert admin is not None and admin.unit_id == unit.id and "admin" in admin.roles
         alias = await session.scalar(select(PositionAlias).where(PositionAlias.unit_id == unit.id))
         assert alias is not None and (alias.alias_text, alias.position_code) == (
@@ -173,7 +175,7 @@ async def test_admin_invites_two_officers_who_link_through_the_deep_link(bot: Bo
     ):
         greeting = await say(bot, user, f"/start {code}")
         async with bot.sessions() as session:
-            officer = await session.scalar(select(Officer).where(Officer.telegram_id == user))
+            officer = await telegram_officer(session, user)
             assert officer is not None and officer.name == name
             items = await officer_items(session, officer=officer, today=datetime(2024, 3, 4).date())
         assert greeting.content.startswith(texts.LINKED)
@@ -184,7 +186,7 @@ async def test_admin_invites_two_officers_who_link_through_the_deep_link(bot: Bo
 
     reused = await say(bot, 3003, f"/start {lan_code.group(1)}")
     assert "đã được dùng" in reused.content
-    assert await count(bot, Officer, Officer.telegram_id == 3003) == 0
+    assert await count(bot, ChannelAccount, ChannelAccount.external_id == "3003") == 0
 
 
 ROSTER = (
@@ -211,7 +213,7 @@ async def test_a_roster_sent_with_the_caption_canbo_adds_officers_all_or_nothing
     done = await bot.tg.wait_for(lambda m: m.chat_id == ADMIN, after=mark)
     assert done.content == texts.roster_imported(2, 0)
     async with bot.sessions() as session:
-        mai = await session.scalar(select(Officer).where(Officer.telegram_id == 4001))
+        mai = await telegram_officer(session, 4001)
         assert mai is not None and mai.roles == ["coordinator"]
     await bot.tg.wait_for_request(
         "setMyCommands", lambda r: (r.params.get("scope") or {}).get("chat_id") == 4001
@@ -236,7 +238,7 @@ async def test_a_bad_roster_that_changes_the_admins_own_row_lists_its_problems(
 
     assert failed.content.startswith("Danh sách có lỗi, chưa nhập gì:")
     async with bot.sessions() as session:
-        admin = await session.scalar(select(Officer).where(Officer.telegram_id == ADMIN))
+        admin = await telegram_officer(session, ADMIN)
         assert admin is not None and admin.positions == []
     assert await count(bot, Officer, Officer.name == "Ngô Thị Hà") == 0
 

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
 from bot.settings import Settings
-from storage.models import Criterion, Officer, PositionAlias, ProgressUpdate
+from storage.models import Criterion, PositionAlias, ProgressUpdate
 from tests.e2e import BotUnderTest, running_bot
-from tests.e2e_support import press, say
+from tests.e2e_support import press, say, telegram_officer
 from tests.plans2026 import TEXT_PLAN, fixture_bytes
 
 ADMIN = 1000
@@ -74,6 +74,6 @@ async def test_a_merged_commune_from_plan_to_its_departments_items(bot: BotUnder
     await press(bot, BINH, card, "50%")
     async with bot.sessions() as session:
         update = await session.scalar(select(ProgressUpdate))
-        binh = await session.scalar(select(Officer).where(Officer.telegram_id == BINH))
+        binh = await telegram_officer(session, BINH)
         assert update is not None and binh is not None
         assert (update.officer_id, update.percent) == (binh.id, 50)

@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from bot import texts
 from core.officers import INVITE_ALPHABET, INVITE_CODE_LENGTH, typed_invite_code
-from storage.models import Invite, Officer
+from storage.models import Invite
 from tests.e2e import BotUnderTest
-from tests.e2e_support import count, say, seed_officer, seed_unit
+from tests.e2e_support import count, say, seed_officer, seed_unit, telegram_officer
 from tests.seed_files import TANDUC
 
 ADMIN = 1000
@@ -37,7 +37,8 @@ async def unit_with_admin(bot: BotUnderTest) -> int:
 
 async def linked(bot: BotUnderTest, telegram_id: int) -> str | None:
     async with bot.sessions() as session:
-        return await session.scalar(select(Officer.name).where(Officer.telegram_id == telegram_id))
+        officer = await telegram_officer(session, telegram_id)
+        return officer.name if officer else None
 
 
 def test_codes_have_eight_characters_and_no_look_alikes() -> None:

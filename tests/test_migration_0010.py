@@ -10,10 +10,11 @@ from alembic import command
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from core.accounts import officer_by_account
 from handlers.base import claim_update
 from scheduler.delivery import claim
 from storage.migrate import alembic_config
-from storage.models import Delivery, Invite, Officer, ProcessedUpdate, Unit
+from storage.models import ChannelAccount, Delivery, Invite, Officer, ProcessedUpdate, Unit
 from tests.test_delivery import T0
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -40,9 +41,10 @@ async def test_0010_keeps_every_link_delivery_and_update_key_both_ways(
         unit = Unit(name="Xã Tân Đức", name_key="xa tan duc")
         session.add(unit)
         await session.flush()
-        lan = Officer(unit_id=unit.id, name="Lan", name_key="lan", telegram_id=5001)
+        lan = Officer(unit_id=unit.id, name="Lan", name_key="lan")
         session.add(lan)
         await session.flush()
+        session.add(ChannelAccount(channel="telegram", external_id="5001", officer_id=lan.id))
         unit_id, lan_id = unit.id, lan.id
         won = await claim(
             session, unit_id=unit_id, officer_id=lan_id, kind="digest", key_date=date(2024, 3, 4),
@@ -71,12 +73,12 @@ async def test_0010_keeps_every_link_delivery_and_update_key_both_ways(
 
     await migrate(engine, database_url, "head")
     async with session_factory() as session:
-        officer = await session.get_one(Officer, lan_id)
-        assert officer.telegram_id == 5001
+        officer = await officer_by_account(session, channel="telegram", external_id="5001")
+        assert officer is not None and officer.id == lan_id  # the link, an account since 0013
         delivery = (await session.scalars(select(Delivery))).one()
         assert (delivery.channel, delivery.chat_id, delivery.officer_id) == (
             "telegram",
-            5001,
+            "5001",  # text since 0013
             lan_id,
         )
         invite = (await session.scalars(select(Invite))).one()

@@ -12,6 +12,7 @@ from openpyxl import Workbook
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.accounts import link_account, officer_accounts, set_reachable
 from core.officers import (
     InviteError,
     OfficerError,
@@ -22,9 +23,8 @@ from core.officers import (
     deep_link,
     ensure_configured_admin,
     import_roster,
-    mark_unreachable,
     note_activity,
-    officer_by_telegram_id,
+    officer_by_account,
     read_roster,
     redeem_invite,
     set_positions,
@@ -52,6 +52,19 @@ async def audits(session: AsyncSession, action: str) -> list[AuditLog]:
         select(AuditLog).where(AuditLog.action == action).order_by(AuditLog.id)
     )
     return list(rows.all())
+
+
+def tg(*ids: int) -> set[tuple[str, str]]:
+    """Configured admins (ADMIN_TELEGRAM_IDS) as Settings.admin_accounts gives them."""
+    return {("telegram", str(i)) for i in ids}
+
+
+async def telegram_of(session: AsyncSession, officer: Officer) -> int | None:
+    """The officer's Telegram account (a channel_accounts row since 0013), as a number."""
+    for account in await officer_accounts(session, officer_id=officer.id):
+        if account.channel == "telegram":
+            return int(account.external_id)
+    return None
 
 
 async def officer(
@@ -110,7 +123,7 @@ async def test_add_officer_then_update_by_folded_name(session: AsyncSession) -> 
         actor="cli",
     )
     assert created and first.name == "Nguyễn Văn An" and first.positions == ["VPTK"]
-    assert first.roles == ["officer"] and first.telegram_id == 111
+    assert first.roles == ["officer"] and await telegram_of(session, first) == 111
     second, created = await add_officer(
         session,
         unit=unit,
@@ -123,7 +136,9 @@ async def test_add_officer_then_update_by_folded_name(session: AsyncSession) -> 
     await session.commit()
     assert not created and second.id == first.id
     assert second.positions == ["TPHT", "VPTK"] and second.roles == ["officer", "coordinator"]
-    assert second.telegram_id == 111 and second.phone == "0912 345 678"  # kept when left out
+    assert (
+        await telegram_of(session, second) == 111 and second.phone == "0912 345 678"
+    )  # kept when left out
     assert await count(session, Officer) == 1
     added, updated = await audits(session, "officer.add"), await audits(session, "officer.update")
     assert len(added) == 1 and added[0].old is None and added[0].actor == "cli"
@@ -308,7 +323,7 @@ async def test_import_roster_adds_then_updates_by_name(session_factory: Sessions
         people = {o.name: o for o in await unit_officers(session, unit=unit)}
         assert list(people) == ["Đặng Thu Hà", "Lê Thị Bình", "Nguyễn Văn An", "Trần Văn Cường"]
         assert people["Nguyễn Văn An"].positions == ["TPHT", "VPTK"]
-        assert people["Nguyễn Văn An"].telegram_id == 1001
+        assert await telegram_of(session, people["Nguyễn Văn An"]) == 1001
         assert people["Trần Văn Cường"].roles == ["officer", "admin"]
 
 
@@ -342,26 +357,47 @@ async def test_invite_links_an_account_once(session: AsyncSession) -> None:
     assert deep_link("dondoc_bot", invite.code) == f"https://t.me/dondoc_bot?start={invite.code}"
     later = NOW + timedelta(days=2)
     linked = await redeem_invite(
-        session, code=invite.code, telegram_id=777, display_name="An Nguyễn", now=later
+        session,
+        code=invite.code,
+        channel="telegram",
+        external_id="777",
+        display_name="An Nguyễn",
+        now=later,
     )
     await session.commit()
-    assert linked.id == clerk.id and clerk.telegram_id == 777 and clerk.last_activity_at == later
+    assert (
+        linked.id == clerk.id
+        and await telegram_of(session, clerk) == 777
+        and clerk.last_activity_at == later
+    )
     # Issue 12: who used it is (channel, account id as text), no longer a Telegram integer.
     assert (invite.used_at, invite.used_by_channel, invite.used_by_account) == (
         later,
         "telegram",
         "777",
     )
-    assert await officer_by_telegram_id(session, telegram_id=777) == clerk
+    assert await officer_by_account(session, channel="telegram", external_id="777") == clerk
     redeemed = (await audits(session, "invite.redeem"))[0]
-    assert redeemed.actor == "telegram:777" and redeemed.old == {"telegram_id": None}
+    assert redeemed.actor == "telegram:777" and redeemed.old == {"account": None}
     assert (await audits(session, "invite.create"))[0].actor_officer_id == admin.id
     again = await redeem_invite(  # the same account tapping the link twice
-        session, code=invite.code, telegram_id=777, display_name="An", now=later
+        session,
+        code=invite.code,
+        channel="telegram",
+        external_id="777",
+        display_name="An",
+        now=later,
     )
     assert again.id == clerk.id
     with pytest.raises(InviteError) as caught:
-        await redeem_invite(session, code=invite.code, telegram_id=778, display_name="X", now=later)
+        await redeem_invite(
+            session,
+            code=invite.code,
+            channel="telegram",
+            external_id="778",
+            display_name="X",
+            now=later,
+        )
     assert caught.value.reason == "used" and "đã được dùng" in str(caught.value)
 
 
@@ -371,12 +407,24 @@ async def test_invite_expires_after_seven_days(session: AsyncSession) -> None:
     invite = await create_invite(session, unit=unit, officer=clerk, actor="cli", now=NOW)
     with pytest.raises(InviteError) as caught:
         await redeem_invite(
-            session, code=invite.code, telegram_id=5, display_name="", now=NOW + timedelta(days=7)
+            session,
+            code=invite.code,
+            channel="telegram",
+            external_id="5",
+            display_name="",
+            now=NOW + timedelta(days=7),
         )
-    assert caught.value.reason == "expired" and clerk.telegram_id is None
+    assert caught.value.reason == "expired" and await telegram_of(session, clerk) is None
     just_in_time = NOW + timedelta(days=7) - timedelta(seconds=1)
-    await redeem_invite(session, code=invite.code, telegram_id=5, display_name="", now=just_in_time)
-    assert clerk.telegram_id == 5
+    await redeem_invite(
+        session,
+        code=invite.code,
+        channel="telegram",
+        external_id="5",
+        display_name="",
+        now=just_in_time,
+    )
+    assert await telegram_of(session, clerk) == 5
 
 
 async def test_new_invite_replaces_older_unused_ones(session: AsyncSession) -> None:
@@ -389,11 +437,21 @@ async def test_new_invite_replaces_older_unused_ones(session: AsyncSession) -> N
     assert old.code != new.code
     with pytest.raises(InviteError) as caught:
         await redeem_invite(
-            session, code=old.code, telegram_id=5, display_name="", now=NOW + timedelta(hours=2)
+            session,
+            code=old.code,
+            channel="telegram",
+            external_id="5",
+            display_name="",
+            now=NOW + timedelta(hours=2),
         )
     assert caught.value.reason == "expired"
     await redeem_invite(
-        session, code=new.code, telegram_id=5, display_name="", now=NOW + timedelta(hours=2)
+        session,
+        code=new.code,
+        channel="telegram",
+        external_id="5",
+        display_name="",
+        now=NOW + timedelta(hours=2),
     )
     assert await count(session, Invite) == 2
 
@@ -404,12 +462,21 @@ async def test_unknown_code_and_account_already_linked(session: AsyncSession) ->
     clerk = await officer(session, unit, "Nguyễn Văn An", "VPTK")
     invite = await create_invite(session, unit=unit, officer=clerk, actor="cli", now=NOW)
     with pytest.raises(InviteError) as caught:
-        await redeem_invite(session, code="nope", telegram_id=1, display_name="", now=NOW)
+        await redeem_invite(
+            session, code="nope", channel="telegram", external_id="1", display_name="", now=NOW
+        )
     assert caught.value.reason == "unknown" and "không đúng" in str(caught.value)
     with pytest.raises(InviteError) as caught:
-        await redeem_invite(session, code=invite.code, telegram_id=42, display_name="", now=NOW)
-    assert caught.value.reason == "telegram_in_use"
-    assert invite.used_at is None and clerk.telegram_id is None
+        await redeem_invite(
+            session,
+            code=invite.code,
+            channel="telegram",
+            external_id="42",
+            display_name="",
+            now=NOW,
+        )
+    assert caught.value.reason == "account_in_use"
+    assert invite.used_at is None and await telegram_of(session, clerk) is None
 
 
 async def test_invite_for_an_officer_of_another_unit_is_refused(session: AsyncSession) -> None:
@@ -428,7 +495,7 @@ async def test_lookups_skip_inactive_officers(session: AsyncSession) -> None:
     await officer(session, unit, "Âu Thị Lan", "TPHT")
     gone.active = False
     await session.flush()
-    assert await officer_by_telegram_id(session, telegram_id=9) is None
+    assert await officer_by_account(session, channel="telegram", external_id="9") is None
     assert [o.name for o in await unit_officers(session, unit=unit)] == ["Âu Thị Lan"]
     everyone = await unit_officers(session, unit=unit, include_inactive=True)
     assert [o.name for o in everyone] == ["Âu Thị Lan", "Bùi Văn Nghỉ"]
@@ -447,12 +514,17 @@ async def test_set_positions_reachability_and_activity(session: AsyncSession) ->
         await set_positions(
             session, officer=clerk, positions=["XYZ"], actor="t", actor_officer_id=None
         )
-    await mark_unreachable(session, officer=clerk, reachable=False)
-    await mark_unreachable(session, officer=clerk, reachable=False)
-    assert not clerk.reachable and len(await audits(session, "officer.reachable")) == 1
-    await note_activity(session, officer=clerk, now=NOW)
+    # Since 0013 "unreachable" is an account's: core.accounts.set_reachable.
+    account = await link_account(
+        session, channel="telegram", external_id="31", officer=clerk, actor="t"
+    )
+    assert await set_reachable(session, account=account, reachable=False)
+    assert not await set_reachable(session, account=account, reachable=False)
+    assert account.unreachable and len(await audits(session, "account.reachable")) == 1
+    await note_activity(session, officer=clerk, account=account, now=NOW)
     await session.commit()
-    assert clerk.last_activity_at == NOW and clerk.reachable
+    assert clerk.last_activity_at == NOW and not account.unreachable
+    assert account.last_used_at == NOW
 
 
 # --- configured admins -------------------------------------------------------------------------
@@ -463,13 +535,23 @@ async def test_configured_admin_without_any_unit_is_asked_for_a_plan(
 ) -> None:
     assert (
         await ensure_configured_admin(
-            session, telegram_id=1, display_name="Sếp", admin_ids=[1], actor="telegram:1"
+            session,
+            channel="telegram",
+            external_id="1",
+            display_name="Sếp",
+            admin_accounts=tg(1),
+            actor="telegram:1",
         )
         is None
     )
     assert (
         await ensure_configured_admin(
-            session, telegram_id=2, display_name="Lạ", admin_ids=[1], actor="telegram:2"
+            session,
+            channel="telegram",
+            external_id="2",
+            display_name="Lạ",
+            admin_accounts=tg(1),
+            actor="telegram:2",
         )
         is None
     )
@@ -479,17 +561,27 @@ async def test_configured_admin_without_any_unit_is_asked_for_a_plan(
 async def test_configured_admin_joins_the_only_unit(session: AsyncSession) -> None:
     unit = await make_unit(session)
     admin = await ensure_configured_admin(
-        session, telegram_id=1, display_name="Lê Quản Trị", admin_ids=[5, 1], actor="telegram:1"
+        session,
+        channel="telegram",
+        external_id="1",
+        display_name="Lê Quản Trị",
+        admin_accounts=tg(5, 1),
+        actor="telegram:1",
     )
     assert admin is not None and admin.unit_id == unit.id
-    assert (admin.name, admin.roles, admin.positions, admin.telegram_id) == (
+    assert (admin.name, admin.roles, admin.positions, await telegram_of(session, admin)) == (
         "Lê Quản Trị",
         ["admin"],
         [],
         1,
     )
     again = await ensure_configured_admin(
-        session, telegram_id=1, display_name="Lê Quản Trị", admin_ids=[1], actor="telegram:1"
+        session,
+        channel="telegram",
+        external_id="1",
+        display_name="Lê Quản Trị",
+        admin_accounts=tg(1),
+        actor="telegram:1",
     )
     assert again is not None and again.id == admin.id and await count(session, Officer) == 1
 
@@ -499,14 +591,24 @@ async def test_configured_admin_already_linked_gets_the_admin_role(session: Asyn
     await make_unit(session, "Phường 6")  # several units: linking decides, not the unit count
     clerk = await officer(session, unit, "Nguyễn Văn An", "VPTK", telegram_id=1)
     admin = await ensure_configured_admin(
-        session, telegram_id=1, display_name="An", admin_ids=[1], actor="telegram:1"
+        session,
+        channel="telegram",
+        external_id="1",
+        display_name="An",
+        admin_accounts=tg(1),
+        actor="telegram:1",
     )
     assert admin is not None and admin.id == clerk.id and clerk.roles == ["officer", "admin"]
     roles = (await audits(session, "officer.roles"))[0]
     assert (roles.old, roles.new) == ({"roles": ["officer"]}, {"roles": ["officer", "admin"]})
     assert (
         await ensure_configured_admin(
-            session, telegram_id=2, display_name="Khác", admin_ids=[2], actor="telegram:2"
+            session,
+            channel="telegram",
+            external_id="2",
+            display_name="Khác",
+            admin_accounts=tg(2),
+            actor="telegram:2",
         )
         is None
     )
@@ -517,18 +619,42 @@ async def test_attach_admin_to_unit(session: AsyncSession) -> None:
     namesake = await officer(session, unit, "Lê Quản Trị", "VPTK")
     await officer(session, unit, "Trùng Tên", "TPHT", telegram_id=50)
     admin = await attach_admin_to_unit(
-        session, unit=unit, telegram_id=7, display_name="le quan tri", actor="telegram:7"
+        session,
+        unit=unit,
+        channel="telegram",
+        external_id="7",
+        display_name="le quan tri",
+        actor="telegram:7",
     )
-    assert admin.id == namesake.id and admin.telegram_id == 7 and "admin" in admin.roles
+    assert (
+        admin.id == namesake.id
+        and await telegram_of(session, admin) == 7
+        and "admin" in admin.roles
+    )
     second = await attach_admin_to_unit(
-        session, unit=unit, telegram_id=8, display_name="Trùng Tên", actor="telegram:8"
+        session,
+        unit=unit,
+        channel="telegram",
+        external_id="8",
+        display_name="Trùng Tên",
+        actor="telegram:8",
     )
     assert second.name == "Trùng Tên (2)" and second.roles == ["admin"]
     nameless = await attach_admin_to_unit(
-        session, unit=other, telegram_id=9, display_name="  ", actor="telegram:9"
+        session,
+        unit=other,
+        channel="telegram",
+        external_id="9",
+        display_name="  ",
+        actor="telegram:9",
     )
     assert nameless.name == "Quản trị viên" and nameless.unit_id == other.id
     with pytest.raises(OfficerError, match="Phường 6"):
         await attach_admin_to_unit(
-            session, unit=unit, telegram_id=9, display_name="X", actor="telegram:9"
+            session,
+            unit=unit,
+            channel="telegram",
+            external_id="9",
+            display_name="X",
+            actor="telegram:9",
         )

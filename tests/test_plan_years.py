@@ -32,7 +32,16 @@ from core.summary import compute_summary
 from core.unit_merge import merge_units
 from core.unit_snapshot import unit_snapshot
 from handlers.lookup import button_title
-from storage.models import AuditLog, Criterion, Evidence, Invite, Officer, Plan, Unit
+from storage.models import (
+    AuditLog,
+    ChannelAccount,
+    Criterion,
+    Evidence,
+    Invite,
+    Officer,
+    Plan,
+    Unit,
+)
 from tests.e2e import running_bot
 from tests.e2e_support import press, say
 from tests.seed_files import PHUONG6, seed_bytes
@@ -334,8 +343,12 @@ async def test_a_merge_keeps_both_old_plans_as_history_then_the_new_plan_imports
     assert isinstance(
         await resolve_code(session, unit=c, text="1.1", day=date(2026, 1, 5)), Unknown
     )
-    telegram_ids = await session.scalars(select(Officer.telegram_id).where(Officer.unit_id == c.id))
-    assert sorted(t for t in telegram_ids if t) == [1, 2]  # their chat links came along
+    telegram_ids = await session.scalars(
+        select(ChannelAccount.external_id)
+        .join(Officer, Officer.id == ChannelAccount.officer_id)
+        .where(Officer.unit_id == c.id)
+    )
+    assert sorted(int(t) for t in telegram_ids if t) == [1, 2]  # their chat links came along
     cancelled = await session.get_one(Invite, invite_id)
     assert cancelled.expires_at <= datetime.now(UTC)
     # The 2025 summary of the merged unit shows each old unit's plan apart, as it was.

@@ -105,7 +105,7 @@ async def test_a_day_of_digests_and_escalations(session_factory: Sessions) -> No
     assert lan.as_json() == {
         "unit": "Phường Thử",
         "officer": "Lan",
-        "telegram_id": 101,
+        "accounts": ["telegram:101"],  # was "telegram_id": 101 before 0013
         "items": [{"index": "PAR", "code": "1.1", "kind": "due_today", "due_date": "2024-03-13"}],
         "escalation": False,
     }

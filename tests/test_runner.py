@@ -25,9 +25,10 @@ from bot import texts
 from bot.cli import EXIT_CONFIG, main
 from bot.runner import ChannelRefused, running
 from bot.settings import Settings
+from core.accounts import link_account
 from core.conversation import Action, Capabilities, Inbound, IncomingFile
 from handlers.base import AppState
-from storage.models import Delivery
+from storage.models import ChannelAccount, Delivery, Officer
 from tests.e2e import SettableClock
 from tests.fakes.recording_channel import RecordingChannel
 from tests.fakes.telegram_api import FakeTelegram
@@ -114,12 +115,26 @@ def web_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={**WEB, "web_secret": SecretStr("w" * 40)})
 
 
+async def link_on_test_channel(session_factory: Sessions) -> None:
+    """Every officer gets an account on the channel "test" too (same id as on Telegram)."""
+    async with session_factory() as session:
+        for account in list(await session.scalars(select(ChannelAccount))):
+            officer = await session.get(Officer, account.officer_id)
+            assert officer is not None
+            await link_account(
+                session, channel="test", external_id=account.external_id, officer=officer, actor="t"
+            )
+        await session.commit()
+
+
 async def test_the_runner_ticks_and_serves_with_no_telegram(
     settings: Settings, session_factory: Sessions
 ) -> None:
     """Web server and a non-Telegram channel: the tick's catch-up sends today's digests and
-    escalations through that channel's adapter, and the channel's webhook is on the server."""
+    escalations through that channel's adapter (the officers' Telegram accounts are skipped:
+    Telegram does not run), and the channel's webhook is on the server."""
     await setup(session_factory)
+    await link_on_test_channel(session_factory)
     state = AppState(
         web_settings(settings), session_factory, SettableClock(hanoi("2024-03-13T07:31"))
     )
@@ -155,6 +170,7 @@ async def test_a_stop_waits_for_the_tick_in_flight_before_closing_the_channel(
     """Stop order: receiving stops at once; the channel closes only after the fan-out in
     flight has sent and noted its message (no web server here: the channel polls)."""
     await setup(session_factory)
+    await link_on_test_channel(session_factory)
     state = AppState(settings, session_factory, SettableClock(hanoi("2024-03-13T07:31")))
     channel = FakeChannelRunner(state)
     channel.outbound.hold = True

@@ -20,6 +20,7 @@ from storage.models import (
     AssignmentOverride,
     AuditLog,
     Base,
+    ChannelAccount,
     ConversationState,
     Criterion,
     Delivery,
@@ -62,6 +63,7 @@ async def add_unit_with_everything(session: AsyncSession, name: str, update_id: 
     plan.criteria.append(criterion)
     session.add_all([officer, plan])
     await session.flush()
+    session.add(ChannelAccount(channel="telegram", external_id=name, officer_id=officer.id))
     session.add_all(
         [
             PositionAlias(
@@ -411,8 +413,9 @@ async def test_deleting_a_unit_cascades_to_everything_it_owns(session: AsyncSess
     await session.commit()
 
     # Province users and web logins/sessions belong to no unit (an officer's go with the officer),
-    # nor does a bot's send budget; Zalo's inbox holds updates before anyone knows who sent them.
-    unitless = {Unit, ProvinceUser, WebLogin, WebSession, SendBudgetRow, ZaloInbox}
+    # nor do channel accounts (a province user's has none) or a bot's send budget; Zalo's inbox
+    # holds updates before anyone knows who sent them.
+    unitless = {Unit, ProvinceUser, WebLogin, WebSession, ChannelAccount, SendBudgetRow, ZaloInbox}
     owned = [m.class_ for m in Base.registry.mappers if m.class_ not in unitless]
     assert len(owned) == len(Base.metadata.tables) - len(unitless)
     for model in owned:
@@ -425,6 +428,7 @@ async def test_deleting_a_unit_cascades_to_everything_it_owns(session: AsyncSess
         )
         assert kept_rows == 1, model.__tablename__
     assert await count(session, ProcessedUpdate) == 2  # the kept unit's and the stranger's
+    assert await count(session, ChannelAccount) == 1  # the doomed unit's officer's went with them
 
 
 async def test_each_test_starts_empty_with_ids_from_one(session: AsyncSession) -> None:

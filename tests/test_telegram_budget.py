@@ -57,7 +57,25 @@ def limiter(
     return SharedRateLimiter(budget)
 
 
-async def test_two_processes_keep_one_chat_at_one_message_a_second(
+async def test_two_processes_keep_a_group_at_twenty_a_minute(
+    sessions: list[async_sessionmaker[AsyncSession]],
+) -> None:
+    clock = DrivenClock()
+    async with FakeTelegram() as tg:
+        bots = [
+            ExtBot(tg.token, base_url=tg.base_url, rate_limiter=limiter(tg, s, clock))
+            for s in sessions
+        ]
+        async with bots[0], bots[1]:
+            for n in range(4):
+                await bots[n % 2].send_message(chat_id=-100, text=f"tin {n}")
+            await bots[1].get_me()  # not a message: never waits
+        assert tg.messages_to(-100) == ["tin 0", "tin 1", "tin 2", "tin 3"]
+        # The first goes at once; each later one waits 3 s, whichever process sends it.
+        assert clock.slept == [3.0, 3.0, 3.0]
+
+
+async def test_private_replies_share_the_bot_rate_but_never_wait_per_chat(
     sessions: list[async_sessionmaker[AsyncSession]],
 ) -> None:
     clock = DrivenClock()
@@ -70,10 +88,9 @@ async def test_two_processes_keep_one_chat_at_one_message_a_second(
         async with bots[0], bots[1]:
             for n in range(4):
                 await bots[n % 2].send_message(chat_id=42, text=f"tin {n}")
-            await bots[1].get_me()  # not a message: never waits
         assert tg.messages_to(42) == ["tin 0", "tin 1", "tin 2", "tin 3"]
-        # The first goes at once; each later one waits its second, whichever process sends it.
-        assert clock.slept == [1.0, 1.0, 1.0]
+        # Only the bot's 1/30 s spacing, shared by both processes: no one-second waits.
+        assert clock.slept == pytest.approx([1 / 30] * 3, abs=0.002)
 
 
 async def test_a_429_pauses_the_other_process_too(

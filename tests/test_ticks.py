@@ -134,7 +134,9 @@ async def test_the_schedule_ticks_with_no_telegram_at_all(
     """The minute tick on its own AsyncIOScheduler: the catch-up tick at start sends today's
     digests and escalations through whatever channel adapter it is given."""
     await setup(session_factory)
-    channel = RecordingChannel()
+    # Registered under the accounts' channel name: messages go to a person's accounts on the
+    # channels that run (issue 12), and the officers here have Telegram accounts.
+    channel = RecordingChannel(name="telegram")
     clock = SettableClock(hanoi("2024-03-13T07:31"))
     ticker = make_ticker(settings, session_factory, channel, clock)
     schedule = start_schedule(ticker)

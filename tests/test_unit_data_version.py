@@ -17,7 +17,15 @@ import pytest
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.models import AssignmentOverride, Criterion, Milestone, Officer, Plan, Unit
+from storage.models import (
+    AssignmentOverride,
+    ChannelAccount,
+    Criterion,
+    Milestone,
+    Officer,
+    Plan,
+    Unit,
+)
 from tests.test_storage import make_unit
 
 
@@ -30,16 +38,16 @@ class World:
     criteria: dict[str, Criterion]
     officer: Officer
     override: AssignmentOverride
+    account: ChannelAccount
 
 
-def new_officer(unit: Unit, name: str, telegram_id: int | None = None) -> Officer:
+def new_officer(unit: Unit, name: str) -> Officer:
     return Officer(
         unit_id=unit.id,
         name=name,
         name_key=name.lower(),
         positions=["VPTK"],
         roles=["officer"],
-        telegram_id=telegram_id,
     )
 
 
@@ -54,16 +62,22 @@ async def make_world(session: AsyncSession, unit_name: str) -> World:
         )
         criterion.milestones.append(Milestone(unit_id=unit.id, due_date=date(2024, 12, 31)))
         plan.criteria.append(criterion)
-    officer = new_officer(unit, f"Cán bộ {unit_name}", telegram_id=1_000 + unit.id)
+    officer = new_officer(unit, f"Cán bộ {unit_name}")
     session.add_all([plan, officer])
     await session.flush()
+    account = ChannelAccount(
+        channel="telegram", external_id=str(1_000 + unit.id), officer_id=officer.id
+    )
+    session.add(account)
     criteria = {criterion.code: criterion for criterion in plan.criteria}
     override = AssignmentOverride(
         unit_id=unit.id, criterion_id=criteria["1"].id, officer_id=officer.id
     )
     session.add(override)
     await session.flush()
-    return World(unit=unit, plan=plan, criteria=criteria, officer=officer, override=override)
+    return World(
+        unit=unit, plan=plan, criteria=criteria, officer=officer, override=override, account=account
+    )
 
 
 async def version(session: AsyncSession, unit_id: int) -> int:
@@ -171,11 +185,15 @@ async def touch_last_activity(session: AsyncSession, w: World) -> None:
 
 
 async def mark_unreachable(session: AsyncSession, w: World) -> None:
-    w.officer.reachable = False
+    w.account.unreachable = True  # an account's flag since 0013
 
 
 async def change_telegram_id(session: AsyncSession, w: World) -> None:
-    w.officer.telegram_id = 987_654_321
+    w.account.external_id = "987654321"  # the account row since 0013
+
+
+async def change_preferred_channel(session: AsyncSession, w: World) -> None:
+    w.officer.preferred_channel = "zalo"
 
 
 async def change_phone_and_zalo(session: AsyncSession, w: World) -> None:
@@ -204,6 +222,7 @@ CHANGES_THE_CACHE_IGNORES: list[Change] = [
     touch_last_activity,
     mark_unreachable,
     change_telegram_id,
+    change_preferred_channel,
     change_phone_and_zalo,
 ]
 

@@ -4,6 +4,8 @@ It stands at the adapter boundary (core.outbound.Outbound), where Telegram's
 adapter would make an API call, so everything above it (the schedule, the
 sender's pacing and claims, the database) is the real thing. ``blocked``
 accounts raise Blocked, as a chat API does for a user who blocked the bot.
+Chat ids are compared as text (accounts and deliveries hold them so), so a test
+may name them by Telegram's integers or by Zalo-like strings.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from core.outbound import Attachment, Blocked, Buttons
 
 @dataclass
 class Sent:
-    chat_id: int
+    chat_id: str
     text: str
     buttons: Buttons | None
     attachment: Attachment | None
@@ -26,29 +28,29 @@ class Sent:
 @dataclass
 class RecordingChannel:
     name: str = "test"
-    blocked: set[int] = field(default_factory=set)
+    blocked: set[int | str] = field(default_factory=set)
     sent: list[Sent] = field(default_factory=list)
     _ids: count[int] = field(default_factory=lambda: count(1))
     _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def send(
         self,
-        chat_id: int,
+        chat_id: int | str,
         text: str,
         *,
         buttons: Buttons | None = None,
         html: bool = False,
         attachment: Attachment | None = None,
     ) -> int | None:
-        if chat_id in self.blocked:
+        if str(chat_id) in {str(chat) for chat in self.blocked}:
             raise Blocked("Blocked: the user blocked the bot")
         async with self._arrived:
-            self.sent.append(Sent(chat_id, text, buttons, attachment))
+            self.sent.append(Sent(str(chat_id), text, buttons, attachment))
             self._arrived.notify_all()
         return next(self._ids)
 
-    def texts_to(self, chat_id: int) -> list[str]:
-        return [message.text for message in self.sent if message.chat_id == chat_id]
+    def texts_to(self, chat_id: int | str) -> list[str]:
+        return [message.text for message in self.sent if message.chat_id == str(chat_id)]
 
     async def wait_for(self, messages: int) -> None:
         """Until at least ``messages`` have been sent (bound it with asyncio.timeout)."""

@@ -1,0 +1,184 @@
+"""One conversation, two renderings: the journeys of tests/test_journeys.py are written once
+and run on Telegram (the real bot polling the fake Bot API: buttons, edits) and on the text
+rendering (the local channel: numbered choices, words on a card, new messages).
+
+A journey speaks through :class:`Chat`: ``say`` what a user types, ``choose`` one of the
+choices a message offered (a press, or its number), ``percent`` and ``act`` on an open item
+card (a button, or a number and a word), ``photo`` to send a picture, ``again`` to deliver
+the last event a second time. Each step names text the answer must contain and returns it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import count
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import texts
+from bot.settings import Settings
+from channels.local import CAPABILITIES, LocalChannel, typed_event
+from core.conversation import Inbound
+from handlers.base import AppState
+from tests.e2e import SettableClock, running_bot
+from tests.e2e_support import button_data
+from tests.fakes.telegram_api import TINY_PNG, FakeTelegram, SentMessage
+from tests.text_world import CHANNEL, RecordingSink, numbered
+
+START = datetime(2024, 3, 4, 2, 0, tzinfo=UTC)  # Monday 04/03/2024, 09:00 in Vietnam
+ACTIONS = {  # a card's action: (Telegram's button, the word typed on a text channel)
+    "done": (texts.DONE_BUTTON, texts.WORD_DONE),
+    "blocked": (texts.BLOCKED_BUTTON, texts.WORD_BLOCKED),
+    "evidence": (texts.EVIDENCE_BUTTON, texts.WORD_EVIDENCE),
+    "back": (texts.BACK, texts.WORD_BACK),
+}
+
+
+@dataclass
+class Seen:
+    """A message the user saw: its text, and the labels of the choices it offered."""
+
+    text: str
+    labels: list[str]
+    message: SentMessage | None = None  # Telegram's, to press its buttons
+
+
+class Chat(Protocol):
+    channel: str  # the channel's name, for linking accounts
+    sessions: async_sessionmaker[AsyncSession]
+    clock: SettableClock
+
+    async def say(self, user: int, text: str, expect: str) -> Seen: ...
+
+    async def choose(self, user: int, seen: Seen, label: str, expect: str) -> Seen: ...
+
+    async def percent(self, user: int, card: Seen, percent: int, expect: str) -> Seen: ...
+
+    async def act(self, user: int, card: Seen, action: str, expect: str) -> Seen: ...
+
+    async def photo(self, user: int, caption: str | None, expect: str) -> Seen: ...
+
+    async def again(self) -> None: ...
+
+
+def label_matching(labels: list[str], start: str) -> str:
+    for label in labels:
+        if label == start or label.startswith(start):
+            return label
+    raise AssertionError(f"no choice {start!r} among {labels}")
+
+
+@dataclass
+class TelegramChat:
+    tg: FakeTelegram
+    sessions: async_sessionmaker[AsyncSession]
+    clock: SettableClock
+    channel: str = "telegram"
+    last: int = 0  # the last update's id
+
+    async def _answer(self, user: int, mark: int, expect: str) -> Seen:
+        message = await self.tg.wait_for(
+            lambda m: m.chat_id == user and expect in m.content, after=mark
+        )
+        return Seen(message.content, [b["text"] for b in message.buttons], message)
+
+    async def say(self, user: int, text: str, expect: str) -> Seen:
+        mark = self.tg.checkpoint()
+        self.last = await self.tg.send_text(user, text)
+        return await self._answer(user, mark, expect)
+
+    async def choose(self, user: int, seen: Seen, label: str, expect: str) -> Seen:
+        assert seen.message is not None
+        data = button_data(seen.message, label_matching(seen.labels, label), exact=True)
+        mark = self.tg.checkpoint()
+        self.last = await self.tg.press_button(user, seen.message.message_id, data)
+        return await self._answer(user, mark, expect)
+
+    async def percent(self, user: int, card: Seen, percent: int, expect: str) -> Seen:
+        return await self.choose(user, card, f"{percent}%", expect)
+
+    async def act(self, user: int, card: Seen, action: str, expect: str) -> Seen:
+        return await self.choose(user, card, ACTIONS[action][0], expect)
+
+    async def photo(self, user: int, caption: str | None, expect: str) -> Seen:
+        mark = self.tg.checkpoint()
+        self.last = await self.tg.send_photo(user, caption=caption)
+        return await self._answer(user, mark, expect)
+
+    async def again(self) -> None:
+        await self.tg.redeliver(self.last)
+
+
+@dataclass
+class TextChat:
+    local: LocalChannel
+    sink: RecordingSink
+    clock: SettableClock
+    files: Path
+    channel: str = CHANNEL
+    last: Inbound | None = None
+    _events: count[int] = field(default_factory=lambda: count(1))
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        return self.local.app.sessions
+
+    async def _send(self, event: Inbound, expect: str) -> Seen:
+        self.last = event
+        mark = len(self.sink.sent)
+        await self.local.handle(event)
+        replies = [s.text for s in self.sink.sent[mark:] if s.chat_id == event.chat_id]
+        for reply in replies:
+            if expect in reply:
+                return Seen(reply, list(numbered(reply)))
+        raise AssertionError(f"no answer with {expect!r} among {replies}")
+
+    async def say(self, user: int, text: str, expect: str) -> Seen:
+        event = typed_event(
+            text,
+            channel=self.channel,
+            user_id=str(user),
+            display_name=str(user),
+            event_id=str(next(self._events)),
+        )
+        return await self._send(event, expect)
+
+    async def choose(self, user: int, seen: Seen, label: str, expect: str) -> Seen:
+        number = seen.labels.index(label_matching(seen.labels, label)) + 1
+        return await self.say(user, str(number), expect)
+
+    async def percent(self, user: int, card: Seen, percent: int, expect: str) -> Seen:
+        return await self.say(user, str(percent), expect)
+
+    async def act(self, user: int, card: Seen, action: str, expect: str) -> Seen:
+        return await self.say(user, ACTIONS[action][1], expect)
+
+    async def photo(self, user: int, caption: str | None, expect: str) -> Seen:
+        path = self.files / f"anh-{len(self.sink.sent)}.png"
+        path.write_bytes(TINY_PNG)
+        return await self.say(user, f"/file {path} {caption or ''}".rstrip(), expect)
+
+    async def again(self) -> None:
+        assert self.last is not None
+        await self.local.handle(self.last)
+
+
+@asynccontextmanager
+async def open_chat(
+    kind: str, settings: Settings, sessions: async_sessionmaker[AsyncSession], files: Path
+) -> AsyncIterator[Chat]:
+    """The conversation on Telegram ("telegram") or on the text rendering ("text")."""
+    if kind == "telegram":
+        async with running_bot(settings, sessions, now=START) as bot:
+            yield TelegramChat(bot.tg, sessions, bot.clock)
+        return
+    clock = SettableClock(START)
+    app = AppState(settings=settings, sessions=sessions, clock=clock)
+    sink = RecordingSink()
+    local = LocalChannel(app=app, sink=sink, name=CHANNEL, capabilities=CAPABILITIES)
+    yield TextChat(local, sink, clock, files)
