@@ -51,6 +51,8 @@ STALE_BUTTON = "Nút này đã cũ. Gõ /viec để xem danh sách mới."
 
 CMD_UNDO = ("hoantac", "undo")
 CMD_ROLE = ("vaitro", "role")
+CMD_CHANNEL = ("kenh", "channel")
+CHANNEL_MENU = ("kenh", "Kênh nhận nhắc việc: /kenh, /kenh telegram, /kenh zalo")
 UNDO_MENU = ("hoantac", "Hoàn tác lần cập nhật/gửi tệp vừa rồi (trong 10 phút)")
 ROLE_MENU = ("vaitro", "Đổi vai trò: /vaitro <cán bộ> <vai trò>")
 
@@ -61,6 +63,7 @@ OFFICER_COMMANDS: tuple[tuple[str, str], ...] = (
     ("xong", "Báo hoàn thành: /xong <mã>"),
     ("hoanlai", "Hoãn nhắc một việc: /hoanlai <mã> <số ngày>"),
     ("nghi", "Tạm dừng nhắc khi nghỉ: /nghi <dd/mm/yyyy>"),
+    CHANNEL_MENU,
     UNDO_MENU,
     ("help", "Hướng dẫn"),
 )
@@ -119,6 +122,7 @@ ALIASES: dict[str, str] = {
         CMD_EXPORT,
         CMD_UNDO,
         CMD_ROLE,
+        CMD_CHANNEL,
     )
 }
 
@@ -724,4 +728,49 @@ def web_login(url: str) -> str:
     return (
         "Liên kết đăng nhập trang web (dùng một lần, trong 15 phút; "
         f"mở rồi bấm «Đăng nhập»):\n{url}"
+    )
+
+
+# --- /kenh: which channel reminders go to ------------------------------------------------------
+
+CHANNEL_AUTO_WORDS = ("tudong", "tự động", "gannhat", "gần nhất", "auto")
+CHANNEL_TITLE = "Kênh nhận nhắc việc, báo cáo tuần và báo lên của bạn:"
+CHANNEL_AUTO_BUTTON = "Kênh dùng gần nhất"
+CHANNEL_USAGE = (
+    "Chọn kênh: /kenh telegram hoặc /kenh zalo; /kenh tudong để nhận qua kênh bạn dùng gần nhất."
+)
+
+
+def channel_line(name: str, *, preferred: bool, reachable: bool) -> str:
+    marks = ["ưu tiên"] if preferred else []
+    if not reachable:
+        marks.append("không nhận được tin (đã chặn bot?)")
+    return f"• {name}" + (f" — {', '.join(marks)}" if marks else "")
+
+
+def channel_default(name: str | None) -> str:
+    """The footnote when no channel is preferred."""
+    if name is None:
+        return "Chưa chọn kênh ưu tiên: tin nhắn đi qua kênh bạn dùng gần nhất."
+    return f"Chưa chọn kênh ưu tiên: tin nhắn đi qua kênh bạn dùng gần nhất ({name})."
+
+
+def channel_button(name: str) -> str:
+    return f"Nhận qua {name}"
+
+
+def channel_set(name: str | None) -> str:
+    if name is None:
+        return "Đã chọn: nhận qua kênh bạn dùng gần nhất."
+    return f"Đã chọn: nhắc việc sẽ gửi qua {name} trước."
+
+
+def channel_unknown(text: str, linked: list[str]) -> str:
+    return f"Không có kênh «{text}». Bạn đã liên kết: {', '.join(linked)}. {CHANNEL_USAGE}"
+
+
+def channel_not_linked(message: str) -> str:
+    return (
+        f"{message} Để liên kết, hãy xin quản trị viên một mã mời (/moi) "
+        "và gửi mã đó cho bot từ kênh ấy."
     )

@@ -26,6 +26,7 @@ from bot import texts
 from core.conversation import DOCUMENT
 from core.officers import typed_invite_code
 from handlers import (
+    accounts,
     admin,
     evidence,
     leader,
@@ -61,10 +62,12 @@ _COMMANDS: list[tuple[tuple[str, ...], Handler]] = [
     (texts.CMD_WEB, web_login.web_command),
     (texts.CMD_UNDO, progress.undo_command),
     (texts.CMD_ROLE, admin.role_command),
+    (texts.CMD_CHANNEL, accounts.channel_command),
 ]
 COMMANDS: dict[str, Handler] = {name: run for names, run in _COMMANDS for name in names}
 
 CHOICES: dict[str, Handler] = {
+    accounts.PREFIX: accounts.channel_pressed,
     tasks.LIST_PREFIX: tasks.tasks_page,
     tasks.CARD_PREFIX: tasks.open_card,
     tasks.PERCENT_PREFIX: progress.percent_pressed,

@@ -118,7 +118,6 @@ class Officer(_UnitScoped, Base):
     # Chat accounts are rows of channel_accounts (0013); this is the channel reminders go
     # to first ("telegram", "zalo"); None: the channel the officer used last.
     preferred_channel: Mapped[str | None] = mapped_column(String(16))
-    zalo_id: Mapped[str | None]
     phone: Mapped[str | None]
     active: Mapped[bool] = mapped_column(default=True, server_default=true())
     last_activity_at: Mapped[datetime | None]

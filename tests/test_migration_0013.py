@@ -29,6 +29,7 @@ async def seed_0012(engine: AsyncEngine) -> None:
         "(1, 1, 'Lan', 'lan', '[]', '[\"officer\"]', 5001, true, true, :t, :t, false), "
         "(2, 1, 'Nam', 'nam', '[]', '[\"officer\"]', :big, true, false, NULL, :t, false), "
         "(3, 1, 'Hoa', 'hoa', '[]', '[\"officer\"]', NULL, true, true, NULL, :t, false)",
+        "UPDATE officers SET zalo_id = 'z-nam' WHERE id = 2",
         "INSERT INTO deliveries (unit_id, officer_id, kind, key_date, dedupe_key, status, "
         "attempts, claimed_at, sent_at, channel, chat_id, message_id) VALUES "
         "(1, 1, 'digest', '2024-03-04', 'u1:o1:digest:2024-03-04', 'sent', 1, :t, :t, "
@@ -56,7 +57,11 @@ async def test_0013_moves_every_telegram_link_into_accounts_and_back(
         assert [
             (a.channel, a.external_id, a.officer_id, a.unreachable, a.last_used_at)
             for a in accounts
-        ] == [("telegram", "5001", 1, False, SEEN), ("telegram", str(BIG_CHAT), 2, True, None)]
+        ] == [
+            ("telegram", "5001", 1, False, SEEN),
+            ("telegram", str(BIG_CHAT), 2, True, None),
+            ("zalo", "z-nam", 2, False, None),
+        ]
         lan = await officer_by_account(session, channel="telegram", external_id="5001")
         assert lan is not None and (lan.name, lan.preferred_channel) == ("Lan", None)
         assert await officer_accounts(session, officer_id=3) == []  # Hoa was never linked
@@ -82,11 +87,9 @@ async def test_0013_moves_every_telegram_link_into_accounts_and_back(
         )
 
     await migrate(engine, database_url, "0012")
-    assert await rows(engine, "SELECT id, telegram_id, reachable FROM officers ORDER BY id") == [
-        (1, 5001, True),
-        (2, BIG_CHAT, False),
-        (3, None, True),  # a Zalo account has no place at 0012
-    ]
+    assert await rows(
+        engine, "SELECT id, telegram_id, reachable, zalo_id FROM officers ORDER BY id"
+    ) == [(1, 5001, True, None), (2, BIG_CHAT, False, "z-nam"), (3, None, True, "z-hoa")]
     assert await rows(engine, "SELECT officer_id, chat_id FROM deliveries ORDER BY id") == [
         (1, 5001),
         (2, BIG_CHAT),
@@ -96,5 +99,8 @@ async def test_0013_moves_every_telegram_link_into_accounts_and_back(
     async with session_factory() as session:
         nam = await officer_by_account(session, channel="telegram", external_id=str(BIG_CHAT))
         assert nam is not None and nam.id == 2
-        (account,) = await officer_accounts(session, officer_id=2)
-        assert account.unreachable
+        accounts = await officer_accounts(session, officer_id=2)
+        assert [(a.channel, a.unreachable) for a in accounts] == [
+            ("telegram", True),
+            ("zalo", False),
+        ]

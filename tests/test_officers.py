@@ -658,3 +658,48 @@ async def test_attach_admin_to_unit(session: AsyncSession) -> None:
             display_name="X",
             actor="telegram:9",
         )
+
+
+async def test_an_invite_from_another_channel_links_a_second_account(
+    session: AsyncSession,
+) -> None:
+    """Issue 12: the code links the account of whichever channel it arrives on; the officer's
+    Telegram account stays, and one account is one person."""
+    unit = await make_unit(session)
+    clerk = await officer(session, unit, "Nguyễn Văn An", "VPTK", telegram_id=31)
+    invite = await create_invite(session, unit=unit, officer=clerk, actor="cli", now=NOW)
+    linked = await redeem_invite(
+        session,
+        code=invite.code.lower(),
+        channel="zalo",
+        external_id="z-an",
+        display_name="",
+        now=NOW,
+    )
+    assert linked.id == clerk.id
+    accounts = await officer_accounts(session, officer_id=clerk.id)
+    assert [(a.channel, a.external_id) for a in accounts] == [("telegram", "31"), ("zalo", "z-an")]
+    assert await officer_by_account(session, channel="zalo", external_id="z-an") == clerk
+    other = await officer(session, unit, "Lê Thị Bình", "TPHT")
+    second = await create_invite(session, unit=unit, officer=other, actor="cli", now=NOW)
+    with pytest.raises(InviteError) as caught:
+        await redeem_invite(
+            session, code=second.code, channel="zalo", external_id="z-an", display_name="", now=NOW
+        )
+    assert caught.value.reason == "account_in_use"
+
+
+async def test_configured_admin_on_zalo_joins_the_only_unit(session: AsyncSession) -> None:
+    unit = await make_unit(session)
+    admin = await ensure_configured_admin(
+        session,
+        channel="zalo",
+        external_id="z-boss",
+        display_name="Chủ tịch",
+        admin_accounts={("zalo", "z-boss"), ("telegram", "1")},
+        actor="zalo:z-boss",
+    )
+    assert admin is not None and admin.unit_id == unit.id and admin.roles == ["admin"]
+    assert [
+        (a.channel, a.external_id) for a in await officer_accounts(session, officer_id=admin.id)
+    ] == [("zalo", "z-boss")]

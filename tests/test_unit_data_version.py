@@ -198,7 +198,7 @@ async def change_preferred_channel(session: AsyncSession, w: World) -> None:
 
 async def change_phone_and_zalo(session: AsyncSession, w: World) -> None:
     w.officer.phone = "0912345678"
-    w.officer.zalo_id = "zalo-1"
+    w.account.channel = "zalo"  # was officers.zalo_id before 0013
 
 
 CHANGES_THAT_COUNT: list[Change] = [

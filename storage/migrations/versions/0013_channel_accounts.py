@@ -11,8 +11,10 @@ channel and at most one per person and channel. "Unreachable" (the account
 blocked the bot) belongs to the account now, not to the person.
 
 Every ``officers.telegram_id`` becomes a 'telegram' account (unreachable =
-not reachable; last used = the officer's last activity), and the two columns
-go: the accounts are the one place that says how to reach someone.
+not reachable; last used = the officer's last activity), every
+``officers.zalo_id`` a 'zalo' one (no code ever wrote it; should two officers
+share one, the first officer keeps it), and the three columns go: the
+accounts are the one place that says how to reach someone.
 ``officers.preferred_channel`` is where reminders go first (None: the channel
 used last). ``deliveries.chat_id`` becomes text, like every other chat id
 since 0010: Zalo's ids are not integers.
@@ -22,8 +24,9 @@ its data-version triggers (see 0005): they are created again after the copy,
 with the columns 0007 watches.
 
 Downgrade: each officer's Telegram account goes back into ``telegram_id``
-(and ``reachable``); accounts on other channels and province users' accounts
-are dropped, and deliveries to a chat id that is not an integer lose that id.
+(and ``reachable``), their Zalo account into ``zalo_id``; accounts on other
+channels and province users' accounts are dropped, and deliveries to a chat
+id that is not an integer lose that id.
 
 Frozen history like 0001: plain sqlalchemy types, no application imports.
 """
@@ -119,11 +122,18 @@ def upgrade() -> None:
         "SELECT 'telegram', CAST(telegram_id AS VARCHAR(64)), id, NOT reachable, "
         "last_activity_at, created_at FROM officers WHERE telegram_id IS NOT NULL"
     )
+    op.execute(
+        "INSERT INTO channel_accounts (channel, external_id, officer_id, unreachable, created_at) "
+        "SELECT 'zalo', o.zalo_id, o.id, false, o.created_at FROM officers o "
+        "WHERE o.zalo_id IS NOT NULL AND o.id = "
+        "(SELECT min(t.id) FROM officers t WHERE t.zalo_id = o.zalo_id)"
+    )
     with op.batch_alter_table("officers") as batch:
         batch.add_column(sa.Column("preferred_channel", sa.String(length=16), nullable=True))
         batch.drop_constraint("uq_officers_telegram_id", type_="unique")
         batch.drop_column("telegram_id")
         batch.drop_column("reachable")
+        batch.drop_column("zalo_id")
     _sqlite_officer_triggers()
     with op.batch_alter_table("deliveries") as batch:
         batch.alter_column(
@@ -157,12 +167,15 @@ def downgrade() -> None:
         batch.add_column(
             sa.Column("reachable", sa.Boolean(), server_default=sa.true(), nullable=False)
         )
+        batch.add_column(sa.Column("zalo_id", sa.String(), nullable=True))
         batch.create_unique_constraint("uq_officers_telegram_id", ["telegram_id"])
         batch.drop_column("preferred_channel")
     _sqlite_officer_triggers()
     telegram = "FROM channel_accounts a WHERE a.officer_id = officers.id AND a.channel = 'telegram'"
     op.execute(
         f"UPDATE officers SET telegram_id = (SELECT CAST(a.external_id AS BIGINT) {telegram}), "
-        f"reachable = NOT EXISTS (SELECT 1 {telegram} AND a.unreachable)"
+        f"reachable = NOT EXISTS (SELECT 1 {telegram} AND a.unreachable), "
+        "zalo_id = (SELECT a.external_id FROM channel_accounts a "
+        "WHERE a.officer_id = officers.id AND a.channel = 'zalo')"
     )
     op.drop_table("channel_accounts")
