@@ -29,7 +29,7 @@ ENV MPLCONFIGDIR=/var/cache/matplotlib
 RUN mkdir -p "$MPLCONFIGDIR" && python -c "import matplotlib.font_manager" \
     && chown -R dondoc:dondoc "$MPLCONFIGDIR"
 
-# The webhook server (WEBHOOK_URL set) listens on PORT, 8080 by default.
+# The web server (PUBLIC_BASE_URL set: dashboard, signed links, webhooks) listens on PORT, 8080 by default.
 EXPOSE 8080
 
 USER dondoc
