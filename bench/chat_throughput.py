@@ -18,9 +18,11 @@ polls it over HTTP in the main event loop, as in production.
 3. Memory: the bot in a process of its own (this script with --child), after a warm-up of
    /viec and card presses by --warm officers spread over all units; its VmRSS and VmHWM.
 
-AIORateLimiter is kept in the path, but with no overall limit: its default of 30 requests/s
-is Telegram's cap for a whole bot, and would make every figure here read "30/s" instead of
-measuring the bot. Both bots get the same treatment.
+Rate limiters stay in the path, but with no effective cap: Telegram's 30 messages/s for a
+whole bot would make every figure here read "30/s" instead of measuring the bot. dondoc keeps
+its own (channels.telegram_budget: the shared send budget, one small database write per
+message) with a rate of a million a second; the echo bot keeps PTB's AIORateLimiter with no
+overall limit.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -57,7 +59,13 @@ from telegram.ext import (  # noqa: E402
 )
 
 from bot.settings import Settings, load_settings  # noqa: E402
-from channels.telegram_app import CONCURRENT_UPDATES, build_application, start_bot  # noqa: E402
+from channels.telegram_app import (  # noqa: E402
+    CONCURRENT_UPDATES,
+    TELEGRAM_RATES,
+    build_application,
+    start_bot,
+)
+from channels.telegram_budget import SharedRateLimiter  # noqa: E402
 from core.accounts import officer_by_account  # noqa: E402
 from core.ownership import officer_items  # noqa: E402
 from core.plan_store import import_plan  # noqa: E402
@@ -198,8 +206,12 @@ def bench_settings(directory: Path, url: str) -> Settings:
 
 def dondoc_app(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Application:  # type: ignore[type-arg]
     # No reminder ticks in the middle of a measurement: the application has none (bot.runner).
-    app = build_application(AppState(settings=settings, sessions=sessions))
-    app.bot._rate_limiter = AIORateLimiter(overall_max_rate=0, max_retries=3)  # see docstring
+    state = AppState(settings=settings, sessions=sessions)
+    app = build_application(state)
+    uncapped = replace(TELEGRAM_RATES, per_second=1_000_000.0)  # see the module docstring
+    limiter = app.bot.rate_limiter
+    assert isinstance(limiter, SharedRateLimiter)
+    limiter.budget.rates = uncapped
     return app
 
 
