@@ -28,12 +28,14 @@ __all__ = [
     "account_label",
     "account_of",
     "accounts_by_officer",
+    "can_reach",
     "delivery_order",
     "link_account",
     "officer_accounts",
     "officer_by_account",
     "parse_account",
     "person_accounts",
+    "pushable",
     "set_preferred_channel",
     "set_reachable",
 ]
@@ -42,6 +44,10 @@ __all__ = [
 # needs no finer resolution, and writing on every message would make every read a write.
 USE_RESOLUTION = timedelta(minutes=1)
 CHANNEL_NAMES = {"telegram": "Telegram", "zalo": "Zalo"}
+# The local chat shell's accounts (python -m bot chat): someone trying dondoc in a terminal.
+# Nothing is ever pushed there, so they never count as a way to reach the person.
+TRY_OUT_CHANNELS = frozenset({"local"})
+TRY_OUT_LABEL = "máy tính (thử)"
 
 # Built once: every inbound event runs it (the frame's who-is-asking).
 WHO_IS_ASKING = (
@@ -60,7 +66,17 @@ class AccountError(ValueError):
 
 
 def channel_label(channel: str) -> str:
-    return CHANNEL_NAMES.get(channel, channel)
+    return TRY_OUT_LABEL if channel in TRY_OUT_CHANNELS else CHANNEL_NAMES.get(channel, channel)
+
+
+def can_reach(account: ChannelAccount) -> bool:
+    """Whether a message may be pushed to this account: not blocked, not a try-out shell."""
+    return not account.unreachable and account.channel not in TRY_OUT_CHANNELS
+
+
+def pushable(accounts: Iterable[ChannelAccount]) -> list[ChannelAccount]:
+    """The accounts reminders could ever go to, blocked or not (no try-out shells)."""
+    return [a for a in accounts if a.channel not in TRY_OUT_CHANNELS]
 
 
 def account_label(account: ChannelAccount) -> str:
@@ -147,14 +163,14 @@ async def accounts_by_officer(
 def delivery_order(
     accounts: Sequence[ChannelAccount], preferred: str | None
 ) -> list[ChannelAccount]:
-    """Where to send a message to the person, first choice first: reachable accounts only,
-    the preferred channel's first, then the most recently used (never used: last)."""
+    """Where to send a message to the person, first choice first: reachable accounts only
+    (can_reach), the preferred channel's first, then the most recently used (never used: last)."""
 
     def rank(account: ChannelAccount) -> tuple[bool, float, str]:
         used = account.last_used_at.timestamp() if account.last_used_at else float("-inf")
         return (account.channel != preferred, -used, account.channel)
 
-    return sorted((a for a in accounts if not a.unreachable), key=rank)
+    return sorted((a for a in accounts if can_reach(a)), key=rank)
 
 
 # --- writing -----------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.accounts import accounts_by_officer, delivery_order
+from core.accounts import accounts_by_officer, can_reach, delivery_order, pushable
 from core.items import live_leaf_criteria
 from core.ownership import owners_by_criterion
 from core.progress import NOT_STARTED, current_states, report_days, unit_tz
@@ -176,7 +176,7 @@ async def _gather(session: AsyncSession, *, unit: Unit, day: date) -> _DayFacts:
         coordinators=[o for o in officers if "coordinator" in (o.roles or ())],
         leaders=[o for o in officers if "leader" in (o.roles or ())],
         accounts=accounts,
-        reachable={oid for oid, found in accounts.items() if not found[0].unreachable},
+        reachable={oid for oid, found in accounts.items() if any(map(can_reach, found))},
     )
 
 
@@ -185,9 +185,11 @@ async def _accounts(
 ) -> dict[int, list[ChannelAccount]]:
     preferred = {o.id: o.preferred_channel for o in officers}
     found = await accounts_by_officer(session, officer_ids=preferred)
+    ordered = {oid: pushable(mine) for oid, mine in found.items()}
     return {
         oid: [*delivery_order(mine, preferred[oid]), *(a for a in mine if a.unreachable)]
-        for oid, mine in found.items()
+        for oid, mine in ordered.items()
+        if mine
     }
 
 

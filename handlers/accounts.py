@@ -14,6 +14,7 @@ from core.accounts import (
     channel_label,
     delivery_order,
     officer_accounts,
+    pushable,
     set_preferred_channel,
 )
 from core.text import fold
@@ -47,7 +48,7 @@ async def channel_pressed(event: Inbound, request: Request) -> Reply:
 
 async def _choose(request: Request, wanted: str, *, edit: bool) -> Reply:
     assert request.officer is not None
-    accounts = await officer_accounts(request.session, officer_id=request.officer.id)
+    accounts = pushable(await officer_accounts(request.session, officer_id=request.officer.id))
     key = fold(wanted).replace(" ", "")
     if wanted == AUTO or key in {fold(w).replace(" ", "") for w in texts.CHANNEL_AUTO_WORDS}:
         channel = None
@@ -76,7 +77,7 @@ def _channel_named(key: str, accounts: list[ChannelAccount]) -> str | None:
 async def _overview(request: Request, *, done: str | None = None, edit: bool = False) -> Reply:
     assert request.officer is not None
     officer = request.officer
-    accounts = await officer_accounts(request.session, officer_id=officer.id)
+    accounts = pushable(await officer_accounts(request.session, officer_id=officer.id))
     preferred = officer.preferred_channel
     lines = [done] if done else []
     lines.append(texts.CHANNEL_TITLE)

@@ -10,21 +10,23 @@ next one. ``on_unreachable`` (the coordinators' notice) is called only when a
 Blocked answer leaves the person without any reachable account: the next
 time, they have no account to try, the claim is marked failed
 ("unreachable") and nobody is told again. An account on a channel without a
-running adapter is skipped, but not marked: the channel may run tomorrow.
+running adapter is skipped, but not marked: the channel may run tomorrow; nor
+does it count as a way to reach the person when deciding whether to tell the
+coordinators.
 
 The delivery row records the channel and chat the message went to in the end.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.accounts import delivery_order, officer_accounts, set_reachable
+from core.accounts import can_reach, delivery_order, officer_accounts, set_reachable
 from scheduler.delivery import claim
 from scheduler.sender import OnBlocked, Outcome, Sender, SendResult, record_outcome
 from storage.models import ChannelAccount, Officer
@@ -132,7 +134,7 @@ async def send_claimed_to_person(
     moved = found_first is None or chat != found_first
     await record_outcome(sessions, claim_id, result, now_fn, chat=chat if moved else None)
     blocked = result.status == "blocked" and on_unreachable is not None
-    if blocked and not await _any_reachable(sessions, officer_id):
+    if blocked and not await _any_reachable(sessions, officer_id, running=sender.channels):
         assert on_unreachable is not None
         await on_unreachable(officer_id)
     return result.status
@@ -145,8 +147,12 @@ async def _mark_unreachable(sessions: Sessions, account_id: int) -> None:
             await set_reachable(session, account=account, reachable=False)
 
 
-async def _any_reachable(sessions: Sessions, officer_id: int) -> bool:
-    """Any account not known to be blocked, on a running channel or not."""
+async def _any_reachable(sessions: Sessions, officer_id: int, *, running: Iterable[str]) -> bool:
+    """Any account left that a message could go to now: not blocked, on a running channel.
+
+    An account on a channel that is not running (or the local shell's) reaches nobody today,
+    so it does not spare the coordinators the notice.
+    """
     async with sessions() as session:
         accounts = await officer_accounts(session, officer_id=officer_id)
-    return any(not account.unreachable for account in accounts)
+    return any(can_reach(a) and a.channel in running for a in accounts)

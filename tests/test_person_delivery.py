@@ -190,6 +190,33 @@ async def test_an_account_on_a_channel_not_running_is_skipped_but_not_marked(
     assert await reachable(session_factory) == {"telegram": True, SECOND: True}
 
 
+async def test_blocked_with_only_a_channel_not_running_left_the_coordinator_is_told(
+    session_factory: Sessions,
+) -> None:
+    """An account on a channel that does not run reaches nobody today: it does not spare the
+    coordinators the notice (nor does a local shell account, which nothing is pushed to)."""
+    unit_id = await officer_with_two_accounts(session_factory, preferred="telegram")
+    async with session_factory() as session, session.begin():
+        officer = await officer_named(session, "Cán bộ 000")
+        await link_account(
+            session, channel="local", external_id="thu-tren-may", officer=officer, actor="test"
+        )
+    notice = texts.unreachable_notice("Cán bộ 000")
+    async with two_channels(second_running=False) as channels:
+        channels.tg.block(FIRST_CHAT)
+        report = await reminders(session_factory, channels).send_day(unit_id=unit_id, day=DAY)
+        assert report.outcomes == {"blocked": 1}
+        assert channels.tg.messages_to(COORDINATOR_CHAT) == [notice]
+    assert await reachable(session_factory) == {"local": True, "telegram": False, SECOND: True}
+
+
+def test_a_local_shell_account_is_never_a_delivery_target() -> None:
+    telegram = ChannelAccount(channel="telegram", external_id="1", unreachable=False)
+    shell = ChannelAccount(channel="local", external_id="thu", unreachable=False)
+    assert delivery_order([shell, telegram], "local") == [telegram]
+    assert delivery_order([shell], None) == []
+
+
 def test_delivery_order_preferred_then_used_last_and_never_blocked() -> None:
     now = datetime(2024, 3, 13, 1, 0).astimezone()
 
