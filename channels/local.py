@@ -9,7 +9,6 @@ handed to a :class:`~channels.text_rendering.TextSink` (the shell prints them). 
 from __future__ import annotations
 
 import asyncio
-import shlex
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -95,9 +94,22 @@ def typed_event(
     name = words[0][1:].lower()
     if name != FILE_COMMAND:
         return replace(base, command=name, args=tuple(words[1:]))
-    parts = shlex.split(line)
-    if len(parts) < 2:
+    path, caption = file_arguments(line[len(words[0]) :])
+    if not path:
         raise FileNotFoundError("")
-    path = Path(parts[1]).expanduser()
-    caption = " ".join(parts[2:]) or None
-    return replace(base, files=(local_file(path),), caption=caption)
+    return replace(base, files=(local_file(Path(path).expanduser()),), caption=caption or None)
+
+
+def file_arguments(rest: str) -> tuple[str, str]:
+    """ "PATH caption…" or "\"PATH WITH SPACES\" caption…" → (path, caption).
+
+    Not shlex: a caption is free Vietnamese text (an apostrophe in it must not fail), and a
+    Windows path keeps its backslashes. Only a path that starts with a quote runs to the
+    next same quote.
+    """
+    rest = rest.strip()
+    if rest[:1] in {'"', "'"} and rest[0] in rest[1:]:
+        end = rest.index(rest[0], 1)
+        return rest[1:end], rest[end + 1 :].strip()
+    path, _, caption = rest.partition(" ")
+    return path, caption.strip()

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
+from channels.local import file_arguments
 from core.demo import DEMO_PEOPLE, DEMO_UNIT
 from storage.models import ChannelAccount, Evidence, Officer, ProgressUpdate, Unit
 from tests.seed_files import REPO_DIR
@@ -89,8 +90,17 @@ async def test_playing_an_officer_a_stranger_and_sending_a_file(
     photo = tmp_path / "bang tin.jpg"
     photo.write_bytes(b"\xff\xd8\xff\xe0 a picture of the notice board")
     lines = f'/viec\n1\nảnh\n/file "{photo}"\n/file {tmp_path / "missing.jpg"}\n'
+    lines += "/file \"chưa đóng ngoặc\n/file thiếu.jpg cán bộ's note\n/viec\n"  # no traceback
     out, _ = chat(database_url, tmp_path, lines, "--demo", "--as", officer)
     assert "Đã nhận 1 tệp minh chứng cho " in out
-    assert "Không tìm thấy tệp." in out
+    assert out.count("Không tìm thấy tệp.") == 3
+    assert out.count("Việc của bạn (") == 2  # the shell went on after them
     async with session_factory() as session:
         assert await session.scalar(select(func.count()).select_from(Evidence)) == 1
+
+
+def test_file_arguments_keep_captions_and_paths_as_typed() -> None:
+    assert file_arguments(" anh.jpg 2.1.1 cán bộ's note") == ("anh.jpg", "2.1.1 cán bộ's note")
+    assert file_arguments(' "C:\\Ảnh chụp\\a.jpg" 2.1.1') == ("C:\\Ảnh chụp\\a.jpg", "2.1.1")
+    assert file_arguments(' "chưa đóng') == ('"chưa', "đóng")
+    assert file_arguments("") == ("", "")
