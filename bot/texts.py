@@ -39,8 +39,9 @@ To try dondoc on this computer without a token: python -m bot chat --demo"""
 
 STRANGER = (
     "Xin chào! Đây là bot nhắc việc cải cách hành chính của UBND xã/phường.\n"
-    "Bạn chưa được liên kết với đơn vị nào. Hãy xin đường link mời từ bộ phận "
-    "Văn phòng - Thống kê (người quản trị bot) và bấm vào link đó để bắt đầu."
+    "Bạn chưa được liên kết với đơn vị nào. Hãy xin mã mời từ bộ phận "
+    "Văn phòng - Thống kê (người quản trị bot) rồi gửi mã đó cho bot "
+    "(trên Telegram có thể bấm vào đường link mời) để bắt đầu."
 )
 NOT_ALLOWED = "Bạn không có quyền dùng lệnh này."
 INACTIVE = "Tài khoản của bạn đang tạm ngưng. Hãy liên hệ người quản trị bot."
@@ -182,12 +183,18 @@ def greeting(name: str, positions: list[str], owned: int, common: int, roles: li
     return "\n".join(lines)
 
 
-LINKED = "Đã liên kết tài khoản Telegram của bạn."
+def linked(channel: str) -> str:
+    """After an invite: ``channel`` is the channel's label ("Telegram", "Zalo")."""
+    return f"Đã liên kết tài khoản {channel} của bạn."
+
+
+LINKED = linked("Telegram")
 HELP_TITLE = "Bạn có thể dùng:"
-HELP_TIPS = (
+_HELP_TIP = (
     "Mẹo: gửi ảnh hoặc tệp kèm chú thích là mã mục (ví dụ «3.1.3 bảng tin») để nộp minh chứng; "
-    "hoặc mở việc bằng /viec rồi bấm nút."
 )
+HELP_TIPS = _HELP_TIP + "hoặc mở việc bằng /viec rồi bấm nút."
+HELP_TIPS_TYPED = _HELP_TIP + "hoặc mở việc bằng /viec, chọn số của việc rồi gõ «ảnh»."
 HELP_ADMIN_TIPS = (
     "Quản trị: gửi tệp danh sách cán bộ (.csv, .xlsx) kèm chú thích /canbo để nhập nhiều người."
 )
@@ -359,10 +366,12 @@ ZALO_VOICE = (
 ZALO_UNSUPPORTED = (
     "Tôi chưa hỗ trợ loại tin nhắn này. Hãy gõ bằng chữ (ví dụ /viec) hoặc gửi ảnh làm minh chứng."
 )
-EVIDENCE_NO_TARGET = (
+_EVIDENCE_NO_TARGET = (
     "Chưa rõ tệp này là minh chứng cho mục nào. Gửi lại kèm chú thích là mã mục "
-    "(ví dụ «3.1.3»), hoặc mở việc bằng /viec rồi bấm «Gửi minh chứng»."
+    "(ví dụ «3.1.3»), hoặc mở việc bằng /viec rồi "
 )
+EVIDENCE_NO_TARGET = _EVIDENCE_NO_TARGET + "bấm «Gửi minh chứng»."
+EVIDENCE_NO_TARGET_TYPED = _EVIDENCE_NO_TARGET + "chọn số của việc và gõ «ảnh»."
 EVIDENCE_SEND_AGAIN = "Lựa chọn đã hết hạn. Hãy gửi lại tệp kèm mã mục."
 
 

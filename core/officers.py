@@ -79,12 +79,12 @@ DEFAULT_ADMIN_NAME = "Quản trị viên"
 
 InviteReason = Literal["unknown", "look_alike", "used", "expired", "account_in_use"]
 _INVITE_MESSAGES: dict[str, str] = {
-    "unknown": "Mã mời không đúng. Hãy xin quản trị viên một đường dẫn mới.",
+    "unknown": "Mã mời không đúng. Hãy xin quản trị viên một mã mời mới.",
     "look_alike": (
         "Mã mời không đúng: mã không có chữ O, I, L hay số 0, 1. Hãy xem lại từng ký tự."
     ),
-    "used": "Mã mời này đã được dùng. Hãy xin quản trị viên một đường dẫn mới.",
-    "expired": "Mã mời đã hết hạn. Hãy xin quản trị viên một đường dẫn mới.",
+    "used": "Mã mời này đã được dùng. Hãy xin quản trị viên một mã mời mới.",
+    "expired": "Mã mời đã hết hạn. Hãy xin quản trị viên một mã mời mới.",
     "account_in_use": "Tài khoản này đã gắn với một cán bộ khác.",
 }
 

@@ -147,7 +147,7 @@ async def file_received(event: Inbound, request: Request) -> Result:
     if target is None and event.album is not None:
         return await _album_member(request, event.album, ref)
     if target is None:
-        return Reply(texts.EVIDENCE_NO_TARGET)
+        return Reply(_no_target(request))
     criterion = await load_item(request, target)
     if criterion is None:
         await _decide(request, ("none", None))
@@ -192,7 +192,7 @@ async def _album_member(request: Request, album: str, ref: IncomingFile) -> Resu
         assert held is not None
         decision, won = held
         if won:
-            return Reply(texts.EVIDENCE_NO_TARGET)
+            return Reply(_no_target(request))
     kind, value = decision
     if kind == "choice" and isinstance(value, str):
         await add_choice_file(request, value, ref)  # stored once the user picks the item
@@ -322,3 +322,9 @@ async def _store_all(
             return Reply(str(exc), edit=True)
         new, duplicates = new + (not duplicate), duplicates + duplicate
     return Reply(texts.evidence_saved(label(criterion), new, duplicates, count), edit=True)
+
+
+def _no_target(request: Request) -> str:
+    """Where to say the file should go: a button to press, or a word to type."""
+    buttons = request.channel.capabilities.buttons
+    return texts.EVIDENCE_NO_TARGET if buttons else texts.EVIDENCE_NO_TARGET_TYPED

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot import texts
+from core.accounts import channel_label
 from core.conversation_state import read_state, write_state
 from core.officers import (
     INVITE_WRONG_PER_HOUR,
@@ -114,8 +115,9 @@ async def _welcome(request: Request, officer: Officer, *, linked: bool = False) 
         len(items.common),
         list(officer.roles or []),
     )
-    text = f"{texts.LINKED}\n{greeting}" if linked else greeting
-    return [Reply(text), MenuChange(request.user_id, tuple(officer.roles or ()))]
+    if linked:
+        greeting = f"{texts.linked(channel_label(request.event.channel))}\n{greeting}"
+    return [Reply(greeting), MenuChange(request.user_id, tuple(officer.roles or ()))]
 
 
 @handler(ANYONE, reads_only=True)
@@ -132,10 +134,11 @@ async def help_command(event: Inbound, request: Request) -> Reply:
     if "admin" in roles:
         pairs += texts.ADMIN_COMMANDS
     lines = [texts.HELP_TITLE, *(texts.help_line(name, about) for name, about in pairs)]
-    lines += ["", texts.HELP_TIPS]
+    buttons = request.channel.capabilities.buttons
+    lines += ["", texts.HELP_TIPS if buttons else texts.HELP_TIPS_TYPED]
     if "admin" in roles:
         lines.append(texts.HELP_ADMIN_TIPS)
-    if not request.channel.capabilities.buttons:
+    if not buttons:
         lines += ["", texts.HELP_NUMBERED]
     return Reply("\n".join(lines))
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
 from bot.settings import Settings
+from core.accounts import channel_label
 from core.officers import add_officer
 from storage.models import Base, Criterion, Evidence, Officer, ProgressUpdate
 from tests.journeys import Chat, open_chat
@@ -93,6 +94,7 @@ async def test_linking_with_an_invite(world: World) -> None:
     code = invite.text.rsplit(" ", 1)[-1]
     await chat.say(STRANGER, "/viec", texts.STRANGER)
     welcome = await chat.say(STRANGER, f"/start {code}", "Xin chào Đỗ Văn Nam!")
+    assert welcome.text.startswith(texts.linked(channel_label(chat.channel)))
     assert "Vị trí: VPTK." in welcome.text
     await chat.say(STRANGER, "/viec", "Việc của bạn (3)")
 

@@ -116,7 +116,7 @@ class TextWorld:
             officer, _ = await add_officer(
                 session, unit=unit, name=name, positions=positions, roles=roles, actor="test"
             )
-            await link(session, CHANNEL, officer.id, user)
+            await link(session, self.channel.name, officer.id, user)
         return user
 
 
@@ -132,12 +132,16 @@ async def text_world(
     *,
     capabilities: Capabilities = CAPABILITIES,
     now: datetime | None = None,
+    name: str = CHANNEL,
 ) -> TextWorld:
-    """The unit of :data:`PLAN` and the channel, with the clock on Monday 04/03/2024."""
+    """The unit of :data:`PLAN` and the channel, with the clock on Monday 04/03/2024.
+
+    ``name``: the channel's name; another than "local" for what is pushed to people (the
+    local shell's accounts never get reminders, core.accounts.TRY_OUT_CHANNELS)."""
     clock = SettableClock(now or datetime(2024, 3, 4, 2, 0, tzinfo=UTC))
     app = AppState(settings=settings, sessions=sessions, clock=clock)
     sink = RecordingSink()
-    channel = LocalChannel(app=app, sink=sink, name=CHANNEL, capabilities=capabilities)
+    channel = LocalChannel(app=app, sink=sink, name=name, capabilities=capabilities)
     async with sessions() as session, session.begin():
         unit = await yaml_unit(session, PLAN)
     return TextWorld(app, channel, sink, clock, unit.id)
