@@ -461,11 +461,19 @@ INVITE_WAIT = (
 )
 
 
-def invite_created(name: str, positions: list[str], link: str, expires: str, code: str) -> str:
-    return (
+def invite_created(
+    name: str, positions: list[str], link: str | None, expires: str, code: str
+) -> str:
+    """``link``: the Telegram deep link when Telegram runs (any other channel takes the code)."""
+    head = (
         f"Lời mời cho {name} ({', '.join(positions) or 'chưa có vị trí'}), dùng một lần, "
-        f"hết hạn {expires}.\nGửi đường dẫn này cho người đó:\n{link}\n"
-        f"Hoặc người đó nhắn cho bot mã mời: {code}"
+        f"hết hạn {expires}.\n"
+    )
+    if link is None:
+        return f"{head}Người đó nhắn cho bot mã mời: {code}"
+    return (
+        f"{head}Trên Telegram, gửi đường dẫn này cho người đó:\n{link}\n"
+        f"Hoặc (Zalo, Telegram) người đó nhắn cho bot mã mời: {code}"
     )
 
 

@@ -40,9 +40,6 @@ class LocalChannel:
     name: str = LOCAL
     capabilities: Capabilities = field(default=CAPABILITIES)
 
-    def invite_link(self, code: str) -> str:
-        return f"/start {code}"
-
     async def fetch(self, file: IncomingFile, target: Path, *, limit: int) -> None:
         source = Path(file.handle)
         if (await asyncio.to_thread(source.stat)).st_size > limit:

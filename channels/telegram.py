@@ -46,7 +46,6 @@ from core.conversation import (
     MenuChange,
     Reply,
 )
-from core.officers import deep_link
 from core.roles import MANAGER_ROLES
 from handlers import route
 from handlers.base import TELEGRAM, AppState, FileTooBig
@@ -192,9 +191,6 @@ class TelegramChannel:
     capabilities: Capabilities = field(default=CAPABILITIES)
     # Button presses answered by deliver and not yet seen by _on_update (by query id).
     answered: dict[str, bool] = field(default_factory=dict)
-
-    def invite_link(self, code: str) -> str:
-        return deep_link(self.bot.username, code)
 
     async def fetch(self, file: IncomingFile, target: Path, *, limit: int) -> None:
         await download(self.bot, file, target, limit=limit)

@@ -94,7 +94,9 @@ async def start_bot(app: Application) -> None:  # type: ignore[type-arg]
     and we drive the lifecycle ourselves so tests and the runner share it.
     """
     await app.start()
-    await _set_menus(app, app.bot_data[STATE_KEY].sessions)
+    state = app.bot_data[STATE_KEY]
+    state.bot_usernames[TELEGRAM] = app.bot.username  # invite links, from any channel (/moi)
+    await _set_menus(app, state.sessions)
 
 
 async def _set_menus(app: Application, sessions: async_sessionmaker[AsyncSession]) -> None:  # type: ignore[type-arg]

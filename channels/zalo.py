@@ -446,10 +446,6 @@ class ZaloChannel:
 
     # --- what the features need (handlers.base.Channel) -----------------------------------------
 
-    def invite_link(self, code: str) -> str:
-        """Zalo has no deep links that carry a code: the officer types the code itself."""
-        return code
-
     async def fetch(self, file: IncomingFile, target: Path, *, limit: int) -> None:
         """Download the photo now (its URL expires): FileTooBig past ``limit``, PhotoExpired
         when the URL no longer works."""

@@ -33,6 +33,7 @@ from core.officers import (
     attach_admin_to_unit,
     change_roles,
     create_invite,
+    deep_link,
     import_roster,
     officer_by_name,
     set_positions,
@@ -58,6 +59,7 @@ from core.units import document_unit_conflict, unit_conflict_text
 from handlers.base import (
     ADMIN,
     ANYONE,
+    TELEGRAM,
     Action,
     Channel,
     Fetch,
@@ -591,7 +593,8 @@ async def invite_command(event: Inbound, request: Request) -> Reply:
         )
     except OfficerError as exc:
         return Reply(str(exc))
-    link = request.channel.invite_link(invite.code)
+    username = request.channel.app.bot_usernames.get(TELEGRAM)
+    link = deep_link(username, invite.code) if username else None
     expires = texts.moment(invite.expires_at, request.tz)
     return Reply(
         texts.invite_created(officer.name, list(officer.positions), link, expires, invite.code)

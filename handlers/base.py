@@ -84,6 +84,9 @@ class AppState:
     # SQLite's one writer, as an asyncio lock shared by every channel of this process
     # (see _one_writer).
     writer: asyncio.Lock = field(default_factory=asyncio.Lock, compare=False)
+    # Bot usernames by channel, as each channel learns its own at start (Telegram's, from
+    # getMe in channels.telegram_app.start_bot): its invite links work from any channel.
+    bot_usernames: dict[str, str] = field(default_factory=dict, compare=False)
     # Albums arriving in this process (handlers.state.AlbumSlot), by channel, chat, user, album.
     albums: dict[tuple[str, ...], Any] = field(default_factory=dict, compare=False)
 
@@ -100,9 +103,6 @@ class Channel(Protocol):
 
     async def deliver(self, event: Inbound, actions: Sequence[Action]) -> None:
         """Say what the feature returned, in answer to ``event``."""
-
-    def invite_link(self, code: str) -> str:
-        """A link that opens this channel's chat with the bot and hands it ``code``."""
 
 
 StateWrite = Callable[[AsyncSession], Awaitable[None]]

@@ -18,6 +18,7 @@ from bot.settings import Settings
 from core.accounts import channel_label
 from core.officers import add_officer
 from storage.models import Base, Criterion, Evidence, Officer, ProgressUpdate
+from tests.fakes.telegram_api import BOT_USERNAME
 from tests.journeys import Chat, open_chat
 from tests.text_world import link, yaml_unit
 
@@ -92,6 +93,9 @@ async def test_linking_with_an_invite(world: World) -> None:
     chat = world.chat
     invite = await chat.say(AN, "/moi VPTK Đỗ Văn Nam", "mã mời")
     code = invite.text.rsplit(" ", 1)[-1]
+    # Telegram runs in the Telegram world only: its deep link is offered there, the code always.
+    link = f"https://t.me/{BOT_USERNAME}?start={code}"
+    assert (link in invite.text) == (chat.channel == "telegram"), invite.text
     await chat.say(STRANGER, "/viec", texts.STRANGER)
     welcome = await chat.say(STRANGER, f"/start {code}", "Xin chào Đỗ Văn Nam!")
     assert welcome.text.startswith(texts.linked(channel_label(chat.channel)))

@@ -56,9 +56,6 @@ class Conversation:
     async def deliver(self, event: Inbound, actions: Sequence[Action]) -> None:
         raise NotImplementedError
 
-    def invite_link(self, code: str) -> str:
-        return code
-
 
 class HeldChannel(RecordingChannel):
     """Records what it is sent; while ``hold`` is set, each send waits for ``release``."""
