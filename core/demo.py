@@ -1,7 +1,8 @@
 """The demo unit for trying dondoc with no chat account (``python -m bot chat --demo``).
 
 A seed plan shipped with the package, moved to the current year (its years 2022 and 2023
-become last year and this one, so that its deadlines fall around today), and four
+become last year and this one, so that its deadlines fall in this year: some already
+past, as in a real commune by December), and four
 fictional people: a coordinator, two officers and a leader, the first three holding
 positions that lead items of the plan. Made once; a second run finds the unit and
 changes nothing (people added or removed since stay so).
