@@ -29,6 +29,7 @@ from typing import Any, Protocol, cast
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from bot import cli_vietnamese
 from bot.database import DatabaseUnavailable, unavailable
 from bot.logging_setup import setup_logging
 from bot.settings import Settings, SettingsError, load_settings
@@ -106,6 +107,7 @@ class CommandModule(Protocol):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    cli_vietnamese.install()
     parser = argparse.ArgumentParser(
         prog="python -m bot",
         description="dondoc — nhắc việc và theo dõi kế hoạch cải cách hành chính.",
