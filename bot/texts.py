@@ -39,8 +39,9 @@ To try dondoc on this computer without a token: python -m bot chat --demo"""
 
 STRANGER = (
     "Xin chào! Đây là bot nhắc việc cải cách hành chính của UBND xã/phường.\n"
-    "Bạn chưa được liên kết với đơn vị nào. Hãy xin đường link mời từ bộ phận "
-    "Văn phòng - Thống kê (người quản trị bot) và bấm vào link đó để bắt đầu."
+    "Bạn chưa được liên kết với đơn vị nào. Hãy xin lời mời từ bộ phận "
+    "Văn phòng - Thống kê (người quản trị bot): bấm vào đường link mời, hoặc nhắn cho bot "
+    "mã mời (trên Zalo: gõ mã mời vào đây) để bắt đầu."
 )
 NOT_ALLOWED = "Bạn không có quyền dùng lệnh này."
 INACTIVE = "Tài khoản của bạn đang tạm ngưng. Hãy liên hệ người quản trị bot."

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.runner import Running, running
-from bot.settings import Settings, load_settings
+from bot.settings import ZALO_WEBHOOK_PATH, Settings, load_settings
 from channels.zalo_app import ZaloRunner
 from core.officers import add_officer, create_invite
 from handlers.base import AppState
@@ -35,11 +35,16 @@ from tests.text_world import PLAN, yaml_unit
 
 MONDAY = datetime(2024, 3, 4, 2, 0, tzinfo=UTC)  # 09:00 in Hà Nội
 WEB_SECRET = "a-web-secret-for-the-zalo-tests-0123456789"
+PUBLIC_URL = "https://dondoc.example.vn"
 
 
-def zalo_settings(settings: Settings, zalo: FakeZalo, **extra: Any) -> Settings:
-    """The test's settings, with the fake's token and URL (``extra``: more settings by name)."""
-    return load_settings(
+def zalo_settings(settings: Settings, zalo: FakeZalo, *, web: bool = False) -> Settings:
+    """The test's settings, with the fake's token and URL; ``web``: the web server on a free
+    port of 127.0.0.1 (the webhook mode)."""
+    extra: dict[str, Any] = {}
+    if web:
+        extra = {"PUBLIC_BASE_URL": PUBLIC_URL, "WEB_SECRET": WEB_SECRET, "WEB_LISTEN": "127.0.0.1"}
+    configured = load_settings(
         DATABASE_URL=settings.database_url,
         EVIDENCE_DIR=settings.evidence_dir,
         TELEGRAM_BOT_TOKEN=None,
@@ -48,16 +53,7 @@ def zalo_settings(settings: Settings, zalo: FakeZalo, **extra: Any) -> Settings:
         _env_file=None,
         **extra,
     )
-
-
-def web_settings() -> dict[str, Any]:
-    """The web server on a free port (the webhook mode)."""
-    return {
-        "PUBLIC_BASE_URL": "https://dondoc.example.vn",
-        "WEB_SECRET": WEB_SECRET,
-        "PORT": 0,
-        "WEB_LISTEN": "127.0.0.1",
-    }
+    return configured.model_copy(update={"port": 0}) if web else configured
 
 
 @dataclass
@@ -68,6 +64,12 @@ class ZaloBot:
     run: Running
     clock: SettableClock
     unit_id: int
+
+    @property
+    def webhook_url(self) -> str:
+        """Where the web server takes Zalo's webhook requests (``web=True``)."""
+        assert self.run.server is not None
+        return f"http://127.0.0.1:{self.run.server.port}/{ZALO_WEBHOOK_PATH}"
 
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]:
@@ -126,14 +128,16 @@ async def zalo_bot(
     schedule: bool = False,
     web: bool = False,
     now: datetime = MONDAY,
+    plan: str = PLAN,
     runner_options: dict[str, Any] | None = None,
 ) -> AsyncIterator[ZaloBot]:
-    """The unit of tests.text_world.PLAN and the running bot on Zalo (see the docstring)."""
-    configured = zalo_settings(settings, zalo, **(web_settings() if web else {}))
+    """The unit of ``plan`` (tests.text_world.PLAN) and the running bot on Zalo (see the
+    docstring)."""
+    configured = zalo_settings(settings, zalo, web=web)
     clock = SettableClock(now)
     state = AppState(settings=configured, sessions=sessions, clock=clock)
     async with sessions() as session, session.begin():
-        unit = await yaml_unit(session, PLAN)
+        unit = await yaml_unit(session, plan)
     budget_clock = DrivenClock()  # the send budget's waits pass at once (nothing sleeps)
     options = {"clock": budget_clock, "sleep": budget_clock.sleep, **(runner_options or {})}
     runner = ZaloRunner(state, **options)
