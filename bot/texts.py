@@ -360,9 +360,9 @@ ZALO_VOICE = (
 )
 # Zalo takes no uploaded files: where the chart, the spreadsheet and the pack go instead.
 ZALO_FILE_ON_WEB = "Zalo không nhận tệp gửi kèm: mở tệp qua đường dẫn trong tin nhắn của bot."
-ZALO_FILES_NEED_WEB = (
+FILES_NEED_WEB = (
     "Zalo không nhận tệp gửi kèm. Biểu đồ, bảng Excel và gói minh chứng cần máy chủ web của "
-    "dondoc (đặt PUBLIC_BASE_URL); bản tóm tắt bằng chữ ở trên."
+    "dondoc (người quản trị đặt PUBLIC_BASE_URL); bản tóm tắt bằng chữ có trong tin nhắn."
 )
 ZALO_UNREACHABLE = (
     "Không kết nối được Zalo Bot API ({where}) nên bot chưa chạy được: kiểm tra mạng "
@@ -706,6 +706,10 @@ EXPORT_USAGE = "Cách dùng: /xuat [năm], ví dụ /xuat 2024 (năm từ 2000 �
 def export_ready(items: int, files: int, parts: int) -> str:
     split = f", chia thành {parts} phần (mỗi phần dưới 50 MB)" if parts > 1 else ""
     return f"Gói minh chứng: {items} mục, {files} tệp{split}. Đang gửi…"
+
+
+def export_link(items: int, files: int, link: str) -> str:
+    return f"Gói minh chứng: {items} mục, {files} tệp. Tải về (trong 24 giờ):\n{link}"
 
 
 def export_missing(count: int) -> str:

@@ -5,11 +5,12 @@ digest from the tick, and the send budget shared by two processes."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -22,10 +23,10 @@ from core.conversation import Inbound, Reply
 from handlers.base import AppState
 from storage.db import make_engine, make_session_factory
 from storage.models import ChannelAccount, Delivery, ProgressUpdate, ZaloInbox
-from tests.fakes.zalo_api import FakeZalo, FakeZaloUser
+from tests.fakes.zalo_api import FakeZalo
 from tests.test_telegram_budget import DrivenClock
 from tests.text_world import number_of, numbered
-from tests.zalo_world import PUBLIC_URL, zalo_bot, zalo_settings
+from tests.zalo_world import PUBLIC_URL, text_update, zalo_bot, zalo_settings
 
 Sessions = async_sessionmaker[AsyncSession]
 ICT = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -71,20 +72,6 @@ async def test_a_reply_over_2000_characters_is_split_on_lines(
     assert body.split("\n") == lines  # nothing lost, every cut at a line's end
     assert choices == "1. Xem"
     assert len(zalo.sent()) == 3
-
-
-def text_update(user: FakeZaloUser, text: str, message_id: str) -> dict[str, Any]:
-    """A text message as Zalo's webhook posts it (the documented shape: see the fake)."""
-    return {
-        "event_name": "message.text.received",
-        "message": {
-            "from": user.to_json(),
-            "chat": {"id": user.id, "chat_type": "PRIVATE"},
-            "text": text,
-            "message_id": message_id,
-            "date": 1709517600000,
-        },
-    }
 
 
 async def test_the_webhook_refuses_a_wrong_secret_and_handles_a_redelivery_once(
@@ -191,3 +178,68 @@ async def test_two_processes_share_the_bots_five_messages_a_second(
     assert clock.slept[6:] == [0.2, QUOTA_WAIT_SECONDS, 0.2]
     assert zalo.texts_to("chat-q") == ["sau hạn mức"] and zalo.texts_to("chat-r") == ["tiếp"]
     assert zalo.stats.quota_errors == 1
+
+
+# --- files: Zalo takes none ----------------------------------------------------------------
+
+
+async def test_without_the_web_server_the_summary_is_its_text_and_one_line(
+    settings: Settings, session_factory: Sessions
+) -> None:
+    async with FakeZalo() as zalo, zalo_bot(settings, session_factory, zalo) as bot:
+        son = await bot.officer("Trần Văn Sơn", ["VPTK"], roles=("leader", "coordinator"))
+        summary, line = await bot.said(son, "/tonghop", 2)
+        (pack,) = await bot.said(son, "/xuat 2024", 1)
+
+    assert "PAR" in summary and summary != texts.FILES_NEED_WEB
+    assert line == texts.FILES_NEED_WEB and pack == texts.FILES_NEED_WEB
+    assert zalo.calls("sendPhoto") == []
+
+
+async def test_with_the_web_server_the_chart_workbook_and_pack_are_signed_links(
+    settings: Settings, session_factory: Sessions
+) -> None:
+    async with (
+        FakeZalo() as zalo,
+        zalo_bot(settings, session_factory, zalo, web=True) as bot,
+        httpx.AsyncClient() as client,
+    ):
+        son = await bot.officer("Trần Văn Sơn", ["VPTK"], roles=("leader", "coordinator"))
+        _, on_the_web = await bot.said(son, "/tonghop", 2)
+        pack = await bot.say(son, "/xuat 2024")
+        local = f"http://127.0.0.1:{bot.run.server.port}" if bot.run.server else ""
+        found = re.findall(rf"{PUBLIC_URL}/f/\S+", on_the_web + "\n" + pack)
+        files = [await client.get(url.replace(PUBLIC_URL, local)) for url in found]
+
+    assert on_the_web.startswith("Xem trên web (7 ngày):")
+    assert pack.startswith("Gói minh chứng: 4 mục")
+    assert len(found) == 3 and [f.status_code for f in files] == [200, 200, 200]
+    assert files[0].content.startswith(b"\x89PNG")  # the chart
+    assert files[1].content[:2] == files[2].content[:2] == b"PK"  # the .xlsx and the .zip
+
+
+@pytest.mark.parametrize("web", [False, True])
+async def test_the_friday_summary_on_zalo_is_its_text_and_the_files_links(
+    settings: Settings, session_factory: Sessions, web: bool
+) -> None:
+    friday = datetime(2024, 3, 15, 15, 0, tzinfo=ICT)
+    async with (
+        FakeZalo() as zalo,
+        zalo_bot(settings, session_factory, zalo, schedule=True, now=friday, web=web) as bot,
+    ):
+        son = await bot.officer("Trần Văn Sơn", ["VPTK"], roles=("leader",))
+        mark = zalo.checkpoint()
+        bot.clock.set(datetime(2024, 3, 15, 16, 5, tzinfo=ICT))
+        assert bot.run.schedule is not None
+        await bot.run.schedule.ticker.tick()
+        summary, files = await bot.replies(son, 2, after=mark)
+
+    assert "PAR" in summary
+    if web:
+        assert files.startswith("Xem trên web (7 ngày):") and files.count(f"{PUBLIC_URL}/f/") == 2
+    else:
+        assert files == texts.FILES_NEED_WEB
+    assert zalo.calls("sendPhoto") == []
+    async with session_factory() as session:
+        deliveries = list(await session.scalars(select(Delivery)))
+    assert [(d.kind, d.channel, d.status) for d in deliveries] == [("summary", "zalo", "sent")]

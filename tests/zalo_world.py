@@ -9,7 +9,8 @@ Usage::
 ``zalo_bot`` runs bot.runner.running with a channels.zalo_app.ZaloRunner (the
 machinery of ``python -m bot run``, in this process), on the test database and with the
 bot's clock on Monday 04/03/2024 (``bot.clock`` moves it). ``schedule=True`` adds the
-minute tick; ``web=True`` the web server (the webhook mode), on a free port.
+minute tick; ``web=True`` the web server (the webhook mode), on a free port: then
+``say`` posts to the webhook, as Zalo would, and ``post`` sends any update there.
 """
 
 from __future__ import annotations
@@ -20,16 +21,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.runner import Running, running
 from bot.settings import ZALO_WEBHOOK_PATH, Settings, load_settings
-from channels.zalo_app import ZaloRunner
+from channels.zalo_app import ZALO_SECRET_HEADER, ZaloRunner
 from core.officers import add_officer, create_invite
 from handlers.base import AppState
 from storage.models import Unit
 from tests.e2e import SettableClock
-from tests.fakes.zalo_api import FakeZalo, FakeZaloUser
+from tests.fakes.zalo_api import FakeZalo, FakeZaloUser, zalo_id
 from tests.test_telegram_budget import DrivenClock
 from tests.text_world import PLAN, yaml_unit
 
@@ -80,10 +82,24 @@ class ZaloBot:
         return (await self.said(user, text, 1))[0]
 
     async def said(self, user: FakeZaloUser, text: str, count: int) -> list[str]:
-        """The user sends ``text``; the bot's first ``count`` messages back to them."""
+        """The user sends ``text`` (by the webhook in webhook mode, else to the fake, which
+        the bot polls); the bot's first ``count`` messages back to them."""
         mark = self.zalo.checkpoint()
-        self.zalo.send_text(user, text)
+        if self.run.server is not None:
+            answer = await self.post(text_update(user, text, zalo_id()))
+            assert answer.status_code == 200, answer.status_code
+        else:
+            self.zalo.send_text(user, text)
         return await self.replies(user, count, after=mark)
+
+    async def post(self, update: dict[str, Any], *, secret: str | None = None) -> httpx.Response:
+        """POST ``update`` to the webhook, with the right secret unless ``secret`` is given."""
+        if secret is None:
+            secret = self.state.settings.webhook_secret_for(ZALO_WEBHOOK_PATH)
+        async with httpx.AsyncClient() as client:
+            return await client.post(
+                self.webhook_url, json=update, headers={ZALO_SECRET_HEADER: secret}
+            )
 
     async def replies(self, user: FakeZaloUser, count: int, *, after: int) -> list[str]:
         """The first ``count`` messages to ``user`` from the fake's index ``after`` on."""
@@ -117,6 +133,20 @@ class ZaloBot:
         greeting = await self.say(user, code)
         assert greeting.startswith("Đã liên kết tài khoản Zalo"), greeting
         return user
+
+
+def text_update(user: FakeZaloUser, text: str, message_id: str) -> dict[str, Any]:
+    """A text message as Zalo's webhook posts it (the documented shape: see the fake)."""
+    return {
+        "event_name": "message.text.received",
+        "message": {
+            "from": user.to_json(),
+            "chat": {"id": user.id, "chat_type": "PRIVATE"},
+            "text": text,
+            "message_id": message_id,
+            "date": 1709517600000,
+        },
+    }
 
 
 @asynccontextmanager
