@@ -11,11 +11,15 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
+from bot.runner import ChannelRefused, running
 from bot.settings import Settings
+from channels.registry import configured_channels
+from channels.telegram_app import TelegramRunner
 from channels.zalo import ZaloChannel
 from channels.zalo_api import QUOTA_WAIT_SECONDS
 from channels.zalo_app import ZALO_SECRET_HEADER, ZaloRunner
@@ -243,3 +247,57 @@ async def test_the_friday_summary_on_zalo_is_its_text_and_the_files_links(
     async with session_factory() as session:
         deliveries = list(await session.scalars(select(Delivery)))
     assert [(d.kind, d.channel, d.status) for d in deliveries] == [("summary", "zalo", "sent")]
+
+
+# --- invites, configuration ------------------------------------------------------------------
+
+
+async def test_moi_on_zalo_gives_the_code_to_type_and_the_invited_officer_types_it(
+    settings: Settings, session_factory: Sessions
+) -> None:
+    async with FakeZalo() as zalo, zalo_bot(settings, session_factory, zalo) as bot:
+        admin = await bot.officer("Lê Thị Hoa", ["VPTK"], roles=("admin",))
+        invite = await bot.say(admin, "/moi VHXH Phạm Văn Minh")
+        (code,) = re.findall(r"mã mời này: (\S+)$", invite)
+        minh = zalo.user(display_name="Phạm Văn Minh")
+        greeting = await bot.say(minh, code)
+
+    assert "http" not in invite and invite.count(code) == 1
+    assert greeting.startswith(texts.linked("Zalo") + "\nXin chào Phạm Văn Minh")
+
+
+def test_both_channels_run_when_both_tokens_are_set(settings: Settings) -> None:
+    both = settings.model_copy(
+        update={
+            "telegram_bot_token": SecretStr("123:telegram-token"),
+            "zalo_bot_token": SecretStr("456:zalo-token"),
+        }
+    )
+    zalo_only = settings.model_copy(update={"zalo_bot_token": SecretStr("456:zalo-token")})
+
+    assert configured_channels(both) == [TelegramRunner, ZaloRunner]
+    assert configured_channels(zalo_only) == [ZaloRunner]
+    assert configured_channels(settings) == []
+
+
+def test_the_zalo_webhook_secret_is_masked_in_logs(settings: Settings) -> None:
+    web = settings.model_copy(update={"web_secret": SecretStr("w" * 40)})
+
+    assert web.webhook_secret_for("zalo") in web.secret_values()
+    assert web.webhook_secret_for("zalo") != web.webhook_secret_for("telegram")
+
+
+async def test_a_refused_token_stops_the_start_with_the_operators_message(
+    settings: Settings, session_factory: Sessions
+) -> None:
+    async with FakeZalo() as zalo:
+        config = zalo_settings(settings, zalo).model_copy(
+            update={"zalo_bot_token": SecretStr("1:not-the-token")}
+        )
+        state = AppState(settings=config, sessions=session_factory)
+        with pytest.raises(ChannelRefused) as refused:
+            async with running(state, [ZaloRunner(state)], schedule=False):
+                pass
+
+    assert str(refused.value) == texts.ZALO_TOKEN_REFUSED
+    assert zalo.calls("getUpdates") == []
