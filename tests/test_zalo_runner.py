@@ -301,3 +301,32 @@ async def test_a_refused_token_stops_the_start_with_the_operators_message(
 
     assert str(refused.value) == texts.ZALO_TOKEN_REFUSED
     assert zalo.calls("getUpdates") == []
+
+
+async def test_an_officer_who_blocked_the_bot_on_zalo_is_unreachable_and_the_coordinator_told(
+    settings: Settings, session_factory: Sessions
+) -> None:
+    early = datetime(2024, 3, 26, 6, 0, tzinfo=ICT)
+    async with (
+        FakeZalo() as zalo,
+        zalo_bot(settings, session_factory, zalo, schedule=True, now=early) as bot,
+    ):
+        lan = await bot.officer("Nguyễn Thị Lan", ["VPTK"])
+        hoa = await bot.officer("Lê Thị Hoa", ["VHXH"], roles=("coordinator",))
+        zalo.block(lan.id)  # Zalo answers her sends "not found" from now on
+        mark = zalo.checkpoint()
+        bot.clock.set(datetime(2024, 3, 26, 7, 31, tzinfo=ICT))
+        assert bot.run.schedule is not None
+        await bot.run.schedule.ticker.tick()
+        notices = await bot.replies(hoa, 1, after=mark)
+
+    assert notices == [texts.unreachable_notice("Nguyễn Thị Lan")]
+    assert zalo.texts_to(lan.id)[-1].startswith("Đã liên kết")  # nothing after the greeting
+    async with session_factory() as session:
+        accounts = {
+            a.external_id: a.unreachable for a in await session.scalars(select(ChannelAccount))
+        }
+        digest = await session.scalar(select(Delivery).where(Delivery.kind == "digest"))
+    assert accounts == {lan.id: True, hoa.id: False}
+    assert digest is not None and digest.status == "failed"  # no other account to try
+    assert digest.error is not None and "not found" in digest.error.lower()
