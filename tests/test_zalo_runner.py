@@ -24,12 +24,15 @@ from channels.zalo import ZaloChannel
 from channels.zalo_api import QUOTA_WAIT_SECONDS
 from channels.zalo_app import ZALO_SECRET_HEADER, ZaloRunner
 from core.conversation import Inbound, Reply
+from core.officers import add_officer, create_invite
 from handlers.base import AppState
 from storage.db import make_engine, make_session_factory
-from storage.models import ChannelAccount, Delivery, ProgressUpdate, ZaloInbox
+from storage.models import ChannelAccount, Delivery, Officer, ProgressUpdate, Unit, ZaloInbox
+from tests.e2e import SettableClock, bot_settings
+from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.zalo_api import FakeZalo
 from tests.test_telegram_budget import DrivenClock
-from tests.text_world import number_of, numbered
+from tests.text_world import PLAN, number_of, numbered, yaml_unit
 from tests.zalo_world import PUBLIC_URL, text_update, zalo_bot, zalo_settings
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -330,3 +333,50 @@ async def test_an_officer_who_blocked_the_bot_on_zalo_is_unreachable_and_the_coo
     assert accounts == {lan.id: True, hoa.id: False}
     assert digest is not None and digest.status == "failed"  # no other account to try
     assert digest.error is not None and "not found" in digest.error.lower()
+
+
+async def test_telegram_and_zalo_in_one_process_and_a_person_on_both_gets_one_digest(
+    settings: Settings, session_factory: Sessions
+) -> None:
+    """Both tokens set: both channels run with one tick. Lan links Zalo, then Telegram, with
+    two invite codes; the morning digest goes to one of her accounts, once."""
+    clock = SettableClock(datetime(2024, 3, 26, 6, 0, tzinfo=ICT))
+    async with FakeZalo() as zalo, FakeTelegram() as tg:
+        config = bot_settings(zalo_settings(settings, zalo), tg)
+        state = AppState(settings=config, sessions=session_factory, clock=clock)
+        async with session_factory() as session, session.begin():
+            unit = await yaml_unit(session, PLAN)
+            lan, _ = await add_officer(
+                session, unit=unit, name="Nguyễn Thị Lan", positions=["VPTK"], actor="test"
+            )
+            on_zalo = await create_invite(session, unit=unit, officer=lan, actor="t", now=clock())
+        budget = DrivenClock()
+        channels = [TelegramRunner(state), ZaloRunner(state, clock=budget, sleep=budget.sleep)]
+        async with running(state, channels) as run:
+            lan_zalo = zalo.user(display_name="Lan")
+            zalo.send_text(lan_zalo, on_zalo.code)
+            await zalo.wait_for(lambda m: m.chat_id == lan_zalo.id)
+            async with session_factory() as session, session.begin():
+                officer = await session.get_one(Officer, lan.id)
+                unit = await session.get_one(Unit, unit.id)
+                on_tg = await create_invite(
+                    session, unit=unit, officer=officer, actor="t", now=clock()
+                )
+            await tg.send_text(5001, on_tg.code)
+            greeting = await tg.wait_for(lambda m: m.chat_id == 5001)
+            mark_tg, mark_zalo = len(tg.sent()), zalo.checkpoint()
+            clock.set(datetime(2024, 3, 26, 7, 31, tzinfo=ICT))
+            assert run.schedule is not None
+            await run.schedule.ticker.tick()
+            await run.schedule.ticker.tick()
+
+    header = texts.digest_header(date(2024, 3, 26))
+    digests = [m.content for m in tg.sent()[mark_tg:] if m.content.startswith(header)]
+    digests += [m.content for m in zalo.sent()[mark_zalo:] if m.content.startswith(header)]
+    assert greeting.content.startswith(texts.linked("Telegram"))
+    assert len(digests) == 1
+    async with session_factory() as session:
+        channels_linked = sorted(a.channel for a in await session.scalars(select(ChannelAccount)))
+        deliveries = list(await session.scalars(select(Delivery)))
+    assert channels_linked == ["telegram", "zalo"]
+    assert [(d.kind, d.status) for d in deliveries] == [("digest", "sent")]
