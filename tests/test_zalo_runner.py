@@ -380,3 +380,22 @@ async def test_telegram_and_zalo_in_one_process_and_a_person_on_both_gets_one_di
         deliveries = list(await session.scalars(select(Delivery)))
     assert channels_linked == ["telegram", "zalo"]
     assert [(d.kind, d.status) for d in deliveries] == [("digest", "sent")]
+
+
+async def test_a_reply_outlasts_a_short_5xx_storm_after_backing_off(
+    settings: Settings, session_factory: Sessions
+) -> None:
+    clock = DrivenClock()
+    async with FakeZalo() as zalo:
+        state = AppState(settings=zalo_settings(settings, zalo), sessions=session_factory)
+        runner = ZaloRunner(state, clock=clock, sleep=clock.sleep)
+        zalo.fail_next(2, status=502)
+        event = Inbound(channel="zalo", user_id="u", display_name="", chat_id="u", event_id="1")
+        try:
+            await runner.inbound.deliver(event, [Reply("vẫn tới nơi")])
+        finally:
+            await runner.stop()
+
+    assert zalo.texts_to("u") == ["vẫn tới nơi"]
+    assert zalo.stats.server_errors == 2
+    assert clock.slept == [2.0, 4.0]  # channels.zalo.backoff: 2 s, then 4 s
