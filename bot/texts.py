@@ -363,6 +363,20 @@ ZALO_VOICE = (
     "Tôi chưa hỗ trợ tin nhắn thoại. Hãy gõ bằng chữ, ví dụ /capnhat 3.1.3 60 "
     "để báo tiến độ mục 3.1.3 đạt 60%."
 )
+# Zalo takes no uploaded files: where the chart, the spreadsheet and the pack go instead.
+ZALO_FILE_ON_WEB = "Zalo không nhận tệp gửi kèm: mở tệp qua đường dẫn trong tin nhắn của bot."
+FILES_NEED_WEB = (
+    "Zalo không nhận tệp gửi kèm. Biểu đồ, bảng Excel và gói minh chứng cần máy chủ web của "
+    "dondoc (người quản trị đặt PUBLIC_BASE_URL); bản tóm tắt bằng chữ có trong tin nhắn."
+)
+ZALO_UNREACHABLE = (
+    "Không kết nối được Zalo Bot API ({where}) nên bot chưa chạy được: kiểm tra mạng "
+    "hoặc ZALO_API_BASE_URL, rồi chạy lại."
+)
+ZALO_TOKEN_REFUSED = (
+    "Zalo từ chối ZALO_BOT_TOKEN: kiểm tra lại token lấy trong ứng dụng Zalo Bot Manager "
+    "(tệp .env)."
+)
 ZALO_UNSUPPORTED = (
     "Tôi chưa hỗ trợ loại tin nhắn này. Hãy gõ bằng chữ (ví dụ /viec) hoặc gửi ảnh làm minh chứng."
 )
@@ -613,7 +627,7 @@ def digest_header(day: date) -> str:
     return f"Nhắc việc ngày {day:%d/%m/%Y}:"
 
 
-DIGEST_FOOTER = "Bấm vào từng việc để cập nhật tiến độ hoặc gửi minh chứng."
+DIGEST_FOOTER = "Chọn từng việc (bấm, hoặc gõ số) để cập nhật tiến độ hoặc gửi minh chứng."
 
 
 def more_items(count: int) -> str:
@@ -702,6 +716,10 @@ EXPORT_USAGE = "Cách dùng: /xuat [năm], ví dụ /xuat 2024 (năm từ 2000 �
 def export_ready(items: int, files: int, parts: int) -> str:
     split = f", chia thành {parts} phần (mỗi phần dưới 50 MB)" if parts > 1 else ""
     return f"Gói minh chứng: {items} mục, {files} tệp{split}. Đang gửi…"
+
+
+def export_link(items: int, files: int, link: str) -> str:
+    return f"Gói minh chứng: {items} mục, {files} tệp. Tải về (trong 24 giờ):\n{link}"
 
 
 def export_missing(count: int) -> str:
