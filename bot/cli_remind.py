@@ -14,12 +14,14 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot import texts
 from bot.cli import CommandError
 from bot.database import open_database
 from bot.settings import Settings
-from channels.telegram_outbound import telegram_outbound
+from channels.registry import sending_adapters
 from core.reminders import plan_day
 from core.units import existing_unit
+from handlers.base import AppState
 from scheduler.reminders import ReminderSender
 from scheduler.sender import Sender
 from storage.models import Unit
@@ -44,8 +46,8 @@ def _day(text: str) -> date:
 
 
 async def remind_command(args: argparse.Namespace, settings: Settings) -> int:
-    if args.send and settings.telegram_bot_token is None:
-        raise CommandError("Cần TELEGRAM_BOT_TOKEN để gửi tin. Xem README, mục Settings.", 3)
+    if args.send and not settings.channel_tokens_set:
+        raise CommandError(texts.SEND_NEEDS_TOKEN, 3)
     engine, sessions = await open_database(settings)
     try:
         async with sessions() as session:
@@ -54,8 +56,8 @@ async def remind_command(args: argparse.Namespace, settings: Settings) -> int:
         if args.dry_run:
             _print_plans(args, units, plans)
             return 0
-        async with telegram_outbound(settings) as channel:
-            sender = ReminderSender(sessions, Sender(channel), lambda: datetime.now(settings.tz))
+        async with sending_adapters(AppState(settings=settings, sessions=sessions)) as adapters:
+            sender = ReminderSender(sessions, Sender(adapters), lambda: datetime.now(settings.tz))
             for unit in units:
                 print(await sender.send_day(unit_id=unit.id, day=args.date), f"({unit.name})")
     finally:

@@ -9,15 +9,17 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from bot import texts
 from bot.cli import CommandError, output_file
 from bot.database import open_database
 from bot.settings import Settings
-from channels.telegram_outbound import telegram_outbound
+from channels.registry import sending_adapters
 from core.evidence_pack import write_pack
 from core.export import pack_contents
 from core.summary import compute_summary
 from core.summary_xlsx import render_workbook
 from core.units import existing_unit
+from handlers.base import AppState
 from scheduler.sender import Sender
 from scheduler.summaries import SummarySender
 from storage.models import Unit
@@ -64,13 +66,14 @@ async def summary_command(args: argparse.Namespace, settings: Settings) -> int:
     engine, sessions = await open_database(settings)
     try:
         if args.send:
-            if settings.telegram_bot_token is None:
-                raise CommandError("Cần TELEGRAM_BOT_TOKEN để gửi tin.", 3)
+            if not settings.channel_tokens_set:
+                raise CommandError(texts.SEND_NEEDS_TOKEN, 3)
             async with sessions() as session:
                 unit = await _unit(session, args.unit)
-            async with telegram_outbound(settings) as channel:
+            state = AppState(settings=settings, sessions=sessions)
+            async with sending_adapters(state) as adapters:
                 sender = SummarySender(
-                    sessions, Sender(channel), lambda: datetime.now(settings.tz), settings
+                    sessions, Sender(adapters), lambda: datetime.now(settings.tz), settings
                 )
                 outcomes = await sender.send_week(
                     unit_id=unit.id, as_of=args.date or _today(settings)

@@ -251,6 +251,11 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
     @property
+    def channel_tokens_set(self) -> bool:
+        """A chat channel can run (or send): TELEGRAM_BOT_TOKEN or ZALO_BOT_TOKEN is set."""
+        return self.telegram_bot_token is not None or self.zalo_bot_token is not None
+
+    @property
     def web_enabled(self) -> bool:
         """The web server runs (and Telegram uses its webhook) when a public URL is set."""
         return bool(self.public_base_url or self.webhook_url)

@@ -44,6 +44,9 @@ STRANGER = (
     "(trên Telegram có thể bấm vào đường link mời) để bắt đầu."
 )
 NOT_ALLOWED = "Bạn không có quyền dùng lệnh này."
+SEND_NEEDS_TOKEN = (
+    "Cần TELEGRAM_BOT_TOKEN hoặc ZALO_BOT_TOKEN để gửi tin. Xem README, mục Settings."
+)
 INACTIVE = "Tài khoản của bạn đang tạm ngưng. Hãy liên hệ người quản trị bot."
 ERROR = "Có lỗi khi xử lý. Vui lòng thử lại sau ít phút."
 PRIVATE_ONLY = "Xin lỗi, tôi chỉ làm việc trong tin nhắn riêng. Vui lòng nhắn riêng cho tôi."

@@ -7,13 +7,16 @@ The scheduler sends through every running channel (bot.runner.sending_adapters).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from bot.runner import ChannelRunner
 from bot.settings import Settings
-from channels.telegram_app import TelegramRunner
-from channels.zalo_app import ZaloRunner
-from handlers.base import AppState
+from channels.telegram_app import TelegramRunner, telegram_sending
+from channels.zalo import CHANNEL as ZALO
+from channels.zalo_app import ZaloRunner, zalo_sending
+from core.outbound import Outbound
+from handlers.base import TELEGRAM, AppState
 
 MakeRunner = Callable[[AppState], ChannelRunner]
 
@@ -26,3 +29,16 @@ CHANNELS: tuple[tuple[Callable[[Settings], bool], MakeRunner], ...] = (
 def configured_channels(settings: Settings) -> list[MakeRunner]:
     """How to make the runner of each channel whose token is set, in ``CHANNELS`` order."""
     return [make for enabled, make in CHANNELS if enabled(settings)]
+
+
+@asynccontextmanager
+async def sending_adapters(state: AppState) -> AsyncIterator[dict[str, Outbound]]:
+    """The sending side of every channel whose token is set, without receiving anything:
+    for commands that send by hand (remind --send, summary --send) beside a running bot."""
+    async with AsyncExitStack() as stack:
+        adapters: dict[str, Outbound] = {}
+        if state.settings.telegram_bot_token is not None:
+            adapters[TELEGRAM] = await stack.enter_async_context(telegram_sending(state))
+        if state.settings.zalo_bot_token is not None:
+            adapters[ZALO] = await stack.enter_async_context(zalo_sending(state))
+        yield adapters

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Update
 from telegram.error import InvalidToken, NetworkError
-from telegram.ext import Application, ApplicationBuilder, Defaults
+from telegram.ext import Application, ApplicationBuilder, Defaults, ExtBot
 
 from bot import texts
 from bot.runner import ChannelRefused, ChannelUnreachable
@@ -34,7 +34,7 @@ from channels.telegram import (
     set_default_menu,
 )
 from channels.telegram_budget import SharedRateLimiter
-from channels.telegram_outbound import TelegramOutbound, plain_bot
+from channels.telegram_outbound import TelegramOutbound
 from core.send_budget import Rates, SendBudget, bot_key
 from handlers.base import TELEGRAM, AppState, writer_turn
 from storage.models import ChannelAccount, Officer
@@ -85,6 +85,28 @@ def telegram_budget(state: AppState) -> SendBudget:
         rates=TELEGRAM_RATES,
         turn=lambda: writer_turn(state),
     )
+
+
+def sending_bot(state: AppState) -> ExtBot:  # type: ignore[type-arg]
+    """The bot the scheduler's sender sends through: within the same shared budget as the
+    replies, but a 429 goes back to the sender at once (it waits and retries by itself,
+    scheduler.sender) after pausing the budget for every process."""
+    settings = state.settings
+    assert settings.telegram_bot_token is not None
+    return ExtBot(
+        settings.telegram_bot_token.get_secret_value(),
+        base_url=settings.telegram_api_base_url,
+        base_file_url=settings.telegram_file_base_url,
+        rate_limiter=SharedRateLimiter(telegram_budget(state), max_retries=0),
+    )
+
+
+@asynccontextmanager
+async def telegram_sending(state: AppState) -> AsyncIterator[TelegramOutbound]:
+    """Telegram's sending side alone (the CLI's remind/summary --send), initialised for the
+    block's duration."""
+    async with sending_bot(state) as bot:
+        yield TelegramOutbound(bot)
 
 
 async def start_bot(app: Application) -> None:  # type: ignore[type-arg]
@@ -139,7 +161,7 @@ class TelegramRunner:
         self.settings = state.settings
         self.app = build_application(state)
         self.inbound: TelegramChannel = self.app.bot_data[CHANNEL_KEY]
-        self._sending = plain_bot(self.settings)
+        self._sending = sending_bot(state)
         self.outbound = TelegramOutbound(self._sending)
 
     def webhook(self) -> Webhook:

@@ -9,8 +9,6 @@ Pacing and retries stay in scheduler.sender, whatever the channel.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -110,17 +108,10 @@ class TelegramOutbound:
 
 
 def plain_bot(settings: Settings) -> Bot:
-    """A Bot without PTB's rate limiter: the Sender paces and retries by itself."""
+    """A Bot without any rate limiter (tests that look at the Sender's own pacing)."""
     assert settings.telegram_bot_token is not None
     return Bot(
         settings.telegram_bot_token.get_secret_value(),
         base_url=settings.telegram_api_base_url,
         base_file_url=settings.telegram_file_base_url,
     )
-
-
-@asynccontextmanager
-async def telegram_outbound(settings: Settings) -> AsyncIterator[TelegramOutbound]:
-    """The sending side of the configured bot, initialised for the block's duration."""
-    async with plain_bot(settings) as bot:
-        yield TelegramOutbound(bot)

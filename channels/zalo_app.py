@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -68,6 +69,19 @@ def zalo_budget(
         clock=clock,
         sleep=sleep,
     )
+
+
+@asynccontextmanager
+async def zalo_sending(state: AppState) -> AsyncIterator[ZaloOutbound]:
+    """Zalo's sending side alone (the CLI's remind/summary --send), within the shared budget."""
+    token = state.settings.zalo_bot_token
+    assert token is not None
+    api = ZaloApi(token.get_secret_value(), base_url=state.settings.zalo_api_base_url)
+    try:
+        sink = ZaloSink(api, zalo_budget(state), files_on_web=state.settings.web_enabled)
+        yield zalo_outbound(state, sink)
+    finally:
+        await api.aclose()
 
 
 class ZaloRunner:
