@@ -10,8 +10,9 @@ prints a fresh invite, ``province list`` and ``province deactivate`` do what the
 from __future__ import annotations
 
 import argparse
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.cli import CommandError
 from bot.cli_officer import add_bot_username_option, invite_bot_username, print_invite
@@ -30,6 +31,8 @@ from core.province_users import (
 from core.units import existing_unit
 from core.web_login import WebLoginError, issue_login_link
 from storage.models import ProvinceInvite, ProvinceUser
+
+_T = TypeVar("_T")
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -128,17 +131,26 @@ async def province_add_command(args: argparse.Namespace, settings: Settings) -> 
 
 async def province_invite_command(args: argparse.Namespace, settings: Settings) -> int:
     link = await invite_bot_username(args, settings)
+    user, invite = await _on_province_user(settings, args.name, create_province_invite)
+    _print_province_invite(invite, user, link, settings)
+    return 0
+
+
+async def _on_province_user(
+    settings: Settings,
+    name: str,
+    change: Callable[..., Awaitable[_T]],
+) -> tuple[ProvinceUser, _T]:
+    """``change(session, user=…, now=…)`` on the province user of that name, committed."""
     engine, sessions = await open_database(settings)
     try:
         async with sessions() as session, session.begin():
-            user = await existing_province_user(session, name=args.name)
-            invite = await create_province_invite(session, user=user, now=datetime.now(UTC))
+            user = await existing_province_user(session, name=name)
+            return user, await change(session, user=user, now=datetime.now(UTC))
     except ProvinceUserError as exc:
         raise CommandError(str(exc)) from None
     finally:
         await engine.dispose()
-    _print_province_invite(invite, user, link, settings)
-    return 0
 
 
 def _print_province_invite(
@@ -174,15 +186,7 @@ async def province_list_command(args: argparse.Namespace, settings: Settings) ->
 
 
 async def province_deactivate_command(args: argparse.Namespace, settings: Settings) -> int:
-    engine, sessions = await open_database(settings)
-    try:
-        async with sessions() as session, session.begin():
-            user = await existing_province_user(session, name=args.name)
-            changed = await deactivate_province_user(session, user=user, now=datetime.now(UTC))
-    except ProvinceUserError as exc:
-        raise CommandError(str(exc)) from None
-    finally:
-        await engine.dispose()
+    user, changed = await _on_province_user(settings, args.name, deactivate_province_user)
     verb = "Đã tạm ngưng" if changed else "Đã tạm ngưng từ trước"
     print(f"{verb} {user.name}: không dùng được bot và trang web nữa.")
     return 0

@@ -8,7 +8,6 @@ polling the fake Bot API, the local text channel, and the web server over HTTP.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,12 +20,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
-from bot.cli import main
 from bot.settings import Settings
 from core.officers import INVITE_ALPHABET, INVITE_CODE_LENGTH
 from storage.models import AuditLog, ChannelAccount, ProcessedUpdate, ProvinceInvite, WebLogin
 from tests.e2e import BotUnderTest, running_bot
 from tests.e2e_support import say
+from tests.test_cli_web import cli
 from tests.text_world import TextWorld, text_world
 from web.server import WebServer, build_web_app
 
@@ -50,15 +49,6 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> None:
     monkeypatch.setenv("TELEGRAM_BOT_USERNAME", BOT)
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
     monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
-
-
-async def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    def run() -> tuple[int, str, str]:
-        code = main(list(argv))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return await asyncio.to_thread(run)
 
 
 async def province_add(capsys: pytest.CaptureFixture[str], name: str = NAME) -> str:
