@@ -3,9 +3,11 @@
 A channel adapter (channels/telegram.py) turns an update into an
 :class:`~core.conversation.Inbound` event and calls the :data:`Handler` the
 router picked (handlers.route). Each event gets one database session and one
-transaction. Inside it we look up who is asking, claim the event's id in
-``processed_updates`` (a redelivered event finds it claimed and is ignored),
-check their role, and run the feature's function. That function returns what
+transaction. Inside it we look up who is asking (an officer; only failing
+that, a province user of no unit, who may run just the features marked
+``province=True``), claim the event's id in ``processed_updates`` (a
+redelivered event finds it claimed and is ignored), check their role, and run
+the feature's function. That function returns what
 to say (:class:`Reply`) instead of saying it: the adapter renders the replies
 only after the transaction commits, so the bot never confirms a change that
 was rolled back. Conversation state (handlers.state) is read and written in

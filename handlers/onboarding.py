@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot import texts
+from core.conversation import PROVINCE_MENU
 from core.conversation_state import read_state, write_state
 from core.officers import (
     INVITE_WRONG_PER_HOUR,
@@ -41,7 +42,7 @@ async def start(event: Inbound, request: Request) -> Replies:
     if code:
         return await _link(request, code)
     if request.province_user is not None:
-        return Reply(_province_welcome(request.province_user.name))
+        return _province_welcome(request, request.province_user.name)
     officer = request.officer
     if request.is_configured_admin:
         officer = await ensure_configured_admin(
@@ -90,7 +91,7 @@ async def _link(request: Request, code: str) -> Replies:
             await _count_wrong_code(request, wrong)
         return Reply(str(exc))
     if isinstance(person, ProvinceUser):
-        return Reply(f"{texts.LINKED}\n{_province_welcome(person.name)}")
+        return _province_welcome(request, person.name, linked=True)
     return await _welcome(request, person, linked=True)
 
 
@@ -122,8 +123,10 @@ async def _welcome(request: Request, officer: Officer, *, linked: bool = False) 
     return [Reply(text), MenuChange(request.user_id, tuple(officer.roles or ()))]
 
 
-def _province_welcome(name: str) -> str:
-    return f"{texts.province_greeting(name)}\n{_province_help()}"
+def _province_welcome(request: Request, name: str, *, linked: bool = False) -> list[Action]:
+    text = f"{texts.province_greeting(name)}\n{_province_help()}"
+    text = f"{texts.LINKED}\n{text}" if linked else text
+    return [Reply(text), MenuChange(request.user_id, (PROVINCE_MENU,))]
 
 
 def _province_help() -> str:

@@ -102,6 +102,10 @@ async def test_add_prints_both_forms_and_the_deep_link_opens_the_province_page_b
         linked = await say(bot, PROVINCE, f"/start {code}")  # what the deep link sends
         assert linked.content.startswith(f"{texts.LINKED}\nXin chào {NAME}!")
         assert "/web" in linked.content
+        menu = await bot.tg.wait_for_request(
+            "setMyCommands", lambda r: (r.params.get("scope") or {}).get("chat_id") == PROVINCE
+        )
+        assert {c["command"] for c in menu.params["commands"]} == {"web", "help"}
         assert "đã được dùng" in (await say(bot, OTHER, f"/start {code}")).content
         again = await say(bot, PROVINCE, f"/start {code}")  # a double tap greets again
         assert again.content.startswith(f"{texts.LINKED}\nXin chào {NAME}!")
