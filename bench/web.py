@@ -36,7 +36,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from summary_scale import AS_OF, build  # noqa: E402
 
 from bot.settings import load_settings  # noqa: E402
-from core.web_login import add_province_user, issue_login_link  # noqa: E402
+from core.province_users import add_province_user  # noqa: E402
+from core.web_login import issue_login_link  # noqa: E402
 from storage.db import make_engine, make_session_factory  # noqa: E402
 from storage.migrate import upgrade_database  # noqa: E402
 from storage.models import Officer, Unit  # noqa: E402

@@ -41,7 +41,7 @@ from core.roles import ROLE_LABELS
 from core.roster import officer_position_codes
 from core.text import parse_whole_number
 from core.units import existing_unit
-from storage.models import ChannelAccount, Officer
+from storage.models import ChannelAccount, Invite, Officer, ProvinceInvite
 
 ACTOR = "cli"
 _UNIT_MUST_EXIST = "Đơn vị phải có sẵn (python -m bot unit add TÊN)."
@@ -84,11 +84,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     invite.add_argument("--unit", required=True)
     invite.add_argument("--name", required=True)
     invite.add_argument("--position", action="append", default=[], help=f"mã vị trí ({codes})")
-    invite.add_argument(
-        "--bot-username",
-        help="tên bot, không có @ (mặc định TELEGRAM_BOT_USERNAME, hoặc hỏi Telegram bằng "
-        "TELEGRAM_BOT_TOKEN)",
-    )
+    add_bot_username_option(invite)
     invite.set_defaults(handler=invite_command)
 
     imp = commands.add_parser(
@@ -156,7 +152,7 @@ async def add_command(args: argparse.Namespace, settings: Settings) -> int:
 
 async def invite_command(args: argparse.Namespace, settings: Settings) -> int:
     now = datetime.now(UTC)
-    username, no_link = await _bot_username(args, settings)  # before writing anything
+    username, no_link = await invite_bot_username(args, settings)  # before writing anything
     engine, sessions = await open_database(settings)
     try:
         async with sessions() as session, session.begin():
@@ -183,19 +179,49 @@ async def invite_command(args: argparse.Namespace, settings: Settings) -> int:
         raise CommandError(str(exc)) from None
     finally:
         await engine.dispose()
-    expires = invite.expires_at.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
-    print(f"Lời mời cho {_describe(officer)} ở {unit.name}, dùng một lần, hết hạn {expires}.")
-    if username is not None:
-        print(f"Đường dẫn: {deep_link(username, invite.code)}")
-    elif settings.zalo_bot_token is None:  # on Zalo the code is the way, and no loss
-        print(f"Đường dẫn: {no_link}. Cán bộ nhắn cho bot: /start {invite.code}")
-    if settings.zalo_bot_token is not None:  # Zalo has no deep links: the code is typed
-        print(f"Trên Zalo: cán bộ nhắn cho bot đúng mã này: {invite.code}")
-    print(f"Mã: {invite.code}")
+    print_invite(
+        invite,
+        whom=f"{_describe(officer)} ở {unit.name}",
+        sender="Cán bộ",
+        link=(username, no_link),
+        settings=settings,
+    )
     return 0
 
 
-async def _bot_username(args: argparse.Namespace, settings: Settings) -> tuple[str | None, str]:
+def add_bot_username_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--bot-username",
+        help="tên bot, không có @ (mặc định TELEGRAM_BOT_USERNAME, hoặc hỏi Telegram bằng "
+        "TELEGRAM_BOT_TOKEN)",
+    )
+
+
+def print_invite(
+    invite: Invite | ProvinceInvite,
+    *,
+    whom: str,
+    sender: str,
+    link: tuple[str | None, str],
+    settings: Settings,
+) -> None:
+    """An invite's two forms: the Telegram deep link (or why there is none), and the code
+    to type on any channel; ``link``: what invite_bot_username gave."""
+    username, no_link = link
+    expires = invite.expires_at.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
+    print(f"Lời mời cho {whom}, dùng một lần, hết hạn {expires}.")
+    if username is not None:
+        print(f"Đường dẫn: {deep_link(username, invite.code)}")
+    elif settings.zalo_bot_token is None:  # Telegram alone: say why there is no link
+        print(f"Đường dẫn: {no_link}. {sender} nhắn cho bot: /start {invite.code}")
+    if settings.zalo_bot_token is not None:  # Zalo has no deep links: the code is typed
+        print(f"Trên Zalo: {sender.lower()} nhắn cho bot đúng mã này: {invite.code}")
+    print(f"Mã: {invite.code}")
+
+
+async def invite_bot_username(
+    args: argparse.Namespace, settings: Settings
+) -> tuple[str | None, str]:
     """The username for the link, or None and the reason there is no link."""
     if args.bot_username:
         return args.bot_username.lstrip("@"), ""

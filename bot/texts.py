@@ -812,3 +812,27 @@ def channel_not_linked(message: str) -> str:
         f"{message} Để liên kết, hãy xin quản trị viên một mã mời (/moi) "
         "và gửi mã đó cho bot từ kênh ấy."
     )
+
+
+# --- province users (Sở Nội vụ) ----------------------------------------------------------------
+
+PROVINCE_WEB_ONLY = (
+    "Tài khoản cấp tỉnh theo dõi các đơn vị trên trang web: gõ /web để nhận liên kết đăng nhập."
+)
+
+
+def province_greeting(name: str) -> str:
+    return (
+        f"Xin chào {name}! Bạn là người dùng cấp tỉnh (Sở Nội vụ): "
+        "trên trang web bạn xem được tiến độ của mọi xã, phường."
+    )
+
+
+PROVINCE_COMMANDS: list[tuple[str, str]] = [
+    ("web", "nhận liên kết đăng nhập trang web (dùng một lần, trong 15 phút)"),
+    ("help", "xem hướng dẫn này"),
+]
+PROVINCE_HELP_TIPS = (
+    "Trang web có bảng tổng hợp mọi xã, phường (tải được .xlsx) và trang chi tiết từng đơn vị. "
+    "Việc cập nhật tiến độ do cán bộ của từng xã làm trong chat của họ."
+)

@@ -39,6 +39,7 @@ from channels.download import write_limited
 from core.conversation import (
     DOCUMENT,
     PHOTO,
+    PROVINCE_MENU,
     Action,
     Capabilities,
     Inbound,
@@ -284,6 +285,8 @@ def markup(reply: Reply) -> InlineKeyboardMarkup | None:
 
 def commands_for(roles: Iterable[str]) -> list[BotCommand]:
     roles = set(roles)
+    if PROVINCE_MENU in roles:
+        return [BotCommand(name, description) for name, description in texts.PROVINCE_COMMANDS]
     pairs = list(texts.OFFICER_COMMANDS)
     if roles & MANAGER_ROLES:
         pairs += texts.MANAGER_COMMANDS

@@ -23,6 +23,7 @@ from storage.models import ChannelAccount, Officer, ProvinceUser, Unit
 from storage.types import utcnow
 
 __all__ = [
+    "PROVINCE_USER_ASKING",
     "WHO_IS_ASKING",
     "AccountError",
     "account_label",
@@ -54,6 +55,15 @@ WHO_IS_ASKING = (
     select(Officer, Unit, ChannelAccount)
     .join(ChannelAccount, ChannelAccount.officer_id == Officer.id)
     .join(Unit, Unit.id == Officer.unit_id)
+    .where(
+        ChannelAccount.channel == bindparam("channel"),
+        ChannelAccount.external_id == bindparam("external_id"),
+    )
+)
+# Asked only when WHO_IS_ASKING finds no officer, so the officers' path stays one query.
+PROVINCE_USER_ASKING = (
+    select(ProvinceUser, ChannelAccount)
+    .join(ChannelAccount, ChannelAccount.province_user_id == ProvinceUser.id)
     .where(
         ChannelAccount.channel == bindparam("channel"),
         ChannelAccount.external_id == bindparam("external_id"),

@@ -159,11 +159,14 @@ class Reply:
 
 @dataclass(frozen=True)
 class MenuChange:
-    """This user's roles changed: show them the commands they may now use."""
+    """This user's roles changed: show them the commands they may now use. ``roles``: an
+    officer's roles, or (PROVINCE_MENU,) for a province user (/web and /help only)."""
 
     user_id: str
     roles: tuple[str, ...]
 
+
+PROVINCE_MENU = "province"
 
 Action = Reply | MenuChange
 

@@ -39,7 +39,7 @@ from core.roster import (
     valid_codes_hint,
 )
 from core.text import fold, nfc, one_line
-from storage.models import ChannelAccount, Invite, Officer, Unit
+from storage.models import ChannelAccount, Invite, Officer, ProvinceInvite, ProvinceUser, Unit
 
 __all__ = [
     "INVITE_TTL",
@@ -55,6 +55,7 @@ __all__ = [
     "create_invite",
     "deep_link",
     "ensure_configured_admin",
+    "fresh_invite_code",
     "import_roster",
     "note_activity",
     "officer_by_account",
@@ -371,6 +372,18 @@ def new_invite_code() -> str:
     return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_CODE_LENGTH))
 
 
+_INVITE_KINDS = (Invite, ProvinceInvite)
+
+
+async def fresh_invite_code(session: AsyncSession) -> str:
+    """A new code that no invite of either kind has: one person's code never opens
+    another's account (each table is unique by itself, not across both)."""
+    while True:
+        code = new_invite_code()
+        if await _invite_with_code(session, code) is None:
+            return code
+
+
 def typed_invite_code(text: str) -> str | None:
     """The code in what someone typed ("abcd efgh", "ABCD-EFGH"), upper-cased; None when it
     does not have a code's shape (so that ordinary words are not taken for wrong codes)."""
@@ -404,7 +417,7 @@ async def create_invite(
     invite = Invite(
         unit_id=unit.id,
         officer_id=officer.id,
-        code=new_invite_code(),
+        code=await fresh_invite_code(session),
         created_by_officer_id=actor_officer_id,
         created_at=now,
         expires_at=now + INVITE_TTL,
@@ -434,31 +447,68 @@ async def redeem_invite(
     external_id: str,
     display_name: str,
     now: datetime,
-) -> Officer:
-    """Link the account (``channel``, ``external_id``) to the invited officer, or raise
-    InviteError(reason). The account is the officer's on that channel from now on (an
-    older one of theirs on the same channel is replaced); their other channels stay.
+) -> Officer | ProvinceUser:
+    """Link the account (``channel``, ``external_id``) to the invited person (an officer,
+    or a province user), or raise InviteError(reason). The account is the person's on that
+    channel from now on (an older one of theirs on the same channel is replaced); their
+    other channels stay.
 
-    Opening the same link twice from the same account returns the officer again
+    Opening the same link twice from the same account returns the person again
     (a double tap, a redelivered /start), instead of "already used".
     """
     invite = await _invite_by_code(session, code)
     if invite is None:
         typed = typed_invite_code(code) or ""
         raise InviteError("look_alike" if _LOOK_ALIKES & set(typed) else "unknown")
-    officer = await session.get_one(Officer, invite.officer_id)
+    person: Officer | ProvinceUser
+    if isinstance(invite, Invite):
+        person = await session.get_one(Officer, invite.officer_id)
+    else:
+        person = await session.get_one(ProvinceUser, invite.province_user_id)
     holder = await account_of(session, channel=channel, external_id=external_id)
+    theirs = holder is not None and _holds(holder, person)
     if invite.used_at is not None:
-        used_by = (invite.used_by_channel, invite.used_by_account)
-        if used_by == (channel, external_id) and holder and holder.officer_id == officer.id:
-            return officer
+        if (invite.used_by_channel, invite.used_by_account) == (channel, external_id) and theirs:
+            return person
         raise InviteError("used")
     if now >= invite.expires_at:
         raise InviteError("expired")
-    if holder is not None and holder.officer_id != officer.id:
+    if holder is not None and not theirs:
         raise InviteError("account_in_use")
     invite.used_at = now
     invite.used_by_channel, invite.used_by_account = channel, external_id
+    if isinstance(person, ProvinceUser):
+        # Of no unit, so no audit row (the audit log is per unit); the invite row keeps
+        # who used it and when.
+        await link_account(
+            session,
+            channel=channel,
+            external_id=external_id,
+            province_user=person,
+            actor=f"{channel}:{external_id}",
+            now=now,
+            used=True,
+        )
+        return person
+    await _link_officer(session, person, invite.id, channel, external_id, display_name, now)
+    return person
+
+
+def _holds(account: ChannelAccount, person: Officer | ProvinceUser) -> bool:
+    if isinstance(person, Officer):
+        return account.officer_id == person.id
+    return account.province_user_id == person.id
+
+
+async def _link_officer(
+    session: AsyncSession,
+    officer: Officer,
+    invite_id: int,
+    channel: str,
+    external_id: str,
+    display_name: str,
+    now: datetime,
+) -> None:
     officer.last_activity_at = now
     actor = f"{channel}:{external_id}"
     before = await actor_on(session, officer=officer, channel=channel)
@@ -481,19 +531,28 @@ async def redeem_invite(
         entity="officer",
         entity_id=officer.id,
         old={"account": None if before == channel else before},
-        new={"account": actor, "invite_id": invite.id, "display_name": display_name},
+        new={"account": actor, "invite_id": invite_id, "display_name": display_name},
         at=now,
     )
-    return officer
 
 
-async def _invite_by_code(session: AsyncSession, code: str) -> Invite | None:
+async def _invite_by_code(session: AsyncSession, code: str) -> Invite | ProvinceInvite | None:
     """Exactly as given (older, case-sensitive link codes), else as a typed code."""
-    invite = await session.scalar(select(Invite).where(Invite.code == code.strip()))
+    invite = await _invite_with_code(session, code.strip())
     typed = typed_invite_code(code)
     if invite is None and typed is not None:
-        invite = await session.scalar(select(Invite).where(Invite.code == typed))
+        invite = await _invite_with_code(session, typed)
     return invite
+
+
+async def _invite_with_code(session: AsyncSession, code: str) -> Invite | ProvinceInvite | None:
+    for kind in _INVITE_KINDS:
+        invite: Invite | ProvinceInvite | None = await session.scalar(
+            select(kind).where(kind.code == code)
+        )
+        if invite is not None:
+            return invite
+    return None
 
 
 # --- lookups ------------------------------------------------------------------------------

@@ -21,9 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.officers import OfficerError, clean_name
 from core.roles import is_manager
-from core.text import fold
 from storage.models import Officer, ProvinceUser, WebLogin, WebSession
 
 LOGIN_TTL = timedelta(minutes=15)
@@ -191,25 +189,3 @@ async def _person(
     if person is None or (active_only and not person.active):
         return None
     return person
-
-
-# ---------------------------------------------------------------- province users
-
-
-async def add_province_user(session: AsyncSession, *, name: str) -> ProvinceUser:
-    """A new province user; WebLoginError when the name is empty or taken."""
-    try:
-        name = clean_name(name)
-    except OfficerError as exc:
-        raise WebLoginError(str(exc)) from None
-    key = fold(name)
-    if await province_user_by_name(session, name=name) is not None:
-        raise WebLoginError(f"Đã có người dùng cấp tỉnh tên {name}.")
-    user = ProvinceUser(name=name, name_key=key)
-    session.add(user)
-    await session.flush()
-    return user
-
-
-async def province_user_by_name(session: AsyncSession, *, name: str) -> ProvinceUser | None:
-    return await session.scalar(select(ProvinceUser).where(ProvinceUser.name_key == fold(name)))

@@ -3,9 +3,11 @@
 A channel adapter (channels/telegram.py) turns an update into an
 :class:`~core.conversation.Inbound` event and calls the :data:`Handler` the
 router picked (handlers.route). Each event gets one database session and one
-transaction. Inside it we look up who is asking, claim the event's id in
-``processed_updates`` (a redelivered event finds it claimed and is ignored),
-check their role, and run the feature's function. That function returns what
+transaction. Inside it we look up who is asking (an officer; only failing
+that, a province user of no unit, who may run just the features marked
+``province=True``), claim the event's id in ``processed_updates`` (a
+redelivered event finds it claimed and is ignored), check their role, and run
+the feature's function. That function returns what
 to say (:class:`Reply`) instead of saying it: the adapter renders the replies
 only after the transaction commits, so the bot never confirms a change that
 was rolled back. Conversation state (handlers.state) is read and written in
@@ -45,7 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
 from bot.settings import Settings
-from core.accounts import WHO_IS_ASKING
+from core.accounts import PROVINCE_USER_ASKING, WHO_IS_ASKING
 from core.conversation import (
     Action,
     Capabilities,
@@ -60,7 +62,7 @@ from core.evidence import MAX_EVIDENCE_BYTES, new_incoming_path
 from core.officers import activity_is_stale, note_activity
 from core.text import parse_whole_number
 from storage.db import prepared_insert_ignoring
-from storage.models import ChannelAccount, Officer, ProcessedUpdate, Unit
+from storage.models import ChannelAccount, Officer, ProcessedUpdate, ProvinceUser, Unit
 
 __all__ = ["Action", "Inbound", "IncomingFile", "MenuChange", "Option", "Reply"]
 
@@ -120,6 +122,8 @@ class Request:
     reads_only: bool = False
     # The asker's linked account on this channel (None for a stranger).
     account: ChannelAccount | None = None
+    # A province user (Sở Nội vụ, of no unit) asking; then officer and unit are None.
+    province_user: ProvinceUser | None = None
     # Answers worth keeping for the rest of this event (e.g. "may they update item 12?").
     memo: dict[Any, Any] = field(default_factory=dict)
     # What to do once the transaction has committed.
@@ -217,12 +221,23 @@ def allowed(officer: Officer | None, who: str) -> bool:
     return who in roles
 
 
-def handler(who: str = OFFICER, *, reads_only: bool = False) -> Callable[[Feature], Handler]:
+def permitted(request: Request, who: str, province: bool) -> bool:
+    """``who`` for officers and strangers; a province user only where ``province`` says so
+    (and only while active): they are of no unit, so no unit's feature is theirs."""
+    if request.province_user is not None:
+        return province and request.province_user.active
+    return allowed(request.officer, who)
+
+
+def handler(
+    who: str = OFFICER, *, reads_only: bool = False, province: bool = False
+) -> Callable[[Feature], Handler]:
     """Wrap a feature function in the per-event frame described in the module docstring.
 
     ``reads_only``: the feature writes nothing but conversation state (a list,
     a card), so the frame runs it before taking the writer's turn, and claims
-    the event last.
+    the event last. ``province``: a province user may run it too (/start, /help,
+    /web); everything else answers them with one line pointing to /web.
     """
 
     def decorate(feature: Feature) -> Handler:
@@ -231,11 +246,12 @@ def handler(who: str = OFFICER, *, reads_only: bool = False) -> Callable[[Featur
             if not event.private:
                 await private_chats_only(event, channel)
                 return
+            rule = (who, province)
             result = await _run_in_transaction(
-                feature, who, event, channel, claim=True, reads_only=reads_only
+                feature, rule, event, channel, claim=True, reads_only=reads_only
             )
             replies = (
-                await _fetch_then_finish(result, who, event, channel)
+                await _fetch_then_finish(result, rule, event, channel)
                 if isinstance(result, Fetch)
                 else result
             )
@@ -263,13 +279,16 @@ async def is_known(channel: Channel, event: Inbound) -> bool:
     """Whether the sender is an officer (active or not): asked before anything that waits
     or downloads on their behalf, so that a stranger cannot hold up the bot."""
     async with channel.app.sessions() as session:
-        officer, _, _ = await _who_is_asking(session, event)
+        officer, _, _ = await _officer_asking(session, event)
     return officer is not None
+
+
+Rule = tuple[str, bool]  # who may run a feature, and whether province users may
 
 
 async def _run_in_transaction(
     feature: Feature,
-    who: str,
+    rule: Rule,
     event: Inbound,
     channel: Channel,
     *,
@@ -278,7 +297,7 @@ async def _run_in_transaction(
 ) -> Result:
     """One transaction: who is asking, the claim, the role check, the feature."""
     if reads_only:
-        return await _read_then_claim(feature, who, event, channel)
+        return await _read_then_claim(feature, rule, event, channel)
     app = channel.app
     async with _one_writer(app), app.sessions() as session:
         request = await _request(session, event, channel)
@@ -287,7 +306,7 @@ async def _run_in_transaction(
         ):
             log.info("event %s already handled; ignored", event.event_id)
             return None
-        if allowed(request.officer, who):
+        if permitted(request, *rule):
             await _note_activity(request)
             result = await feature(event, request)
         else:
@@ -297,7 +316,9 @@ async def _run_in_transaction(
     return result
 
 
-async def _read_then_claim(feature: Feature, who: str, event: Inbound, channel: Channel) -> Result:
+async def _read_then_claim(
+    feature: Feature, rule: Rule, event: Inbound, channel: Channel
+) -> Result:
     """A feature that only reads runs before the writer's turn; the claim comes last.
 
     On SQLite the transaction is a writer's from its first write to its
@@ -312,7 +333,7 @@ async def _read_then_claim(feature: Feature, who: str, event: Inbound, channel: 
     app = channel.app
     async with app.sessions() as reading:
         request = await _request(reading, event, channel, reads_only=True)
-        if allowed(request.officer, who):
+        if permitted(request, *rule):
             result = await feature(event, request)
         else:
             result = _refusal(request)
@@ -340,12 +361,16 @@ async def _request(
     session: AsyncSession, event: Inbound, channel: Channel, *, reads_only: bool = False
 ) -> Request:
     app = channel.app
-    officer, unit, account = await _who_is_asking(session, event)
+    officer, unit, account = await _officer_asking(session, event)
+    province_user = None
+    if officer is None:
+        province_user, account = await _province_user_asking(session, event)
     return Request(
         session=session,
         officer=officer,
         unit=unit,
         account=account,
+        province_user=province_user,
         event=event,
         channel=channel,
         settings=app.settings,
@@ -354,7 +379,7 @@ async def _request(
     )
 
 
-async def _who_is_asking(
+async def _officer_asking(
     session: AsyncSession, event: Inbound
 ) -> tuple[Officer | None, Unit | None, ChannelAccount | None]:
     """The officer whose account on the event's channel sent it, or (None, None, None)."""
@@ -364,6 +389,19 @@ async def _who_is_asking(
         )
     ).first()
     return (found[0], found[1], found[2]) if found is not None else (None, None, None)
+
+
+async def _province_user_asking(
+    session: AsyncSession, event: Inbound
+) -> tuple[ProvinceUser | None, ChannelAccount | None]:
+    """The province user whose account sent the event, or (None, None): asked only when no
+    officer did, so an officer's event costs no second query."""
+    found = (
+        await session.execute(
+            PROVINCE_USER_ASKING, {"channel": event.channel, "external_id": event.user_id}
+        )
+    ).first()
+    return (found[0], found[1]) if found is not None else (None, None)
 
 
 async def _note_activity(request: Request) -> None:
@@ -424,6 +462,9 @@ async def claim_update(
 def _refusal(request: Request) -> Reply:
     officer = request.officer
     as_alert = request.event.choice is not None
+    if request.province_user is not None:
+        text = texts.PROVINCE_WEB_ONLY if request.province_user.active else texts.INACTIVE
+        return Reply(text, alert=text[:190] if as_alert else None)
     if officer is None:
         if request.is_configured_admin:
             return Reply(texts.ADMIN_WITHOUT_UNIT, alert=texts.NOT_ALLOWED if as_alert else None)
@@ -440,7 +481,7 @@ class FileTooBig(Exception):
     """The channel (or the stream) says the file is over the limit; nothing was kept."""
 
 
-async def _fetch_then_finish(fetch: Fetch, who: str, event: Inbound, channel: Channel) -> Replies:
+async def _fetch_then_finish(fetch: Fetch, rule: Rule, event: Inbound, channel: Channel) -> Replies:
     paths: list[Path] = []
     try:
         try:
@@ -456,7 +497,7 @@ async def _fetch_then_finish(fetch: Fetch, who: str, event: Inbound, channel: Ch
         async def finish(event: Inbound, request: Request) -> Result:
             return await fetch.finish(request, list(paths))
 
-        result = await _run_in_transaction(finish, who, event, channel, claim=False)
+        result = await _run_in_transaction(finish, rule, event, channel, claim=False)
         if isinstance(result, Fetch):
             raise TypeError("Fetch.finish must return replies, not another Fetch")
         return result

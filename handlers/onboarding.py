@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from bot import texts
 from core.accounts import channel_label
+from core.conversation import PROVINCE_MENU
 from core.conversation_state import read_state, write_state
 from core.officers import (
     INVITE_WRONG_PER_HOUR,
@@ -30,17 +31,19 @@ from handlers.base import (
     handler,
 )
 from handlers.state import state_key
-from storage.models import Officer
+from storage.models import Officer, ProvinceUser
 
 WRONG_CODES_SLOT = "invite:wrong"  # conversation state: wrong codes in the current hour
 WRONG_CODES_WINDOW = timedelta(hours=1)
 
 
-@handler(ANYONE)
+@handler(ANYONE, province=True)
 async def start(event: Inbound, request: Request) -> Replies:
     code = " ".join(event.args)  # a typed code may come in two halves: /start abcd efgh
     if code:
         return await _link(request, code)
+    if request.province_user is not None:
+        return _province_welcome(request, request.province_user.name)
     officer = request.officer
     if request.is_configured_admin:
         officer = await ensure_configured_admin(
@@ -76,7 +79,7 @@ async def _link(request: Request, code: str) -> Replies:
     if wrong is not None and wrong["count"] >= INVITE_WRONG_PER_HOUR:
         return Reply(texts.INVITE_WAIT)
     try:
-        officer = await redeem_invite(
+        person = await redeem_invite(
             request.session,
             code=code,
             channel=request.event.channel,
@@ -88,7 +91,9 @@ async def _link(request: Request, code: str) -> Replies:
         if exc.reason in ("unknown", "look_alike"):
             await _count_wrong_code(request, wrong)
         return Reply(str(exc))
-    return await _welcome(request, officer, linked=True)
+    if isinstance(person, ProvinceUser):
+        return _province_welcome(request, person.name, linked=True)
+    return await _welcome(request, person, linked=True)
 
 
 async def _count_wrong_code(request: Request, wrong: dict[str, object] | None) -> None:
@@ -120,8 +125,22 @@ async def _welcome(request: Request, officer: Officer, *, linked: bool = False) 
     return [Reply(greeting), MenuChange(request.user_id, tuple(officer.roles or ()))]
 
 
-@handler(ANYONE, reads_only=True)
+def _province_welcome(request: Request, name: str, *, linked: bool = False) -> list[Action]:
+    text = f"{texts.province_greeting(name)}\n{_province_help()}"
+    if linked:
+        text = f"{texts.linked(channel_label(request.event.channel))}\n{text}"
+    return [Reply(text), MenuChange(request.user_id, (PROVINCE_MENU,))]
+
+
+def _province_help() -> str:
+    lines = [texts.HELP_TITLE, *(texts.help_line(n, about) for n, about in texts.PROVINCE_COMMANDS)]
+    return "\n".join([*lines, "", texts.PROVINCE_HELP_TIPS])
+
+
+@handler(ANYONE, reads_only=True, province=True)
 async def help_command(event: Inbound, request: Request) -> Reply:
+    if request.province_user is not None:
+        return Reply(_province_help())
     officer = request.officer
     if officer is None:
         return Reply(texts.ADMIN_WITHOUT_UNIT if request.is_configured_admin else texts.STRANGER)

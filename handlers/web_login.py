@@ -13,15 +13,20 @@ from core.web_login import WebLoginError, issue_login_link
 from handlers.base import OFFICER, Inbound, Reply, Request, handler
 
 
-@handler(OFFICER)
+@handler(OFFICER, province=True)
 async def web_command(event: Inbound, request: Request) -> Reply:
+    """An officer's link opens their unit; a province user's, the province page."""
     base_url = request.settings.base_url
     if base_url is None or not request.settings.web_enabled:
         return Reply(texts.WEB_OFF)
-    assert request.officer is not None
+    officer, province_user = request.officer, request.province_user
     try:
         url = await issue_login_link(
-            request.session, base_url=base_url, now=request.now, officer_id=request.officer.id
+            request.session,
+            base_url=base_url,
+            now=request.now,
+            officer_id=officer.id if officer is not None else None,
+            province_user_id=province_user.id if province_user is not None else None,
         )
     except WebLoginError as exc:
         return Reply(str(exc))

@@ -367,26 +367,41 @@ class ProcessedUpdate(_Id, Base):
     processed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Invite(_UnitScoped, Base):
-    """A single-use code that ties a chat account to an officer: typed, or in a deep link
-    (``t.me/<bot>?start=<code>``)."""
+class _InviteCode:
+    """A single-use code that ties a chat account to a person: typed, or in a deep link
+    (``t.me/<bot>?start=<code>``). core.officers makes and checks them, of either kind."""
 
-    __tablename__ = "invites"
-
-    officer_id: Mapped[int] = mapped_column(
-        ForeignKey("officers.id", ondelete="CASCADE"), index=True
-    )
-    # secrets.token_urlsafe: A-Z, a-z, 0-9, "_" and "-", the alphabet of a start payload.
+    # Typed codes (core.officers.INVITE_ALPHABET); older links: secrets.token_urlsafe.
     code: Mapped[str] = mapped_column(String(64), unique=True)
-    created_by_officer_id: Mapped[int | None] = mapped_column(
-        ForeignKey("officers.id", ondelete="SET NULL")
-    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     # Who used it: the channel and that channel's id of the account, as text (0010).
     used_by_channel: Mapped[str | None] = mapped_column(String(16))
     used_by_account: Mapped[str | None] = mapped_column(String(64))
+
+
+class Invite(_UnitScoped, _InviteCode, Base):
+    """An invite for an officer of the unit."""
+
+    __tablename__ = "invites"
+
+    officer_id: Mapped[int] = mapped_column(
+        ForeignKey("officers.id", ondelete="CASCADE"), index=True
+    )
+    created_by_officer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("officers.id", ondelete="SET NULL")
+    )
+
+
+class ProvinceInvite(_Id, _InviteCode, Base):
+    """An invite for a province user (of no unit, so not with the units' invites)."""
+
+    __tablename__ = "province_invites"
+
+    province_user_id: Mapped[int] = mapped_column(
+        ForeignKey("province_users.id", ondelete="CASCADE"), index=True
+    )
 
 
 class Snooze(_UnitScoped, Base):

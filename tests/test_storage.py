@@ -34,6 +34,7 @@ from storage.models import (
     PositionAlias,
     ProcessedUpdate,
     ProgressUpdate,
+    ProvinceInvite,
     ProvinceUser,
     SendBudgetRow,
     Snooze,
@@ -412,10 +413,11 @@ async def test_deleting_a_unit_cascades_to_everything_it_owns(session: AsyncSess
     await session.execute(delete(Unit).where(Unit.id == doomed.id))
     await session.commit()
 
-    # Province users and web logins/sessions belong to no unit (an officer's go with the officer),
-    # nor do channel accounts (a province user's has none) or a bot's send budget; Zalo's inbox
-    # holds updates before anyone knows who sent them.
-    unitless = {Unit, ProvinceUser, WebLogin, WebSession, ChannelAccount, SendBudgetRow, ZaloInbox}
+    # Province users (and their invites) and web logins/sessions belong to no unit (an officer's
+    # go with the officer), nor do channel accounts (a province user's has none) or a bot's send
+    # budget; Zalo's inbox holds updates before anyone knows who sent them.
+    unitless = {Unit, ProvinceUser, ProvinceInvite, WebLogin, WebSession, ChannelAccount,
+                SendBudgetRow, ZaloInbox}  # fmt: skip
     owned = [m.class_ for m in Base.registry.mappers if m.class_ not in unitless]
     assert len(owned) == len(Base.metadata.tables) - len(unitless)
     for model in owned:

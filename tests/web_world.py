@@ -17,7 +17,8 @@ from core.officers import add_officer
 from core.ownership import officer_items
 from core.plan_store import find_unit, import_plan
 from core.progress import record_progress
-from core.web_login import add_province_user, issue_login_link
+from core.province_users import add_province_user
+from core.web_login import issue_login_link
 from storage.models import Criterion, Unit
 from tests.e2e import SettableClock
 from tests.seed_files import PHUONG6, TANDUC, parsed_seed
