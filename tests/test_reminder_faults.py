@@ -23,7 +23,6 @@ import asyncio
 import http.client
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -33,7 +32,6 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from random import Random
@@ -53,6 +51,7 @@ from core.plan_yaml import load_yaml_plan
 from scheduler.reminders import ReminderSender
 from scheduler.sender import FANOUT_CONCURRENCY, Sender
 from storage.models import ChannelAccount, Delivery, Unit
+from tests.bot_processes import Bots, bot_processes
 from tests.fakes import frozen_bot
 from tests.fakes.telegram_api import DEFAULT_TOKEN, FakeTelegram
 from tests.seed_files import REPO_DIR
@@ -326,91 +325,11 @@ def chat_of(row: Delivery) -> int:
 # --------------------------------------------------------------------------- bot processes
 
 
-@dataclass
-class BotProcess:
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-    def reports(self) -> list[dict[str, int]]:
-        """The tick's "unit N: <report>" lines (INFO), e.g. {"sent": 160, "duplicate": 140}."""
-        found = []
-        for line in self.output().splitlines():
-            match = re.search(r"scheduler\.jobs: unit \d+: Nhắc việc ngày [\d/]+: (.*)$", line)
-            if match:
-                found.append({k: int(n) for k, n in re.findall(r"(\w+): (\d+)", match[1])})
-        return found
-
-
-class Bots:
-    """Bot subprocesses against the fake server, each on a frozen-then-ticking clock; all are
-    killed on the way out, whatever happened."""
-
-    def __init__(self, tg: FakeTelegram, database_url: str, tmp_path: Path) -> None:
-        self.tg = tg
-        self.tmp_path = tmp_path
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "TELEGRAM_BOT_TOKEN": tg.token,
-            "TELEGRAM_API_BASE_URL": tg.base_url,
-            "TELEGRAM_FILE_BASE_URL": tg.base_file_url,
-            "EVIDENCE_DIR": str(tmp_path / "evidence"),
-            "REMINDER_TIME": "07:30",
-            "CLAIM_TIMEOUT_SECONDS": "300",  # LATER is 30 minutes after the first run's claims
-            "PYTHONPATH": str(REPO_DIR),
-        }
-        self.started: list[BotProcess] = []
-
-    def start(self, at: datetime) -> BotProcess:
-        log = self.tmp_path / f"bot-{len(self.started)}.log"
-        command = [sys.executable, "-m", "tests.fakes.frozen_bot", "--at", at.isoformat()]
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [*command, "--", "--log-level", "INFO", "run"],
-                cwd=REPO_DIR,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        bot = BotProcess(process, log)
-        self.started.append(bot)
-        return bot
-
-    def stop(self, bot: BotProcess) -> str:
-        """SIGTERM, a clean exit (it waits for a tick in progress), and a log without the token."""
-        bot.process.terminate()
-        code = bot.process.wait(timeout=30)
-        output = bot.output()
-        assert code == 0, output[-3000:]
-        assert self.tg.token not in output
-        return output
-
-    def kill_all(self) -> None:
-        for bot in self.started:
-            if bot.process.poll() is None:
-                bot.process.kill()
-                bot.process.wait(timeout=10)
-
-
 @contextmanager
 def bots_against_fake(database_url: str, tmp_path: Path) -> Iterator[Bots]:
-    tg = FakeTelegram()
-    tg.start_in_thread()
-    bots = Bots(tg, database_url, tmp_path)
-    try:
+    """Bot processes against a fake Telegram server serving from a thread."""
+    with bot_processes(database_url, tmp_path, tg=FakeTelegram()) as bots:
         yield bots
-    except BaseException:
-        for number, bot in enumerate(bots.started):  # for the failure report, token-free
-            tail = bot.output()[-4000:].replace(tg.token, "[TOKEN]")
-            print(f"--- bot {number} (exit {bot.process.poll()}):\n{tail}")
-        raise
-    finally:
-        bots.kill_all()
-        tg.stop()
 
 
 # --------------------------------------------------------------------------- in subprocesses
