@@ -185,10 +185,12 @@ async def invite_command(args: argparse.Namespace, settings: Settings) -> int:
         await engine.dispose()
     expires = invite.expires_at.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
     print(f"Lời mời cho {_describe(officer)} ở {unit.name}, dùng một lần, hết hạn {expires}.")
-    if username is None:
-        print(f"Đường dẫn: {no_link}. Cán bộ nhắn cho bot: /start {invite.code}")
-    else:
+    if username is not None:
         print(f"Đường dẫn: {deep_link(username, invite.code)}")
+    elif settings.zalo_bot_token is None:  # on Zalo the code is the way, and no loss
+        print(f"Đường dẫn: {no_link}. Cán bộ nhắn cho bot: /start {invite.code}")
+    if settings.zalo_bot_token is not None:  # Zalo has no deep links: the code is typed
+        print(f"Trên Zalo: cán bộ nhắn cho bot đúng mã này: {invite.code}")
     print(f"Mã: {invite.code}")
     return 0
 

@@ -21,6 +21,7 @@ from core.reminder_rules import PolicyError, parse_clock
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/dondoc.db"
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 TELEGRAM_WEBHOOK_PATH = "telegram"  # the Telegram webhook is PUBLIC_BASE_URL + "/telegram"
+ZALO_WEBHOOK_PATH = "zalo"  # the Zalo webhook is PUBLIC_BASE_URL + "/zalo"
 MIN_WEB_SECRET = 32
 DEFAULT_LISTEN = "0.0.0.0"
 
@@ -280,6 +281,10 @@ class Settings(BaseSettings):
             return self.webhook_url
         return f"{self.public_base_url}/{TELEGRAM_WEBHOOK_PATH}"
 
+    @property
+    def zalo_webhook_url(self) -> str | None:
+        return None if self.base_url is None else f"{self.base_url}/{ZALO_WEBHOOK_PATH}"
+
     def secret_values(self) -> list[str]:
         """Every secret string the logs must never show (the log filter masks them)."""
         found = [
@@ -294,6 +299,7 @@ class Settings(BaseSettings):
         ]
         if self.web_secret is not None:
             found.append(self.webhook_secret_for(TELEGRAM_WEBHOOK_PATH))
+            found.append(self.webhook_secret_for(ZALO_WEBHOOK_PATH))
         return found
 
     def webhook_secret_for(self, channel: str) -> str:

@@ -182,7 +182,12 @@ def greeting(name: str, positions: list[str], owned: int, common: int, roles: li
     return "\n".join(lines)
 
 
-LINKED = "Đã liên kết tài khoản Telegram của bạn."
+def linked(channel: str) -> str:
+    """The first line after an invite code linked the account (channel: "Zalo", …)."""
+    return f"Đã liên kết tài khoản {channel} của bạn."
+
+
+LINKED = linked("Telegram")
 HELP_TITLE = "Bạn có thể dùng:"
 HELP_TIPS = (
     "Mẹo: gửi ảnh hoặc tệp kèm chú thích là mã mục (ví dụ «3.1.3 bảng tin») để nộp minh chứng; "
@@ -356,6 +361,20 @@ ZALO_VOICE = (
     "Tôi chưa hỗ trợ tin nhắn thoại. Hãy gõ bằng chữ, ví dụ /capnhat 3.1.3 60 "
     "để báo tiến độ mục 3.1.3 đạt 60%."
 )
+# Zalo takes no uploaded files: where the chart, the spreadsheet and the pack go instead.
+ZALO_FILE_ON_WEB = "Zalo không nhận tệp gửi kèm: mở tệp qua đường dẫn trong tin nhắn của bot."
+ZALO_FILES_NEED_WEB = (
+    "Zalo không nhận tệp gửi kèm. Biểu đồ, bảng Excel và gói minh chứng cần máy chủ web của "
+    "dondoc (đặt PUBLIC_BASE_URL); bản tóm tắt bằng chữ ở trên."
+)
+ZALO_UNREACHABLE = (
+    "Không kết nối được Zalo Bot API ({where}) nên bot chưa chạy được: kiểm tra mạng "
+    "hoặc ZALO_API_BASE_URL, rồi chạy lại."
+)
+ZALO_TOKEN_REFUSED = (
+    "Zalo từ chối ZALO_BOT_TOKEN: kiểm tra lại token lấy trong ứng dụng Zalo Bot Manager "
+    "(tệp .env)."
+)
 ZALO_UNSUPPORTED = (
     "Tôi chưa hỗ trợ loại tin nhắn này. Hãy gõ bằng chữ (ví dụ /viec) hoặc gửi ảnh làm minh chứng."
 )
@@ -453,10 +472,15 @@ INVITE_WAIT = (
 
 
 def invite_created(name: str, positions: list[str], link: str, expires: str, code: str) -> str:
-    return (
+    """``link`` is the code itself on a channel without deep links (Zalo): then only the code."""
+    head = (
         f"Lời mời cho {name} ({', '.join(positions) or 'chưa có vị trí'}), dùng một lần, "
-        f"hết hạn {expires}.\nGửi đường dẫn này cho người đó:\n{link}\n"
-        f"Hoặc người đó nhắn cho bot mã mời: {code}"
+        f"hết hạn {expires}.\n"
+    )
+    if link == code:
+        return head + f"Người đó nhắn cho bot (trên Zalo) đúng mã mời này: {code}"
+    return (
+        head + f"Gửi đường dẫn này cho người đó:\n{link}\nHoặc người đó nhắn cho bot mã mời: {code}"
     )
 
 

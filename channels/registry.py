@@ -12,13 +12,14 @@ from collections.abc import Callable
 from bot.runner import ChannelRunner
 from bot.settings import Settings
 from channels.telegram_app import TelegramRunner
+from channels.zalo_app import ZaloRunner
 from handlers.base import AppState
 
 MakeRunner = Callable[[AppState], ChannelRunner]
 
 CHANNELS: tuple[tuple[Callable[[Settings], bool], MakeRunner], ...] = (
     (lambda settings: settings.telegram_bot_token is not None, TelegramRunner),
-    # Zalo: (lambda settings: settings.zalo_bot_token is not None, ZaloRunner),
+    (lambda settings: settings.zalo_bot_token is not None, ZaloRunner),
 )
 
 

@@ -58,6 +58,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from bot import texts
+from channels.text_rendering import TextOutbound, deliver_text
 from channels.zalo_api import (
     MAX_TEXT,
     QUOTA_WAIT_SECONDS,
@@ -68,6 +69,7 @@ from channels.zalo_api import (
 )
 from core.conversation import PHOTO, Action, Capabilities, Inbound, IncomingFile, Reply
 from core.outbound import Attachment, Blocked, Buttons, RateLimited, Refused, SendError, Transient
+from core.send_budget import SendBudget
 from handlers import route
 from handlers.base import AppState
 from storage.db import insert_ignoring_conflicts
@@ -190,31 +192,7 @@ def backoff(failures: int) -> float:
     return min(MAX_POLL_BACKOFF_SECONDS, 2.0 ** min(failures, 6))
 
 
-# --- out: text -------------------------------------------------------------------------------
-
-
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Parts of at most ``limit`` characters, cut after a line where possible.
-
-    A simple splitter: the text rendering for channels without buttons may
-    replace it. A single line longer than ``limit`` is cut inside.
-    """
-    parts: list[str] = []
-    current = ""
-    for line in text.splitlines(keepends=True):
-        while len(line) > limit:
-            if current:
-                parts.append(current)
-                current = ""
-            parts.append(line[:limit])
-            line = line[limit:]
-        if len(current) + len(line) > limit:
-            parts.append(current)
-            current = ""
-        current += line
-    if current:
-        parts.append(current)
-    return [part.strip("\n") or part for part in parts if part.strip()]
+# --- out: text ------------------------------------------------------------------------------
 
 
 _TAG = re.compile(r"<[^>]+>")
@@ -238,13 +216,64 @@ def send_error(error: ZaloError) -> SendError:
     return Transient(description)  # network errors, 5xx, and Zalo's 403 and 408
 
 
-class ZaloOutbound:
-    """core.outbound.Outbound for Zalo: one attempt, text only (see the module docstring)."""
+@dataclass
+class ZaloSink:
+    """Zalo's sending calls for the text rendering (channels.text_rendering.TextSink).
 
-    name = CHANNEL
+    Each message first takes its turn from the bot's shared ``budget`` (the whole bot's
+    rate; the sender paces each chat itself). Zalo's quota error pauses the budget, for
+    every process, and the message is tried again after the pause, up to ``quota_retries``
+    times; a 5xx or a dropped connection is tried again ``transient_retries`` times after a
+    back-off (replies: the scheduler's sender retries its own messages). Then the error
+    reaches the caller as core.outbound's. Zalo takes no uploaded files: see send_file.
+    """
 
-    def __init__(self, api: ZaloApi) -> None:
-        self.api = api
+    api: ZaloApi
+    budget: SendBudget | None = None
+    files_on_web: bool = False  # the web server runs: the features send files as links
+    quota_retries: int = 3
+    transient_retries: int = 0
+
+    async def send_text(self, chat_id: str, text: str) -> int | None:
+        """One message; Zalo's ids are strings, so none is returned."""
+        quota = failures = 0
+        while True:
+            if self.budget is not None:
+                await self.budget.wait_turn(None)
+            try:
+                await self.api.send_message(str(chat_id), text)
+                return None
+            except ZaloError as exc:
+                error = send_error(exc)
+            if isinstance(error, RateLimited) and self.budget is not None:
+                await self.budget.pause(error.seconds)  # every process waits
+                quota += 1
+                if quota <= self.quota_retries:
+                    continue
+            elif isinstance(error, Transient) and failures < self.transient_retries:
+                failures += 1
+                await self._sleep(backoff(failures))
+                continue
+            raise error
+
+    async def send_file(
+        self, chat_id: str, name: str, content: bytes | Path, *, caption: str | None, photo: bool
+    ) -> int | None:
+        """Zalo takes pictures only as public URLs and no documents at all: the caption goes
+        as text, with a line saying where the file is (the features add its link when the
+        web server runs) or that files need the web side."""
+        line = texts.ZALO_FILE_ON_WEB if self.files_on_web else texts.ZALO_FILES_NEED_WEB
+        return await self.send_text(chat_id, "\n\n".join(filter(None, [caption, line])))
+
+    async def _sleep(self, seconds: float) -> None:
+        await (self.budget.sleep(seconds) if self.budget is not None else asyncio.sleep(seconds))
+
+
+@dataclass
+class ZaloOutbound(TextOutbound):
+    """The scheduler's sending side (core.outbound.Outbound): the text rendering over a
+    :class:`ZaloSink` (numbered choices kept for the chat, 2000-character parts), with any
+    HTML meant for Telegram taken out."""
 
     async def send(
         self,
@@ -255,18 +284,12 @@ class ZaloOutbound:
         html: bool = False,
         attachment: Attachment | None = None,
     ) -> int | None:
-        """Send the text, split into parts of 2000 characters; buttons are not sent, and a
-        file alone is refused (Zalo takes photos as public URLs only). Zalo's message ids are
-        strings, so none is returned."""
-        parts = split_text(plain(text, html_markup=html))
-        if not parts:
-            raise Refused("Zalo: nothing to send (files need a public link)")
-        for part in parts:
-            try:
-                await self.api.send_message(str(chat_id), part)
-            except ZaloError as exc:
-                raise send_error(exc) from None
-        return None
+        text = plain(text, html_markup=html)
+        return await super().send(chat_id, text, buttons=buttons, attachment=attachment)
+
+
+def zalo_outbound(app: AppState, sink: ZaloSink) -> ZaloOutbound:
+    return ZaloOutbound(CHANNEL, sink, CAPABILITIES, app.sessions, app.clock)
 
 
 # --- the channel -------------------------------------------------------------------------------
@@ -282,6 +305,7 @@ class ZaloChannel:
 
     app: AppState
     api: ZaloApi
+    sink: ZaloSink | None = None  # default: straight to the API, without a budget
     dispatch: Dispatch = route_event
     sleep: Sleep = asyncio.sleep
     poll_seconds: int = 30
@@ -294,19 +318,48 @@ class ZaloChannel:
     _queue: asyncio.Queue[int | None] = field(default_factory=asyncio.Queue)
     _stopping: bool = False
 
+    def __post_init__(self) -> None:
+        self.sink = self.sink or ZaloSink(self.api)
+
+    @property
+    def out(self) -> ZaloSink:
+        assert self.sink is not None  # set by __post_init__
+        return self.sink
+
     @property
     def bot(self) -> str:
         return self.api.bot_id
 
     # --- lifecycle ------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Delete any webhook, handle what the inbox kept from before, then poll and handle."""
+    async def start(self, *, poll: bool = True) -> None:
+        """Handle what the inbox kept from before, then handle what comes: by polling
+        (``poll``: any webhook is deleted first, as they exclude each other) or from
+        :meth:`accept` (the webhook route, once setWebhook is done)."""
         self._stopping = False
-        await self.api.delete_webhook()
+        if poll:
+            await self.api.delete_webhook()
         await self.handle_inbox()
-        self._poller = asyncio.create_task(self._poll(), name="zalo-poll")
+        if poll:
+            self._poller = asyncio.create_task(self._poll(), name="zalo-poll")
         self._worker = asyncio.create_task(self._work(), name="zalo-inbox")
+
+    async def accept(self, update: dict[str, Any]) -> None:
+        """A webhook's update: kept in the inbox (committed) before the route answers 200,
+        then handled in turn; a redelivered message is kept, and handled, once."""
+        if not isinstance(update.get("message"), dict) and not update.get("event_name"):
+            raise ValueError("not a Zalo update")
+        row_id = await self.keep(update)
+        if row_id is not None:
+            self._queue.put_nowait(row_id)
+
+    async def stop_polling(self) -> None:
+        """Take no new updates (the update in hand and the queue go on until stop)."""
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
 
     async def stop(self, *, grace: float = STOP_GRACE_SECONDS) -> None:
         """Stop polling, let the update in hand finish (up to ``grace`` seconds), then stop.
@@ -438,7 +491,7 @@ class ZaloChannel:
         message = raw.get("message")
         chat = message.get("chat") if isinstance(message, dict) else None
         if isinstance(chat, dict) and chat.get("id"):
-            await self.api.send_message(str(chat["id"]), text)
+            await self.out.send_text(str(chat["id"]), text)
 
     def _writer(self) -> contextlib.AbstractAsyncContextManager[object]:
         # SQLite has one writer: take the process's turn, as the features do (handlers.base).
@@ -456,13 +509,5 @@ class ZaloChannel:
         await self.api.download(file.handle, target, limit=limit)
 
     async def deliver(self, event: Inbound, actions: Sequence[Action]) -> None:
-        """Each reply's text, split to fit; menus, choices, edits and files are not sent yet."""
-        for action in actions:
-            if not isinstance(action, Reply):
-                continue  # a command menu: Zalo has none
-            try:
-                for part in split_text(plain(action.text, html_markup=action.html)):
-                    await self.api.send_message(event.chat_id, part)
-            finally:
-                if action.after is not None:
-                    action.after()
+        """The replies through the text rendering: numbered choices, 2000-character parts."""
+        await deliver_text(self.app, self.capabilities, self.out, event, actions)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot import texts
+from core.accounts import channel_label
 from core.conversation_state import read_state, write_state
 from core.officers import (
     INVITE_WRONG_PER_HOUR,
@@ -114,7 +115,8 @@ async def _welcome(request: Request, officer: Officer, *, linked: bool = False) 
         len(items.common),
         list(officer.roles or []),
     )
-    text = f"{texts.LINKED}\n{greeting}" if linked else greeting
+    said = texts.linked(channel_label(request.event.channel))
+    text = f"{said}\n{greeting}" if linked else greeting
     return [Reply(text), MenuChange(request.user_id, tuple(officer.roles or ()))]
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
 from bot.settings import Settings, load_settings
-from channels.zalo import ZaloChannel, ZaloOutbound, split_text, to_inbound
+from channels.zalo import ZaloChannel, ZaloOutbound, ZaloSink, to_inbound, zalo_outbound
 from channels.zalo_api import ZaloApi, ZaloError, ZaloNetworkError
 from core.conversation import PHOTO, Inbound
 from core.evidence import INCOMING_DIR
@@ -83,6 +83,13 @@ class Recorder:
     async def wait_for(self, count: int) -> None:
         async with asyncio.timeout(5), self.arrived:
             await self.arrived.wait_for(lambda: len(self.events) >= count)
+
+
+def outbound_of(api: ZaloApi, sessions: async_sessionmaker[AsyncSession]) -> ZaloOutbound:
+    """The scheduler's sending side, without a send budget."""
+    return zalo_outbound(
+        AppState(settings=load_settings(_env_file=None), sessions=sessions), ZaloSink(api)
+    )
 
 
 async def no_sleep(seconds: float) -> None:
@@ -188,7 +195,10 @@ async def test_polling_is_refused_while_a_webhook_is_set(zalo: FakeZalo, api: Za
 
 
 async def test_the_token_is_in_no_log_line_and_no_exception(
-    zalo: FakeZalo, api: ZaloApi, caplog: pytest.LogCaptureFixture
+    zalo: FakeZalo,
+    api: ZaloApi,
+    caplog: pytest.LogCaptureFixture,
+    session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="httpx")  # setup_logging() may have quietened it
@@ -209,7 +219,7 @@ async def test_the_token_is_in_no_log_line_and_no_exception(
     failures.append(network.value)
     with pytest.raises(Transient) as storm:
         zalo.fail_next(1, status=502)
-        await ZaloOutbound(api).send("abc", "hi")
+        await outbound_of(api, session_factory).send("abc", "hi")
     failures.append(storm.value)
 
     assert "getMe" in caplog.text  # the request line was logged, token masked
@@ -222,8 +232,10 @@ async def test_the_token_is_in_no_log_line_and_no_exception(
     assert zalo.token not in caplog.text and SECRET not in caplog.text
 
 
-async def test_zalo_errors_become_the_senders(zalo: FakeZalo, api: ZaloApi) -> None:
-    outbound = ZaloOutbound(api)
+async def test_zalo_errors_become_the_senders(
+    zalo: FakeZalo, api: ZaloApi, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    outbound = outbound_of(api, session_factory)
     zalo.block("blocked-user")
     outcomes: list[type[Exception]] = []
     for arrange in (
@@ -238,16 +250,16 @@ async def test_zalo_errors_become_the_senders(zalo: FakeZalo, api: ZaloApi) -> N
         outcomes.append(type(failed.value))
     async with ZaloApi("1:wrong-token", base_url=zalo.base_url) as wrong:
         with pytest.raises(Refused):
-            await ZaloOutbound(wrong).send("abc", "hi")
+            await outbound_of(wrong, session_factory).send("abc", "hi")
 
     assert outcomes == [RateLimited, Transient, Transient, Blocked]
     assert zalo.stats.quota_errors == 1 and zalo.sent() == []
 
 
 async def test_a_held_send_never_answers_and_the_sender_may_retry_it(
-    zalo: FakeZalo, api: ZaloApi
+    zalo: FakeZalo, api: ZaloApi, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
-    outbound = ZaloOutbound(api)
+    outbound = outbound_of(api, session_factory)
     zalo.hold_sends_after(1)
 
     await outbound.send("first", "một")
@@ -261,19 +273,22 @@ async def test_a_held_send_never_answers_and_the_sender_may_retry_it(
     assert zalo.stats.held == 1
 
 
-async def test_a_long_text_goes_in_parts_cut_on_lines(zalo: FakeZalo, api: ZaloApi) -> None:
+async def test_a_long_text_goes_in_parts_cut_on_lines(
+    zalo: FakeZalo, api: ZaloApi, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
     lines = [f"{n}. " + "việc cần làm " * 10 for n in range(1, 41)]  # ~5,000 characters
 
-    await ZaloOutbound(api).send("abc", "\n".join(lines), html=False)
+    await outbound_of(api, session_factory).send("abc", "\n".join(lines), html=False)
 
     parts = zalo.texts_to("abc")
     assert len(parts) == 3 and all(len(part) <= 2000 for part in parts)
     assert "\n".join(parts).split("\n") == lines  # nothing lost, every cut on a line end
-    assert split_text("<b>x</b>") == ["<b>x</b>"]
 
 
-async def test_html_meant_for_telegram_is_taken_out(zalo: FakeZalo, api: ZaloApi) -> None:
-    await ZaloOutbound(api).send("abc", "<b>Mục 3.1.3</b> &amp; 60%", html=True)
+async def test_html_meant_for_telegram_is_taken_out(
+    zalo: FakeZalo, api: ZaloApi, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    await outbound_of(api, session_factory).send("abc", "<b>Mục 3.1.3</b> &amp; 60%", html=True)
 
     assert zalo.texts_to("abc") == ["Mục 3.1.3 & 60%"]
 
