@@ -1,10 +1,14 @@
-"""The journeys of issue 13, written once and run on Telegram (buttons) and on the text
-rendering (numbered choices): see tests/journeys.py. The database is the test's (SQLite or
-PostgreSQL); what each journey changed is checked there."""
+"""The journeys of issue 13, written once and run on Telegram (buttons), on the text
+rendering (numbered choices) and on Zalo (the real ``python -m bot run`` against the fake
+Zalo Bot API, one process for the module): see tests/journeys.py. The database is the
+test's (SQLite or PostgreSQL; on Zalo, the module's); what each journey changed is checked
+there."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -17,7 +21,8 @@ from bot import texts
 from bot.settings import Settings
 from core.officers import add_officer
 from storage.models import Base, Criterion, Evidence, Officer, ProgressUpdate
-from tests.journeys import Chat, open_chat
+from tests.conftest import DatabaseUnderTest
+from tests.journeys import Chat, ZaloProcess, open_chat, zalo_process
 from tests.text_world import link, yaml_unit
 
 PLAN = """
@@ -72,18 +77,32 @@ async def seed(chat: Chat) -> int:
             officer, _ = await add_officer(
                 session, unit=unit, name=name, positions=positions, roles=roles, actor="test"
             )
-            await link(session, chat.channel, officer.id, str(user))
+            await link(session, chat.channel, officer.id, chat.account(user))
         return unit.id
 
 
-@pytest.fixture(params=["telegram", "text"])
+@pytest.fixture(scope="module")
+def zalo(
+    database_under_test: DatabaseUnderTest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ZaloProcess]:
+    """The module's bot on Zalo: started by the first Zalo journey, stopped after the last."""
+    directory = tmp_path_factory.mktemp("zalo-journeys")
+    # Asked for by an async fixture, in a running loop: the database is made in a thread.
+    with ThreadPoolExecutor(1) as pool:
+        url = pool.submit(asyncio.run, database_under_test.fresh(directory)).result()
+    with zalo_process(url, directory) as process:
+        yield process
+
+
+@pytest.fixture(params=["telegram", "text", "zalo"])
 async def world(
     request: pytest.FixtureRequest,
     settings: Settings,
     session_factory: async_sessionmaker[AsyncSession],
     tmp_path: Path,
 ) -> AsyncIterator[World]:
-    async with open_chat(request.param, settings, session_factory, tmp_path) as chat:
+    process = request.getfixturevalue("zalo") if request.param == "zalo" else None
+    async with open_chat(request.param, settings, session_factory, tmp_path, process) as chat:
         yield World(chat, await seed(chat))
 
 
