@@ -18,7 +18,9 @@ the database first (``ZaloProcess.fresh``). Its clock starts at START and ticks
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +28,7 @@ from itertools import count
 from pathlib import Path
 from typing import Protocol
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
@@ -35,7 +38,7 @@ from core.conversation import Inbound
 from handlers.base import AppState
 from storage.db import make_engine, make_session_factory
 from tests.bot_processes import BotProcess, Bots, bot_processes
-from tests.conftest import empty_all_tables
+from tests.conftest import DatabaseUnderTest, empty_all_tables
 from tests.e2e import SettableClock, running_bot
 from tests.e2e_support import button_data
 from tests.fakes.telegram_api import TINY_PNG, FakeTelegram, SentMessage
@@ -260,6 +263,18 @@ def zalo_process(database_url: str, tmp_path: Path) -> Iterator[ZaloProcess]:
         zalo.submit(zalo.wait_for_request("getUpdates", timeout=60, finished=False), timeout=70)
         yield ZaloProcess(zalo, bots, bot, database_url)
         bots.stop(bot)
+
+
+def zalo_module_process(
+    database_under_test: DatabaseUnderTest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ZaloProcess]:
+    """For a module-scoped fixture: the bot on Zalo, on a database of the module's own."""
+    directory = tmp_path_factory.mktemp("zalo-journeys")
+    # Asked for by an async fixture, in a running loop: the database is made in a thread.
+    with ThreadPoolExecutor(1) as pool:
+        url = pool.submit(asyncio.run, database_under_test.fresh(directory)).result()
+    with zalo_process(url, directory) as process:
+        yield process
 
 
 @asynccontextmanager

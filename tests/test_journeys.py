@@ -6,9 +6,7 @@ there."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -22,7 +20,7 @@ from bot.settings import Settings
 from core.officers import add_officer
 from storage.models import Base, Criterion, Evidence, Officer, ProgressUpdate
 from tests.conftest import DatabaseUnderTest
-from tests.journeys import Chat, ZaloProcess, open_chat, zalo_process
+from tests.journeys import Chat, ZaloProcess, open_chat, zalo_module_process
 from tests.text_world import link, yaml_unit
 
 PLAN = """
@@ -86,12 +84,7 @@ def zalo(
     database_under_test: DatabaseUnderTest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ZaloProcess]:
     """The module's bot on Zalo: started by the first Zalo journey, stopped after the last."""
-    directory = tmp_path_factory.mktemp("zalo-journeys")
-    # Asked for by an async fixture, in a running loop: the database is made in a thread.
-    with ThreadPoolExecutor(1) as pool:
-        url = pool.submit(asyncio.run, database_under_test.fresh(directory)).result()
-    with zalo_process(url, directory) as process:
-        yield process
+    yield from zalo_module_process(database_under_test, tmp_path_factory)
 
 
 @pytest.fixture(params=["telegram", "text", "zalo"])

@@ -26,7 +26,8 @@ docstring of channels/zalo_api.py, which names the same ones):
 Not documented anywhere we found, so chosen here and named as such: the answer to
 getUpdates while a webhook is set (400, "webhook is set"); a photo URL that expired
 (HTTP 403 from the picture's host); a send to a user who blocked the bot or is unknown
-(404 "Not found"); how a 408 travels (HTTP 408 with the JSON body).
+(404 "Not found"); how a 408 travels (HTTP 408 with the JSON body); a long poll whose
+client went away (a killed bot) takes no update, as Telegram's does not.
 
 The test plays the users' side::
 
@@ -40,7 +41,7 @@ with ``group=`` for a group chat; each returns the message id), redeliver, expir
 end_polls (a waiting getUpdates answers 408 now: no sleeping), block, fail_next (5xx storms),
 force_quota (429), hold_sends_after / wait_for_held / release_held. A user is a
 FakeZaloUser or a bare id. What the bot did: sent, texts_to, calls, webhook, checkpoint,
-wait_for, wait_for_request, wait_until.
+wait_for, wait_for_request, wait_for_poll_after, wait_until.
 
 For a bot in a subprocess (``python -m bot run``), ``zalo.start_in_thread()`` serves from a
 thread of this process (the helpers hop onto the server's loop), and ``python -m
@@ -172,6 +173,7 @@ class FakeZalo(FakeServer):
         self._hold_budget: int | None = None
         self._release = asyncio.Event()
         self._poll_round = 0
+        self._handed_over: dict[str, int] = {}  # message id: seq when a poll took it
         self._wakers: set[asyncio.Task[None]] = set()
         self._methods: dict[str, Callable[[dict[str, Any]], Awaitable[Any]]] = {
             "getMe": self._get_me,
@@ -252,10 +254,12 @@ class FakeZalo(FakeServer):
         *,
         content: bytes = TINY_PNG,
         group: str | None = None,
+        expired: bool = False,
     ) -> str:
-        """An image message: its ``photo_url`` serves ``content`` until expire_photo [O]."""
+        """An image message: its ``photo_url`` serves ``content`` until expire_photo [O]
+        (``expired``: never, as if it expired before the bot came to download it)."""
         key = zalo_id()
-        self._photos[key] = _Photo(content)
+        self._photos[key] = _Photo(content, expired)
         fields: dict[str, Any] = {"photo_url": f"{self.url}/photos/{key}.jpg"}
         if caption is not None:
             fields["caption"] = caption
@@ -412,6 +416,24 @@ class FakeZalo(FakeServer):
         return list(self.held)
 
     @on_server_loop
+    async def wait_for_poll_after(
+        self,
+        message_id: str,
+        timeout: float = 5.0,  # noqa: ASYNC109 - the familiar spelling for a test helper
+    ) -> None:
+        """Waits until a getUpdates began after the one that took ``message_id``: a bot that
+        keeps each update before polling again (its inbox) has then kept that one."""
+
+        def polled_again() -> bool:
+            taken = self._handed_over.get(message_id)
+            return taken is not None and any(
+                r.method == "getUpdates" and r.seq > taken for r in self.requests
+            )
+
+        if not await self._wait(polled_again, timeout):
+            raise TimeoutError(f"no getUpdates after message {message_id} was taken")
+
+    @on_server_loop
     async def wait_until(
         self,
         condition: Callable[[], bool],
@@ -457,7 +479,10 @@ class FakeZalo(FakeServer):
             if handler is None:
                 raise ApiError(404, "Not found")  # [G]: "invalid path or API name" is 400/404
             self._injected_failure(method, params)
-            result = await handler(params)
+            if method == "getUpdates":  # a long poll also watches its client
+                result = await self._get_updates(params, request)
+            else:
+                result = await handler(params)
         except ApiError as err:
             record.status = err.status
             response = web.json_response(err.payload(), status=err.status)
@@ -513,7 +538,9 @@ class FakeZalo(FakeServer):
             "can_join_groups": False,
         }
 
-    async def _get_updates(self, params: dict[str, Any]) -> dict[str, Any]:
+    async def _get_updates(
+        self, params: dict[str, Any], request: web.Request | None = None
+    ) -> dict[str, Any]:
         if self.webhook is not None:
             raise ApiError(400, "Bad request: webhook is set, call deleteWebhook first")
         try:
@@ -521,12 +548,18 @@ class FakeZalo(FakeServer):
         except (TypeError, ValueError):
             raise ApiError(400, "Bad request: timeout must be a number") from None
         round_ = self._poll_round
+
+        def gone() -> bool:  # a killed bot's poll must not take an update into the void
+            return request is not None and request.transport is None
+
         await self._wait(
             lambda: bool(self._pending) or self._closing or self._poll_round != round_, timeout
         )
-        if not self._pending:
+        if not self._pending or gone():
             raise ApiError(408, "Request timeout")  # [O][G]
-        return self._pending.popleft()  # one update per call, no offset [D][O]
+        update = self._pending.popleft()  # one update per call, no offset [D][O]
+        self._handed_over[update["message"]["message_id"]] = self._bump()
+        return update
 
     async def _set_webhook(self, params: dict[str, Any]) -> dict[str, Any]:
         url, secret = params.get("url"), params.get("secret_token")
