@@ -69,7 +69,9 @@ async def summary_command(args: argparse.Namespace, settings: Settings) -> int:
             async with sessions() as session:
                 unit = await _unit(session, args.unit)
             async with telegram_outbound(settings) as channel:
-                sender = SummarySender(sessions, Sender(channel), lambda: datetime.now(settings.tz))
+                sender = SummarySender(
+                    sessions, Sender(channel), lambda: datetime.now(settings.tz), settings
+                )
                 outcomes = await sender.send_week(
                     unit_id=unit.id, as_of=args.date or _today(settings)
                 )

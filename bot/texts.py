@@ -39,8 +39,9 @@ To try dondoc on this computer without a token: python -m bot chat --demo"""
 
 STRANGER = (
     "Xin chào! Đây là bot nhắc việc cải cách hành chính của UBND xã/phường.\n"
-    "Bạn chưa được liên kết với đơn vị nào. Hãy xin đường link mời từ bộ phận "
-    "Văn phòng - Thống kê (người quản trị bot) và bấm vào link đó để bắt đầu."
+    "Bạn chưa được liên kết với đơn vị nào. Hãy xin lời mời từ bộ phận "
+    "Văn phòng - Thống kê (người quản trị bot): bấm vào đường link mời, hoặc nhắn cho bot "
+    "mã mời (trên Zalo: gõ mã mời vào đây) để bắt đầu."
 )
 NOT_ALLOWED = "Bạn không có quyền dùng lệnh này."
 INACTIVE = "Tài khoản của bạn đang tạm ngưng. Hãy liên hệ người quản trị bot."
@@ -363,9 +364,9 @@ ZALO_VOICE = (
 )
 # Zalo takes no uploaded files: where the chart, the spreadsheet and the pack go instead.
 ZALO_FILE_ON_WEB = "Zalo không nhận tệp gửi kèm: mở tệp qua đường dẫn trong tin nhắn của bot."
-ZALO_FILES_NEED_WEB = (
+FILES_NEED_WEB = (
     "Zalo không nhận tệp gửi kèm. Biểu đồ, bảng Excel và gói minh chứng cần máy chủ web của "
-    "dondoc (đặt PUBLIC_BASE_URL); bản tóm tắt bằng chữ ở trên."
+    "dondoc (người quản trị đặt PUBLIC_BASE_URL); bản tóm tắt bằng chữ có trong tin nhắn."
 )
 ZALO_UNREACHABLE = (
     "Không kết nối được Zalo Bot API ({where}) nên bot chưa chạy được: kiểm tra mạng "
@@ -709,6 +710,10 @@ EXPORT_USAGE = "Cách dùng: /xuat [năm], ví dụ /xuat 2024 (năm từ 2000 �
 def export_ready(items: int, files: int, parts: int) -> str:
     split = f", chia thành {parts} phần (mỗi phần dưới 50 MB)" if parts > 1 else ""
     return f"Gói minh chứng: {items} mục, {files} tệp{split}. Đang gửi…"
+
+
+def export_link(items: int, files: int, link: str) -> str:
+    return f"Gói minh chứng: {items} mục, {files} tệp. Tải về (trong 24 giờ):\n{link}"
 
 
 def export_missing(count: int) -> str:

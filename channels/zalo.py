@@ -262,7 +262,7 @@ class ZaloSink:
         """Zalo takes pictures only as public URLs and no documents at all: the caption goes
         as text, with a line saying where the file is (the features add its link when the
         web server runs) or that files need the web side."""
-        line = texts.ZALO_FILE_ON_WEB if self.files_on_web else texts.ZALO_FILES_NEED_WEB
+        line = texts.ZALO_FILE_ON_WEB if self.files_on_web else texts.FILES_NEED_WEB
         return await self.send_text(chat_id, "\n\n".join(filter(None, [caption, line])))
 
     async def _sleep(self, seconds: float) -> None:

@@ -78,3 +78,10 @@ def describe(exc: BaseException, secret: str | None = None) -> str:
     if secret:
         text = text.replace(secret, "[REDACTED]")
     return _TOKEN.sub("[REDACTED]", text)[:300]
+
+
+def takes_files(outbound: Outbound) -> bool:
+    """Whether the channel takes uploaded photos and documents. A text channel's outbound
+    (channels.text_rendering.TextOutbound) carries its Capabilities; Zalo's say no."""
+    capabilities = getattr(outbound, "capabilities", None)
+    return capabilities is None or bool(capabilities.documents)

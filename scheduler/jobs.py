@@ -155,7 +155,7 @@ def make_ticker(
         settings=settings,
         sessions=sessions,
         reminders=ReminderSender(sessions, sender, clock),
-        summaries=SummarySender(sessions, sender, clock),
+        summaries=SummarySender(sessions, sender, clock, settings),
         clock=clock,
         claim_timeout=timedelta(seconds=settings.claim_timeout_seconds),
     )
