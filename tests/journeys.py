@@ -66,6 +66,9 @@ class Seen:
 class Chat(Protocol):
     channel: str  # the channel's name, for linking accounts
     sessions: async_sessionmaker[AsyncSession]
+    # What tells the user a file came (a workbook's caption; on Zalo without the web server,
+    # the line saying files need it, under the text summary).
+    files_note: str
 
     def account(self, user: int) -> str:
         """The user's id on this channel (what an account links)."""
@@ -97,6 +100,7 @@ class TelegramChat:
     sessions: async_sessionmaker[AsyncSession]
     clock: SettableClock
     channel: str = "telegram"
+    files_note: str = texts.WORKBOOK_CAPTION
     last: int = 0  # the last update's id
 
     def account(self, user: int) -> str:
@@ -159,6 +163,7 @@ class TextChat(TypedChoices):
     clock: SettableClock
     files: Path
     channel: str = CHANNEL
+    files_note: str = texts.WORKBOOK_CAPTION
     last: Inbound | None = None
     _events: count[int] = field(default_factory=lambda: count(1))
 
@@ -207,6 +212,7 @@ class ZaloChat(TypedChoices):
     sessions: async_sessionmaker[AsyncSession]
     prefix: str  # this journey's, so that no answer to an earlier journey is taken for one
     channel: str = "zalo"
+    files_note: str = texts.FILES_NEED_WEB
     last: str = ""  # the last message's id
 
     def account(self, user: int) -> str:

@@ -141,7 +141,7 @@ async def test_overdue_summary_and_who_may_see_them(world: World) -> None:
     chat = world.chat
     overdue = await chat.say(HA, "/quahan", texts.overdue_title(1, 0, 1))
     assert "PAR 2.1.3 Niêm yết thủ tục hành chính" in overdue.text
-    await chat.say(HA, "/tonghop", texts.WORKBOOK_CAPTION)
+    await chat.say(HA, "/tonghop", chat.files_note)
     await chat.say(LAN, "/quahan", texts.NOT_ALLOWED)
     await chat.say(LAN, "/tonghop", texts.NOT_ALLOWED)
 
