@@ -1,7 +1,9 @@
 """The real ``python -m bot run`` as subprocesses of a test, against the fake servers.
 
 Each process runs through ``tests.fakes.frozen_bot``: its clock starts at a chosen moment
-and then ticks (so reminders, deadlines and claims live on that day). The fakes (Telegram,
+and then ticks (so reminders, deadlines and claims live on that day); the moment is counted
+from when the Bots were made (``--since``), so that processes started together read one
+clock (the shared send budget needs it). The fakes (Telegram,
 Zalo, or both) serve from threads of the test's process (``start_in_thread``), so the test
 plays the users' side and waits on the fakes' conditions, never by sleeping. Every process
 is killed on the way out, whatever happened, and a failure prints each one's log tail with
@@ -19,6 +21,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -91,10 +94,12 @@ class Bots:
             **settings,
         }
         self.started: list[BotProcess] = []
+        self.since = time.time()
 
     def start(self, at: datetime) -> BotProcess:
         log = self.tmp_path / f"bot-{len(self.started)}.log"
         command = [sys.executable, "-m", "tests.fakes.frozen_bot", "--at", at.isoformat()]
+        command += ["--since", repr(self.since)]
         with log.open("wb") as out:
             process = subprocess.Popen(
                 [*command, "--", "--log-level", "INFO", "run"],

@@ -34,109 +34,48 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from random import Random
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot
 from telegram.error import NetworkError
 
 from bot import texts
 from channels.telegram_outbound import TelegramOutbound
-from core.officers import add_officer
-from core.plan_store import import_plan
-from core.plan_yaml import load_yaml_plan
 from scheduler.reminders import ReminderSender
 from scheduler.sender import FANOUT_CONCURRENCY, Sender
-from storage.models import ChannelAccount, Delivery, Unit
+from storage.models import ChannelAccount, Delivery
 from tests.bot_processes import Bots, bot_processes
 from tests.fakes import frozen_bot
 from tests.fakes.telegram_api import DEFAULT_TOKEN, FakeTelegram
 from tests.fakes.zalo_api import FakeZalo
+from tests.reminder_world import (
+    COORDINATOR_CHAT,
+    DAY,
+    FIRST_CHAT,
+    ICT,
+    LATER,
+    MORNING,
+    Sessions,
+    chat_ids,
+    deliveries,
+    seed,
+)
 from tests.seed_files import REPO_DIR
 from tests.test_sender import FakeTime
-from tests.text_world import link
 
-Sessions = async_sessionmaker[AsyncSession]
-
-ICT = ZoneInfo("Asia/Ho_Chi_Minh")
-DAY = date(2024, 3, 13)  # a Wednesday, a workday; the item is due that day
-MORNING = datetime(2024, 3, 13, 8, 0, tzinfo=ICT)  # after REMINDER_TIME: the catch-up sends
-LATER = datetime(2024, 3, 13, 8, 30, tzinfo=ICT)  # a restart: the dead claims are > 5 min old
 OFFICERS = 300
-FIRST_CHAT = 10_000
-
-
-def chat_ids(count: int) -> frozenset[str]:
-    """The chats of the first ``count`` officers, as ids are kept: text."""
-    return frozenset(str(FIRST_CHAT + number) for number in range(count))
-
-
 CHATS = chat_ids(OFFICERS)
 KILL_AFTER = 150  # digests the fake accepts before holding sends (the first bot's "half-way")
-COORDINATOR_CHAT = 99
-
-PLAN = """
-dondoc_plan: 1
-unit: Phường Thử
-year: 2024
-criteria:
-  - {index: PAR, code: "1", title: Khu vực một}
-  - {index: PAR, code: "1.1", title: Ban hành kế hoạch, lead: VPTK, deadline: 13/03/2024}
-"""
 
 
 @pytest.fixture(autouse=True)
 def retry_after_as_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
     """PTB 22 warns when RetryAfter.retry_after is an int; opt in to the timedelta form."""
     monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
-async def seed(
-    sessions: Sessions,
-    officers: int,
-    *,
-    coordinator: bool = False,
-    channels: Callable[[int], Sequence[str]] = lambda number: ("telegram",),
-) -> int:
-    """The plan and ``officers`` VPTK officers with chats FIRST_CHAT… on the ``channels`` of
-    each officer's number (the coordinator's on Telegram); returns the unit's id."""
-    async with sessions() as session, session.begin():
-        await import_plan(
-            session,
-            unit_name="Phường Thử",
-            plan=load_yaml_plan(PLAN),
-            source_name="kh.yaml",
-            source_sha256=None,
-            actor="test",
-        )
-        unit = (await session.scalars(select(Unit))).one()
-        for number in range(officers):
-            officer, _ = await add_officer(
-                session, unit=unit, name=f"Cán bộ {number:03d}", positions=["VPTK"], actor="test"
-            )
-            for channel in channels(number):
-                await link(session, channel, officer.id, str(FIRST_CHAT + number))
-        if coordinator:
-            await add_officer(
-                session,
-                unit=unit,
-                name="Điều phối",
-                positions=[],
-                roles=["coordinator"],
-                telegram_id=COORDINATOR_CHAT,
-                actor="test",
-            )
-        return unit.id
-
-
-async def deliveries(sessions: Sessions) -> list[Delivery]:
-    async with sessions() as session:
-        return list(await session.scalars(select(Delivery).order_by(Delivery.id)))
 
 
 def states(rows: list[Delivery]) -> Counter[tuple[str, str]]:
@@ -237,10 +176,13 @@ def test_frozen_bot_runs_the_cli_on_a_ticking_frozen_clock(
 
     monkeypatch.setattr(frozen_bot, "bot_main", fake_cli)
     assert frozen_bot.main(["--at", MORNING.isoformat(), "--", "--log-level", "INFO", "run"]) == 7
-    [(argv, seen)] = calls
+    [(argv, seen)] = calls[:1]
     assert argv == ["--log-level", "INFO", "run"]
     assert MORNING <= seen < MORNING + timedelta(seconds=5)
     assert datetime.now(UTC) > MORNING + timedelta(days=365)  # travel ends with the command
+    since = datetime.now(UTC).timestamp() - 60  # a process started a minute after the caller
+    assert frozen_bot.main(["--at", MORNING.isoformat(), "--since", str(since), "--", "run"]) == 7
+    assert MORNING + timedelta(seconds=60) <= calls[-1][1] < MORNING + timedelta(seconds=65)
     with pytest.raises(SystemExit):
         frozen_bot.main(["--at", "2024-03-13T08:00:00", "--", "run"])  # no UTC offset
     with pytest.raises(SystemExit):
