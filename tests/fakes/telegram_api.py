@@ -43,7 +43,6 @@ import base64
 import hashlib
 import html
 import json
-import math
 import re
 import time
 from collections import deque
@@ -55,6 +54,7 @@ from typing import Any, NoReturn
 from aiohttp import web
 
 from tests.fakes.changes import wait_for_change
+from tests.fakes.flood import FloodControl, FloodLimits
 from tests.fakes.serving import FakeServer, on_server_loop, serve_main
 
 DEFAULT_TOKEN = "123456789:TEST-dondoc-fake-token"
@@ -109,15 +109,6 @@ Params = dict[str, Any]
 
 
 # --------------------------------------------------------------------------- public records
-
-
-@dataclass(frozen=True)
-class FloodLimits:
-    """Telegram's flood limits, enforced with sliding windows when passed to FakeTelegram."""
-
-    global_per_second: int = 30
-    per_chat_per_second: int = 1
-    per_group_per_minute: int = 20  # chats with a negative id
 
 
 @dataclass(frozen=True)
@@ -437,50 +428,6 @@ def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-# --------------------------------------------------------------------------- flood control
-
-
-class _FloodControl:
-    """Sliding windows of accepted sends: overall, per chat, per group."""
-
-    def __init__(self, limits: FloodLimits, clock: Callable[[], float]) -> None:
-        self.limits = limits
-        self.clock = clock
-        self._global: deque[float] = deque()
-        self._per_chat: dict[int, deque[float]] = {}
-
-    def retry_after(self, chat_id: int | None) -> int | None:
-        """Seconds to wait before a send to chat_id would be accepted, or None if it would be."""
-        now = self.clock()
-        waits = [_window_wait(self._global, now, 1.0, self.limits.global_per_second)]
-        if chat_id is not None:
-            window, limit = self._chat_window(chat_id)
-            waits.append(_window_wait(self._per_chat.get(chat_id, deque()), now, window, limit))
-        worst = max(waits)
-        return None if worst <= 0 else max(1, math.ceil(worst))
-
-    def record(self, chat_id: int | None) -> None:
-        now = self.clock()
-        self._global.append(now)
-        if chat_id is not None:
-            self._per_chat.setdefault(chat_id, deque()).append(now)
-
-    def _chat_window(self, chat_id: int) -> tuple[float, int]:
-        if chat_id < 0:
-            return 60.0, self.limits.per_group_per_minute
-        return 1.0, self.limits.per_chat_per_second
-
-
-def _window_wait(stamps: deque[float], now: float, window: float, limit: int) -> float:
-    """How long until a new event fits: drops expired stamps, then looks at the limit-th
-    newest one, which is the next to leave the window."""
-    while stamps and stamps[0] <= now - window:
-        stamps.popleft()
-    if len(stamps) < limit:
-        return 0.0
-    return stamps[-limit] + window - now
-
-
 # --------------------------------------------------------------------------- the server
 
 
@@ -500,7 +447,7 @@ class FakeTelegram(FakeServer):
         self.token = token
         self.bot_id = int(token.split(":", 1)[0])
         self.clock = clock
-        self.flood = _FloodControl(flood, clock) if flood is not None else None
+        self.flood = FloodControl(flood, clock) if flood is not None else None
 
         # What the test inspects.
         self.requests: list[ApiRequest] = []

@@ -67,6 +67,7 @@ from typing import Any, NoReturn
 from aiohttp import web
 
 from tests.fakes.changes import wait_for_change
+from tests.fakes.flood import FloodControl, FloodLimits
 from tests.fakes.serving import FakeServer, on_server_loop, on_server_thread, serve_main
 
 DEFAULT_TOKEN = "1459232241454765289:fakeZaloSecretForTestsOnly0123456789abcdefXYZ"
@@ -154,10 +155,14 @@ class FakeZalo(FakeServer):
         clock: Callable[[], float] = time.time,
         port: int = 0,
         journal: str | Path | None = None,
+        quota: FloodLimits | None = None,
     ) -> None:
+        """``quota``: sends beyond these limits answer Zalo's quota error (429): Zalo
+        publishes no figure, so a test or a bench sets the one it measures against."""
         super().__init__(port=port, journal=journal)
         self.token = token
         self.clock = clock
+        self.flood = FloodControl(quota, clock) if quota is not None else None
         self.requests: list[ApiRequest] = []
         self.stats = Stats()
         self.webhook: dict[str, Any] | None = None
@@ -503,8 +508,10 @@ class FakeZalo(FakeServer):
             raise ApiError(status, "Internal server error")
         if method not in SEND_METHODS:
             return
-        if self._quota > 0:
-            self._quota -= 1
+        forced = self._quota > 0  # force_quota
+        self._quota -= forced
+        limited = self.flood is not None and self.flood.retry_after(str(params.get("chat_id")))
+        if forced or limited:
             self.stats.quota_errors += 1
             raise ApiError(429, "Quota exceeded")  # [G]
         if str(params.get("chat_id")) in self._blocked:
@@ -611,6 +618,8 @@ class FakeZalo(FakeServer):
         )
         self._sent.append(message)
         self.stats.sent += 1
+        if self.flood is not None:
+            self.flood.record(message.chat_id)
         self._write_journal("message", **asdict(message))
         return {"message_id": message.message_id, "date": message.date}
 
