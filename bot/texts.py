@@ -621,7 +621,7 @@ def digest_header(day: date) -> str:
     return f"Nhắc việc ngày {day:%d/%m/%Y}:"
 
 
-DIGEST_FOOTER = "Bấm vào từng việc để cập nhật tiến độ hoặc gửi minh chứng."
+DIGEST_FOOTER = "Chọn từng việc (bấm, hoặc gõ số) để cập nhật tiến độ hoặc gửi minh chứng."
 
 
 def more_items(count: int) -> str:

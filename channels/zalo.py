@@ -20,25 +20,23 @@ voice and anything else get a short "chưa hỗ trợ" saying what to send inste
 a group chat gets one polite line and nothing else. ``Inbound.event_id`` is
 the message id (text).
 
-Sending (:class:`ZaloOutbound`, and :meth:`ZaloChannel.deliver` for replies):
-text only, at most 2000 characters a message, longer texts split on line
-boundaries (:func:`split_text`); no buttons, no editing, no documents, so a
-reply's choices, documents and photos are not sent yet (the text rendering
-for channels without buttons, and signed links, come later).
+Sending: replies (:meth:`ZaloChannel.deliver`) and the scheduler's sends
+(:class:`ZaloOutbound`) go through the text rendering for channels without
+buttons (channels.text_rendering: numbered choices, a new message instead of
+an edit, at most 2000 characters a message, split on lines) into a
+:class:`ZaloSink`, which takes each message's turn from the bot's shared send
+budget and maps Zalo's errors onto the sender's. Zalo takes no uploaded files:
+the features send links instead (handlers.reports, scheduler.summaries).
 
 A photo whose item is named (caption "3.1.3", or "Gửi minh chứng" pressed
 before) is downloaded while its update is handled, seconds after the poll. A
 photo waiting for its item to be picked is downloaded when it is picked, and
 gets "gửi lại ảnh" if its URL expired meanwhile: downloading every photo on
-arrival would download strangers' photos too, until officers can link Zalo.
+arrival would download strangers' photos too.
 
-Wiring, for ``python -m bot run`` (still to come)::
-
-    async with ZaloApi(token, base_url=settings.zalo_api_base_url) as api:
-        channel = ZaloChannel(app=app_state, api=api)  # dispatch=route_event by default
-        await channel.start()   # deletes the webhook, drains the inbox, polls
-        ...                     # ZaloOutbound(api) is the scheduler's sending side
-        await channel.stop()    # waits for the update in hand
+Receiving by webhook: :meth:`ZaloChannel.accept` keeps the posted update in the
+same inbox and queues it, so dedup and restarts behave as with polling.
+channels.zalo_app.ZaloRunner wires all this into ``python -m bot run``.
 """
 
 from __future__ import annotations

@@ -110,6 +110,7 @@ def test_every_web_secret_is_masked_in_logs() -> None:
         "123:abc",
         SECRET,
         settings.webhook_secret_for("telegram"),  # PTB logs setWebhook's parameters at DEBUG
+        settings.webhook_secret_for("zalo"),  # Zalo's webhook secret, too
     }
 
 

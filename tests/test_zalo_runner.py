@@ -11,21 +11,28 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
+from bot.runner import ChannelRefused, running
 from bot.settings import Settings
+from channels.registry import configured_channels
+from channels.telegram_app import TelegramRunner
 from channels.zalo import ZaloChannel
 from channels.zalo_api import QUOTA_WAIT_SECONDS
 from channels.zalo_app import ZALO_SECRET_HEADER, ZaloRunner
 from core.conversation import Inbound, Reply
+from core.officers import add_officer, create_invite
 from handlers.base import AppState
 from storage.db import make_engine, make_session_factory
-from storage.models import ChannelAccount, Delivery, ProgressUpdate, ZaloInbox
+from storage.models import ChannelAccount, Delivery, Officer, ProgressUpdate, Unit, ZaloInbox
+from tests.e2e import SettableClock, bot_settings
+from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.zalo_api import FakeZalo
 from tests.test_telegram_budget import DrivenClock
-from tests.text_world import number_of, numbered
+from tests.text_world import PLAN, number_of, numbered, yaml_unit
 from tests.zalo_world import PUBLIC_URL, text_update, zalo_bot, zalo_settings
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -243,3 +250,152 @@ async def test_the_friday_summary_on_zalo_is_its_text_and_the_files_links(
     async with session_factory() as session:
         deliveries = list(await session.scalars(select(Delivery)))
     assert [(d.kind, d.channel, d.status) for d in deliveries] == [("summary", "zalo", "sent")]
+
+
+# --- invites, configuration ------------------------------------------------------------------
+
+
+async def test_moi_on_zalo_gives_the_code_to_type_and_the_invited_officer_types_it(
+    settings: Settings, session_factory: Sessions
+) -> None:
+    async with FakeZalo() as zalo, zalo_bot(settings, session_factory, zalo) as bot:
+        admin = await bot.officer("Lê Thị Hoa", ["VPTK"], roles=("admin",))
+        invite = await bot.say(admin, "/moi VHXH Phạm Văn Minh")
+        (code,) = re.findall(r"mã mời này: (\S+)$", invite)
+        minh = zalo.user(display_name="Phạm Văn Minh")
+        greeting = await bot.say(minh, code)
+
+    assert "http" not in invite and invite.count(code) == 1
+    assert greeting.startswith(texts.linked("Zalo") + "\nXin chào Phạm Văn Minh")
+
+
+def test_both_channels_run_when_both_tokens_are_set(settings: Settings) -> None:
+    both = settings.model_copy(
+        update={
+            "telegram_bot_token": SecretStr("123:telegram-token"),
+            "zalo_bot_token": SecretStr("456:zalo-token"),
+        }
+    )
+    zalo_only = settings.model_copy(update={"zalo_bot_token": SecretStr("456:zalo-token")})
+
+    assert configured_channels(both) == [TelegramRunner, ZaloRunner]
+    assert configured_channels(zalo_only) == [ZaloRunner]
+    assert configured_channels(settings) == []
+
+
+def test_the_zalo_webhook_secret_is_masked_in_logs(settings: Settings) -> None:
+    web = settings.model_copy(update={"web_secret": SecretStr("w" * 40)})
+
+    assert web.webhook_secret_for("zalo") in web.secret_values()
+    assert web.webhook_secret_for("zalo") != web.webhook_secret_for("telegram")
+
+
+async def test_a_refused_token_stops_the_start_with_the_operators_message(
+    settings: Settings, session_factory: Sessions
+) -> None:
+    async with FakeZalo() as zalo:
+        config = zalo_settings(settings, zalo).model_copy(
+            update={"zalo_bot_token": SecretStr("1:not-the-token")}
+        )
+        state = AppState(settings=config, sessions=session_factory)
+        with pytest.raises(ChannelRefused) as refused:
+            async with running(state, [ZaloRunner(state)], schedule=False):
+                pass
+
+    assert str(refused.value) == texts.ZALO_TOKEN_REFUSED
+    assert zalo.calls("getUpdates") == []
+
+
+async def test_an_officer_who_blocked_the_bot_on_zalo_is_unreachable_and_the_coordinator_told(
+    settings: Settings, session_factory: Sessions
+) -> None:
+    early = datetime(2024, 3, 26, 6, 0, tzinfo=ICT)
+    async with (
+        FakeZalo() as zalo,
+        zalo_bot(settings, session_factory, zalo, schedule=True, now=early) as bot,
+    ):
+        lan = await bot.officer("Nguyễn Thị Lan", ["VPTK"])
+        hoa = await bot.officer("Lê Thị Hoa", ["VHXH"], roles=("coordinator",))
+        zalo.block(lan.id)  # Zalo answers her sends "not found" from now on
+        mark = zalo.checkpoint()
+        bot.clock.set(datetime(2024, 3, 26, 7, 31, tzinfo=ICT))
+        assert bot.run.schedule is not None
+        await bot.run.schedule.ticker.tick()
+        notices = await bot.replies(hoa, 1, after=mark)
+
+    assert notices == [texts.unreachable_notice("Nguyễn Thị Lan")]
+    assert zalo.texts_to(lan.id)[-1].startswith("Đã liên kết")  # nothing after the greeting
+    async with session_factory() as session:
+        accounts = {
+            a.external_id: a.unreachable for a in await session.scalars(select(ChannelAccount))
+        }
+        digest = await session.scalar(select(Delivery).where(Delivery.kind == "digest"))
+    assert accounts == {lan.id: True, hoa.id: False}
+    assert digest is not None and digest.status == "failed"  # no other account to try
+    assert digest.error is not None and "not found" in digest.error.lower()
+
+
+async def test_telegram_and_zalo_in_one_process_and_a_person_on_both_gets_one_digest(
+    settings: Settings, session_factory: Sessions
+) -> None:
+    """Both tokens set: both channels run with one tick. Lan links Zalo, then Telegram, with
+    two invite codes; the morning digest goes to one of her accounts, once."""
+    clock = SettableClock(datetime(2024, 3, 26, 6, 0, tzinfo=ICT))
+    async with FakeZalo() as zalo, FakeTelegram() as tg:
+        config = bot_settings(zalo_settings(settings, zalo), tg)
+        state = AppState(settings=config, sessions=session_factory, clock=clock)
+        async with session_factory() as session, session.begin():
+            unit = await yaml_unit(session, PLAN)
+            lan, _ = await add_officer(
+                session, unit=unit, name="Nguyễn Thị Lan", positions=["VPTK"], actor="test"
+            )
+            on_zalo = await create_invite(session, unit=unit, officer=lan, actor="t", now=clock())
+        budget = DrivenClock()
+        channels = [TelegramRunner(state), ZaloRunner(state, clock=budget, sleep=budget.sleep)]
+        async with running(state, channels) as run:
+            lan_zalo = zalo.user(display_name="Lan")
+            zalo.send_text(lan_zalo, on_zalo.code)
+            await zalo.wait_for(lambda m: m.chat_id == lan_zalo.id)
+            async with session_factory() as session, session.begin():
+                officer = await session.get_one(Officer, lan.id)
+                unit = await session.get_one(Unit, unit.id)
+                on_tg = await create_invite(
+                    session, unit=unit, officer=officer, actor="t", now=clock()
+                )
+            await tg.send_text(5001, on_tg.code)
+            greeting = await tg.wait_for(lambda m: m.chat_id == 5001)
+            mark_tg, mark_zalo = len(tg.sent()), zalo.checkpoint()
+            clock.set(datetime(2024, 3, 26, 7, 31, tzinfo=ICT))
+            assert run.schedule is not None
+            await run.schedule.ticker.tick()
+            await run.schedule.ticker.tick()
+
+    header = texts.digest_header(date(2024, 3, 26))
+    digests = [m.content for m in tg.sent()[mark_tg:] if m.content.startswith(header)]
+    digests += [m.content for m in zalo.sent()[mark_zalo:] if m.content.startswith(header)]
+    assert greeting.content.startswith(texts.linked("Telegram"))
+    assert len(digests) == 1
+    async with session_factory() as session:
+        channels_linked = sorted(a.channel for a in await session.scalars(select(ChannelAccount)))
+        deliveries = list(await session.scalars(select(Delivery)))
+    assert channels_linked == ["telegram", "zalo"]
+    assert [(d.kind, d.status) for d in deliveries] == [("digest", "sent")]
+
+
+async def test_a_reply_outlasts_a_short_5xx_storm_after_backing_off(
+    settings: Settings, session_factory: Sessions
+) -> None:
+    clock = DrivenClock()
+    async with FakeZalo() as zalo:
+        state = AppState(settings=zalo_settings(settings, zalo), sessions=session_factory)
+        runner = ZaloRunner(state, clock=clock, sleep=clock.sleep)
+        zalo.fail_next(2, status=502)
+        event = Inbound(channel="zalo", user_id="u", display_name="", chat_id="u", event_id="1")
+        try:
+            await runner.inbound.deliver(event, [Reply("vẫn tới nơi")])
+        finally:
+            await runner.stop()
+
+    assert zalo.texts_to("u") == ["vẫn tới nơi"]
+    assert zalo.stats.server_errors == 2
+    assert clock.slept == [2.0, 4.0]  # channels.zalo.backoff: 2 s, then 4 s
