@@ -90,6 +90,21 @@ def empty_all_tables_statement() -> TextClause:
     return text(f"DO $$ BEGIN {deletes} {restarts} END $$")
 
 
+async def empty_all_tables(url: str) -> None:
+    """Empty every table of the database at ``url`` (SQLite or PostgreSQL), e.g. between the
+    tests that share one bot process."""
+    engine = make_engine(url, poolclass=NullPool)
+    try:
+        async with engine.begin() as connection:
+            if engine.dialect.name == "postgresql":
+                await connection.execute(empty_all_tables_statement())
+            else:
+                for table in reversed(Base.metadata.sorted_tables):  # children first
+                    await connection.execute(table.delete())
+    finally:
+        await engine.dispose()
+
+
 class PostgresDatabase:
     """A database of this test session's own, migrated once, emptied before each test."""
 
@@ -104,7 +119,6 @@ class PostgresDatabase:
         asyncio.run(self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
         asyncio.run(self._admin(f'CREATE DATABASE "{self.name}"'))
         upgrade_database_sync(self.url)
-        self.reset = empty_all_tables_statement()
 
     async def _admin(self, statement: str) -> None:
         # CREATE/DROP DATABASE refuse to run inside a transaction.
@@ -116,12 +130,7 @@ class PostgresDatabase:
             await engine.dispose()
 
     async def fresh(self, tmp_path: Path) -> str:
-        engine = make_engine(self.url, poolclass=NullPool)
-        try:
-            async with engine.begin() as connection:
-                await connection.execute(self.reset)
-        finally:
-            await engine.dispose()
+        await empty_all_tables(self.url)
         return self.url
 
     def close(self) -> None:

@@ -1,10 +1,12 @@
-"""The journeys of issue 13, written once and run on Telegram (buttons) and on the text
-rendering (numbered choices): see tests/journeys.py. The database is the test's (SQLite or
-PostgreSQL); what each journey changed is checked there."""
+"""The journeys of issue 13, written once and run on Telegram (buttons), on the text
+rendering (numbered choices) and on Zalo (the real ``python -m bot run`` against the fake
+Zalo Bot API, one process for the module): see tests/journeys.py. The database is the
+test's (SQLite or PostgreSQL; on Zalo, the module's); what each journey changed is checked
+there."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -18,8 +20,9 @@ from bot.settings import Settings
 from core.accounts import channel_label
 from core.officers import add_officer
 from storage.models import Base, Criterion, Evidence, Officer, ProgressUpdate
+from tests.conftest import DatabaseUnderTest
 from tests.fakes.telegram_api import BOT_USERNAME
-from tests.journeys import Chat, open_chat
+from tests.journeys import Chat, ZaloProcess, open_chat, zalo_module_process
 from tests.text_world import link, yaml_unit
 
 PLAN = """
@@ -74,18 +77,27 @@ async def seed(chat: Chat) -> int:
             officer, _ = await add_officer(
                 session, unit=unit, name=name, positions=positions, roles=roles, actor="test"
             )
-            await link(session, chat.channel, officer.id, str(user))
+            await link(session, chat.channel, officer.id, chat.account(user))
         return unit.id
 
 
-@pytest.fixture(params=["telegram", "text"])
+@pytest.fixture(scope="module")
+def zalo(
+    database_under_test: DatabaseUnderTest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ZaloProcess]:
+    """The module's bot on Zalo: started by the first Zalo journey, stopped after the last."""
+    yield from zalo_module_process(database_under_test, tmp_path_factory)
+
+
+@pytest.fixture(params=["telegram", "text", "zalo"])
 async def world(
     request: pytest.FixtureRequest,
     settings: Settings,
     session_factory: async_sessionmaker[AsyncSession],
     tmp_path: Path,
 ) -> AsyncIterator[World]:
-    async with open_chat(request.param, settings, session_factory, tmp_path) as chat:
+    process = request.getfixturevalue("zalo") if request.param == "zalo" else None
+    async with open_chat(request.param, settings, session_factory, tmp_path, process) as chat:
         yield World(chat, await seed(chat))
 
 
@@ -135,7 +147,7 @@ async def test_overdue_summary_and_who_may_see_them(world: World) -> None:
     chat = world.chat
     overdue = await chat.say(HA, "/quahan", texts.overdue_title(1, 0, 1))
     assert "PAR 2.1.3 Niêm yết thủ tục hành chính" in overdue.text
-    await chat.say(HA, "/tonghop", texts.WORKBOOK_CAPTION)
+    await chat.say(HA, "/tonghop", chat.files_note)
     await chat.say(LAN, "/quahan", texts.NOT_ALLOWED)
     await chat.say(LAN, "/tonghop", texts.NOT_ALLOWED)
 

@@ -7,8 +7,10 @@ The 429/5xx and blocked-chat tests drive ReminderSender in this process, on a fa
 subprocess tests (several hundred officers) run ``python -m bot run`` through
 ``tests.fakes.frozen_bot``, which starts the bot's clock at 08:00 that day (after
 REMINDER_TIME, 07:30): the tick that runs at start-up is the catch-up, and sends the digests at
-once. The fake Bot API server runs in a thread of this process. Nothing sleeps: the tests wait
-on the fake server's conditions (a request being held, every chat having a message) and on the
+once. They run on Telegram and on Zalo (``channel``: the officers' accounts and the bot's
+token are that channel's; Zalo's budget is set to Telegram's 30/s to keep them short). The
+fake server runs in a thread of this process. Nothing sleeps: the tests wait on the fake
+server's conditions (a request being held, every chat having a message) and on the
 processes' exits.
 
 The kill is made deterministic by the fake server: it accepts the first 150 digests, then holds
@@ -23,61 +25,51 @@ import asyncio
 import http.client
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from random import Random
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot
 from telegram.error import NetworkError
 
 from bot import texts
 from channels.telegram_outbound import TelegramOutbound
-from core.officers import add_officer
-from core.plan_store import import_plan
-from core.plan_yaml import load_yaml_plan
 from scheduler.reminders import ReminderSender
 from scheduler.sender import FANOUT_CONCURRENCY, Sender
-from storage.models import ChannelAccount, Delivery, Unit
+from storage.models import ChannelAccount, Delivery
+from tests.bot_processes import Bots, bot_processes
 from tests.fakes import frozen_bot
 from tests.fakes.telegram_api import DEFAULT_TOKEN, FakeTelegram
+from tests.fakes.zalo_api import FakeZalo
+from tests.reminder_world import (
+    COORDINATOR_CHAT,
+    DAY,
+    FIRST_CHAT,
+    ICT,
+    LATER,
+    MORNING,
+    Sessions,
+    chat_ids,
+    deliveries,
+    seed,
+)
 from tests.seed_files import REPO_DIR
 from tests.test_sender import FakeTime
 
-Sessions = async_sessionmaker[AsyncSession]
-
-ICT = ZoneInfo("Asia/Ho_Chi_Minh")
-DAY = date(2024, 3, 13)  # a Wednesday, a workday; the item is due that day
-MORNING = datetime(2024, 3, 13, 8, 0, tzinfo=ICT)  # after REMINDER_TIME: the catch-up sends
-LATER = datetime(2024, 3, 13, 8, 30, tzinfo=ICT)  # a restart: the dead claims are > 5 min old
 OFFICERS = 300
-FIRST_CHAT = 10_000
-CHATS = frozenset(range(FIRST_CHAT, FIRST_CHAT + OFFICERS))
+CHATS = chat_ids(OFFICERS)
 KILL_AFTER = 150  # digests the fake accepts before holding sends (the first bot's "half-way")
-COORDINATOR_CHAT = 99
-
-PLAN = """
-dondoc_plan: 1
-unit: Phường Thử
-year: 2024
-criteria:
-  - {index: PAR, code: "1", title: Khu vực một}
-  - {index: PAR, code: "1.1", title: Ban hành kế hoạch, lead: VPTK, deadline: 13/03/2024}
-"""
 
 
 @pytest.fixture(autouse=True)
@@ -86,53 +78,14 @@ def retry_after_as_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PTB_TIMEDELTA", "true")
 
 
-async def seed(sessions: Sessions, officers: int, *, coordinator: bool = False) -> int:
-    """The plan and ``officers`` VPTK officers with chats FIRST_CHAT…; returns the unit's id."""
-    async with sessions() as session, session.begin():
-        await import_plan(
-            session,
-            unit_name="Phường Thử",
-            plan=load_yaml_plan(PLAN),
-            source_name="kh.yaml",
-            source_sha256=None,
-            actor="test",
-        )
-        unit = (await session.scalars(select(Unit))).one()
-        for number in range(officers):
-            await add_officer(
-                session,
-                unit=unit,
-                name=f"Cán bộ {number:03d}",
-                positions=["VPTK"],
-                telegram_id=FIRST_CHAT + number,
-                actor="test",
-            )
-        if coordinator:
-            await add_officer(
-                session,
-                unit=unit,
-                name="Điều phối",
-                positions=[],
-                roles=["coordinator"],
-                telegram_id=COORDINATOR_CHAT,
-                actor="test",
-            )
-        return unit.id
-
-
-async def deliveries(sessions: Sessions) -> list[Delivery]:
-    async with sessions() as session:
-        return list(await session.scalars(select(Delivery).order_by(Delivery.id)))
-
-
 def states(rows: list[Delivery]) -> Counter[tuple[str, str]]:
     return Counter((row.kind, row.status) for row in rows)
 
 
-def assert_one_digest_each(tg: FakeTelegram, chats: frozenset[int]) -> None:
+def assert_one_digest_each(fake: FakeTelegram | FakeZalo, chats: frozenset[str]) -> None:
     """Every chat got exactly one message, a digest for DAY, and nobody else got anything."""
-    sent = tg.sent()
-    per_chat = Counter(message.chat_id for message in sent)
+    sent = fake.sent()
+    per_chat = Counter(str(message.chat_id) for message in sent)
     missing = sorted(chats - per_chat.keys())
     repeated = {chat: n for chat, n in per_chat.items() if n > 1}
     strangers = sorted(per_chat.keys() - chats)
@@ -142,8 +95,8 @@ def assert_one_digest_each(tg: FakeTelegram, chats: frozenset[int]) -> None:
     assert all("1.1" in m.content for m in sent)
 
 
-def every_chat_has_a_message(tg: FakeTelegram, chats: frozenset[int]) -> bool:
-    return chats <= {message.chat_id for message in tg.sent()}
+def every_chat_has_a_message(fake: FakeTelegram | FakeZalo, chats: frozenset[str]) -> bool:
+    return chats <= {str(message.chat_id) for message in fake.sent()}
 
 
 # --------------------------------------------------------------------------- the harness
@@ -223,10 +176,13 @@ def test_frozen_bot_runs_the_cli_on_a_ticking_frozen_clock(
 
     monkeypatch.setattr(frozen_bot, "bot_main", fake_cli)
     assert frozen_bot.main(["--at", MORNING.isoformat(), "--", "--log-level", "INFO", "run"]) == 7
-    [(argv, seen)] = calls
+    [(argv, seen)] = calls[:1]
     assert argv == ["--log-level", "INFO", "run"]
     assert MORNING <= seen < MORNING + timedelta(seconds=5)
     assert datetime.now(UTC) > MORNING + timedelta(days=365)  # travel ends with the command
+    since = datetime.now(UTC).timestamp() - 60  # a process started a minute after the caller
+    assert frozen_bot.main(["--at", MORNING.isoformat(), "--since", str(since), "--", "run"]) == 7
+    assert MORNING + timedelta(seconds=60) <= calls[-1][1] < MORNING + timedelta(seconds=65)
     with pytest.raises(SystemExit):
         frozen_bot.main(["--at", "2024-03-13T08:00:00", "--", "run"])  # no UTC offset
     with pytest.raises(SystemExit):
@@ -240,7 +196,7 @@ async def test_429_and_5xx_for_a_while_then_every_digest_once_the_same_day(
     session_factory: Sessions,
 ) -> None:
     officers = 40
-    chats = frozenset(range(FIRST_CHAT, FIRST_CHAT + officers))
+    chats = chat_ids(officers)
     unit_id = await seed(session_factory, officers)
     time = FakeTime()  # the sender's pacing, back-off and retry_after, without real waiting
     start = time.now
@@ -317,134 +273,66 @@ async def test_a_blocked_chat_marks_the_officer_unreachable_and_tells_the_coordi
     assert failed.chat_id == str(blocked_chat) and (failed.error or "").startswith("blocked")
 
 
-def chat_of(row: Delivery) -> int:
-    """The Telegram chat a delivery names (text since 0013, as Zalo's ids are)."""
+def chat_of(row: Delivery) -> str:
+    """The chat a delivery names (text since 0013, as Zalo's ids are)."""
     assert row.chat_id is not None
-    return int(row.chat_id)
+    return row.chat_id
 
 
 # --------------------------------------------------------------------------- bot processes
 
 
-@dataclass
-class BotProcess:
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-    def reports(self) -> list[dict[str, int]]:
-        """The tick's "unit N: <report>" lines (INFO), e.g. {"sent": 160, "duplicate": 140}."""
-        found = []
-        for line in self.output().splitlines():
-            match = re.search(r"scheduler\.jobs: unit \d+: Nhắc việc ngày [\d/]+: (.*)$", line)
-            if match:
-                found.append({k: int(n) for k, n in re.findall(r"(\w+): (\d+)", match[1])})
-        return found
-
-
-class Bots:
-    """Bot subprocesses against the fake server, each on a frozen-then-ticking clock; all are
-    killed on the way out, whatever happened."""
-
-    def __init__(self, tg: FakeTelegram, database_url: str, tmp_path: Path) -> None:
-        self.tg = tg
-        self.tmp_path = tmp_path
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "TELEGRAM_BOT_TOKEN": tg.token,
-            "TELEGRAM_API_BASE_URL": tg.base_url,
-            "TELEGRAM_FILE_BASE_URL": tg.base_file_url,
-            "EVIDENCE_DIR": str(tmp_path / "evidence"),
-            "REMINDER_TIME": "07:30",
-            "CLAIM_TIMEOUT_SECONDS": "300",  # LATER is 30 minutes after the first run's claims
-            "PYTHONPATH": str(REPO_DIR),
-        }
-        self.started: list[BotProcess] = []
-
-    def start(self, at: datetime) -> BotProcess:
-        log = self.tmp_path / f"bot-{len(self.started)}.log"
-        command = [sys.executable, "-m", "tests.fakes.frozen_bot", "--at", at.isoformat()]
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [*command, "--", "--log-level", "INFO", "run"],
-                cwd=REPO_DIR,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        bot = BotProcess(process, log)
-        self.started.append(bot)
-        return bot
-
-    def stop(self, bot: BotProcess) -> str:
-        """SIGTERM, a clean exit (it waits for a tick in progress), and a log without the token."""
-        bot.process.terminate()
-        code = bot.process.wait(timeout=30)
-        output = bot.output()
-        assert code == 0, output[-3000:]
-        assert self.tg.token not in output
-        return output
-
-    def kill_all(self) -> None:
-        for bot in self.started:
-            if bot.process.poll() is None:
-                bot.process.kill()
-                bot.process.wait(timeout=10)
+@pytest.fixture(params=["telegram", "zalo"])
+def channel(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @contextmanager
-def bots_against_fake(database_url: str, tmp_path: Path) -> Iterator[Bots]:
-    tg = FakeTelegram()
-    tg.start_in_thread()
-    bots = Bots(tg, database_url, tmp_path)
-    try:
-        yield bots
-    except BaseException:
-        for number, bot in enumerate(bots.started):  # for the failure report, token-free
-            tail = bot.output()[-4000:].replace(tg.token, "[TOKEN]")
-            print(f"--- bot {number} (exit {bot.process.poll()}):\n{tail}")
-        raise
-    finally:
-        bots.kill_all()
-        tg.stop()
+def bots_against_fake(
+    database_url: str, tmp_path: Path, channel: str
+) -> Iterator[tuple[Bots, FakeTelegram | FakeZalo]]:
+    """Bot processes with the channel's token only, against its fake serving from a thread."""
+    fake = FakeTelegram() if channel == "telegram" else FakeZalo()
+    fakes = {"tg": fake} if isinstance(fake, FakeTelegram) else {"zalo": fake}
+    with bot_processes(database_url, tmp_path, **fakes, ZALO_MESSAGES_PER_SECOND="30") as bots:
+        yield bots, fake
+
+
+def on(channel: str) -> Callable[[int], Sequence[str]]:
+    return lambda number: (channel,)
 
 
 # --------------------------------------------------------------------------- in subprocesses
 
 
 async def test_the_start_up_tick_is_the_catch_up(
-    database_url: str, session_factory: Sessions, tmp_path: Path
+    database_url: str, session_factory: Sessions, tmp_path: Path, channel: str
 ) -> None:
     """Down at 07:30, started at 08:00: today's digests go out at start-up, not a tick later."""
-    await seed(session_factory, 3)
-    with bots_against_fake(database_url, tmp_path) as bots:
+    await seed(session_factory, 3, channels=on(channel))
+    with bots_against_fake(database_url, tmp_path, channel) as (bots, fake):
         bot = bots.start(MORNING)
-        await bots.tg.wait_until(lambda: len(bots.tg.sent()) == 3, timeout=15)
+        await fake.wait_until(lambda: len(fake.sent()) == 3, timeout=15)
         bots.stop(bot)
-        assert_one_digest_each(bots.tg, frozenset(range(FIRST_CHAT, FIRST_CHAT + 3)))
+        assert_one_digest_each(fake, chat_ids(3))
 
 
 async def test_a_fan_out_killed_half_way_resumes_on_restart_without_loss_or_repeat(
-    database_url: str, session_factory: Sessions, tmp_path: Path
+    database_url: str, session_factory: Sessions, tmp_path: Path, channel: str
 ) -> None:
-    await seed(session_factory, OFFICERS)
-    with bots_against_fake(database_url, tmp_path) as bots:
-        tg = bots.tg
+    await seed(session_factory, OFFICERS, channels=on(channel))
+    with bots_against_fake(database_url, tmp_path, channel) as (bots, tg):
         tg.hold_sends_after(KILL_AFTER)
         first = bots.start(MORNING)
         # Every fan-out worker stuck on a held send: all earlier digests are marked sent.
         held = await tg.wait_for_held(FANOUT_CONCURRENCY, timeout=30)
         first.process.kill()  # SIGKILL: no clean-up, no marks, connections dropped
         assert first.process.wait(timeout=10) == -signal.SIGKILL
-        held_chats = {int(request.params["chat_id"]) for request in held}
+        held_chats = {str(request.params["chat_id"]) for request in held}
         assert len(held_chats) == FANOUT_CONCURRENCY
         assert await tg.release_held() >= FANOUT_CONCURRENCY  # dropped, never answered
 
-        first_chats = {message.chat_id for message in tg.sent()}
+        first_chats = {str(message.chat_id) for message in tg.sent()}
         assert len(tg.sent()) == len(first_chats) == KILL_AFTER
         assert not held_chats & first_chats
         rows = await deliveries(session_factory)
@@ -469,7 +357,9 @@ async def test_a_fan_out_killed_half_way_resumes_on_restart_without_loss_or_repe
     rows = await deliveries(session_factory)
     assert states(rows) == {("digest", "sent"): OFFICERS}
     assert {chat_of(row) for row in rows} == CHATS
-    assert all(row.message_id is not None and row.key_date == DAY for row in rows)
+    assert all(row.key_date == DAY for row in rows)
+    if channel == "telegram":  # Zalo's message ids are text: not kept
+        assert all(row.message_id is not None for row in rows)
     retried = {chat_of(row) for row in rows if row.attempts == 2}
     assert retried == held_chats
     assert all(row.attempts == 1 for row in rows if chat_of(row) not in held_chats)
@@ -482,11 +372,10 @@ async def test_a_fan_out_killed_half_way_resumes_on_restart_without_loss_or_repe
 
 
 async def test_two_bot_processes_at_once_send_each_digest_once(
-    database_url: str, session_factory: Sessions, tmp_path: Path
+    database_url: str, session_factory: Sessions, tmp_path: Path, channel: str
 ) -> None:
-    await seed(session_factory, OFFICERS)
-    with bots_against_fake(database_url, tmp_path) as bots:
-        tg = bots.tg
+    await seed(session_factory, OFFICERS, channels=on(channel))
+    with bots_against_fake(database_url, tmp_path, channel) as (bots, tg):
         one, two = bots.start(MORNING), bots.start(MORNING)
         await tg.wait_until(lambda: every_chat_has_a_message(tg, CHATS), timeout=40)
         bots.stop(one)
@@ -503,3 +392,38 @@ async def test_two_bot_processes_at_once_send_each_digest_once(
     assert states(rows) == {("digest", "sent"): OFFICERS}
     assert {chat_of(row) for row in rows} == CHATS
     assert all(row.attempts == 1 for row in rows)
+
+
+async def test_one_digest_for_each_officer_on_a_channel_they_linked(
+    database_url: str, session_factory: Sessions, tmp_path: Path
+) -> None:
+    """Telegram and Zalo in one process: an officer on Zalo only gets the digest there, one on
+    Telegram only there, and one linked on both gets it once, on one of them."""
+    linked = (("zalo",), ("telegram",), ("telegram", "zalo"))
+    officers = 30
+    await seed(session_factory, officers, channels=lambda number: linked[number % 3])
+    chats = {
+        kind: {c for c in chat_ids(officers) if linked[(int(c) - FIRST_CHAT) % 3] == kind}
+        for kind in linked
+    }
+    tg, zalo = FakeTelegram(), FakeZalo()
+    settings = {"ZALO_MESSAGES_PER_SECOND": "30"}
+    with bot_processes(database_url, tmp_path, tg=tg, zalo=zalo, **settings) as bots:
+        bot = bots.start(MORNING)
+        await zalo.wait_until(lambda: every_chat_has_a_message(zalo, frozenset(chats[("zalo",)])))
+        await tg.wait_until(lambda: every_chat_has_a_message(tg, frozenset(chats[("telegram",)])))
+        bots.stop(bot)  # a clean stop waits for the tick: anything left would be sent now
+        assert bot.reports() == [{"sent": officers}]
+    on_zalo = {str(m.chat_id) for m in zalo.sent()}
+    on_telegram = {str(m.chat_id) for m in tg.sent()}
+    both = chats[("telegram", "zalo")]
+    assert (on_zalo - both, on_telegram - both) == (chats[("zalo",)], chats[("telegram",)])
+    assert (on_zalo & on_telegram, on_zalo | on_telegram) == (set(), set(chat_ids(officers)))
+    assert_one_digest_each(zalo, frozenset(on_zalo))
+    assert_one_digest_each(tg, frozenset(on_telegram))
+    rows = await deliveries(session_factory)
+    assert states(rows) == {("digest", "sent"): officers}
+    assert {(row.channel, chat_of(row)) for row in rows} == {
+        *(("zalo", chat) for chat in on_zalo),
+        *(("telegram", chat) for chat in on_telegram),
+    }

@@ -7,6 +7,11 @@ claims' timestamps all live on that day. ``time.monotonic`` is left alone, so as
 loop, timeouts and the sender's pacing work as usual. Everything after ``--`` is handed to
 ``python -m bot``; the exit code is the bot's.
 
+``--since T`` (a ``time.time()`` of the caller) makes the clock start at ``--at`` plus the
+seconds since T instead: processes started one after another (each taking its own time to
+import) then read one clock, as processes on one machine do, which the shared send budget
+relies on.
+
 For fault tests that run the bot as a subprocess on a given workday (a test must not depend
 on the weekday it happens to run on).
 """
@@ -15,8 +20,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import time_machine
 
@@ -39,11 +45,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Run `python -m bot ARGS` with the clock starting at --at.",
     )
     parser.add_argument("--at", required=True, type=_moment, help="ISO moment with UTC offset")
+    parser.add_argument("--since", type=float, help="the caller's time.time(): --at is then")
     options = parser.parse_args(own)
     if not bot_args:
         parser.error("give the bot's arguments after --, e.g. -- run")
 
-    with time_machine.travel(options.at, tick=True):
+    start = options.at
+    if options.since is not None:
+        start += timedelta(seconds=time.time() - options.since)
+    with time_machine.travel(start, tick=True):
         return bot_main(bot_args)
 
 

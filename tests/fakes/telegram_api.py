@@ -40,25 +40,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import contextlib
-import functools
 import hashlib
 import html
 import json
-import math
 import re
-import signal
-import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, Any, Concatenate, NoReturn, ParamSpec, TypeVar
+from typing import Any, NoReturn
 
 from aiohttp import web
 
-from tests.fakes.changes import notify_change, wait_for_change
+from tests.fakes.changes import wait_for_change
+from tests.fakes.flood import FloodControl, FloodLimits
+from tests.fakes.serving import FakeServer, on_server_loop, serve_main
 
 DEFAULT_TOKEN = "123456789:TEST-dondoc-fake-token"
 BOT_USERNAME = "dondoc_test_bot"
@@ -108,21 +105,10 @@ TINY_PNG = base64.b64decode(
 # Widths of the PhotoSize entries Telegram makes for a photo, smallest first.
 _PHOTO_WIDTHS = (90, 320, 800, 1280, 2560)
 
-P = ParamSpec("P")
-R = TypeVar("R")
 Params = dict[str, Any]
 
 
 # --------------------------------------------------------------------------- public records
-
-
-@dataclass(frozen=True)
-class FloodLimits:
-    """Telegram's flood limits, enforced with sliding windows when passed to FakeTelegram."""
-
-    global_per_second: int = 30
-    per_chat_per_second: int = 1
-    per_group_per_minute: int = 20  # chats with a negative id
 
 
 @dataclass(frozen=True)
@@ -442,72 +428,10 @@ def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-# --------------------------------------------------------------------------- flood control
-
-
-class _FloodControl:
-    """Sliding windows of accepted sends: overall, per chat, per group."""
-
-    def __init__(self, limits: FloodLimits, clock: Callable[[], float]) -> None:
-        self.limits = limits
-        self.clock = clock
-        self._global: deque[float] = deque()
-        self._per_chat: dict[int, deque[float]] = {}
-
-    def retry_after(self, chat_id: int | None) -> int | None:
-        """Seconds to wait before a send to chat_id would be accepted, or None if it would be."""
-        now = self.clock()
-        waits = [_window_wait(self._global, now, 1.0, self.limits.global_per_second)]
-        if chat_id is not None:
-            window, limit = self._chat_window(chat_id)
-            waits.append(_window_wait(self._per_chat.get(chat_id, deque()), now, window, limit))
-        worst = max(waits)
-        return None if worst <= 0 else max(1, math.ceil(worst))
-
-    def record(self, chat_id: int | None) -> None:
-        now = self.clock()
-        self._global.append(now)
-        if chat_id is not None:
-            self._per_chat.setdefault(chat_id, deque()).append(now)
-
-    def _chat_window(self, chat_id: int) -> tuple[float, int]:
-        if chat_id < 0:
-            return 60.0, self.limits.per_group_per_minute
-        return 1.0, self.limits.per_chat_per_second
-
-
-def _window_wait(stamps: deque[float], now: float, window: float, limit: int) -> float:
-    """How long until a new event fits: drops expired stamps, then looks at the limit-th
-    newest one, which is the next to leave the window."""
-    while stamps and stamps[0] <= now - window:
-        stamps.popleft()
-    if len(stamps) < limit:
-        return 0.0
-    return stamps[-limit] + window - now
-
-
 # --------------------------------------------------------------------------- the server
 
 
-def _on_server_loop(
-    fn: Callable[Concatenate[FakeTelegram, P], Coroutine[Any, Any, R]],
-) -> Callable[Concatenate[FakeTelegram, P], Coroutine[Any, Any, R]]:
-    """Runs a test helper on the server's event loop, so that a test whose own loop differs
-    (the server was started with start_in_thread) can still await it. State is then only ever
-    touched from one thread, which is why the fake needs no locks."""
-
-    @functools.wraps(fn)
-    async def wrapper(self: FakeTelegram, *args: P.args, **kwargs: P.kwargs) -> R:
-        loop = self._loop
-        if loop is None or loop is asyncio.get_running_loop():
-            return await fn(self, *args, **kwargs)
-        future = asyncio.run_coroutine_threadsafe(fn(self, *args, **kwargs), loop)
-        return await asyncio.wrap_future(future)
-
-    return wrapper
-
-
-class FakeTelegram:
+class FakeTelegram(FakeServer):
     """The fake server and all its state. See the module docstring for how a test drives it."""
 
     def __init__(
@@ -519,12 +443,11 @@ class FakeTelegram:
         clock: Callable[[], float] = time.monotonic,
         journal: str | Path | None = None,
     ) -> None:
+        super().__init__(port=port, journal=journal)
         self.token = token
         self.bot_id = int(token.split(":", 1)[0])
-        self.port = port
         self.clock = clock
-        self.journal_path = Path(journal) if journal is not None else None
-        self.flood = _FloodControl(flood, clock) if flood is not None else None
+        self.flood = FloodControl(flood, clock) if flood is not None else None
 
         # What the test inspects.
         self.requests: list[ApiRequest] = []
@@ -560,15 +483,6 @@ class FakeTelegram:
         self._hold_budget: int | None = None
         self.held: list[ApiRequest] = []
         self._release = asyncio.Event()
-
-        self._seq = 0
-        self._changed = asyncio.Condition()
-        self._closing = False
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._journal: IO[str] | None = None
-        self._thread: threading.Thread | None = None
-        self.url = ""
 
         # The dispatch table. Telegram's method names are case-insensitive: look-ups use the
         # lower-case name, records the canonical spelling.
@@ -608,86 +522,15 @@ class FakeTelegram:
     def base_file_url(self) -> str:
         return f"{self.url}/file/bot"
 
-    async def __aenter__(self) -> FakeTelegram:
-        await self._start()
-        return self
+    thread_name = "fake-telegram"
+    client_max_size = MAX_UPLOAD_BYTES + 1024 * 1024
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self._stop()
-
-    async def _start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._changed = asyncio.Condition()  # bound to this loop from now on
-        self._closing = False
-        if self.journal_path is not None:
-            self._journal = self.journal_path.open("a", encoding="utf-8")
-        app = web.Application(client_max_size=MAX_UPLOAD_BYTES + 1024 * 1024)
+    def _add_routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_download)
-        app.router.add_get("/_fake/sent", self._handle_control_sent)
-        app.router.add_post("/_fake/{action}", self._handle_control)
-        # A short shutdown timeout: long polls are released on close, nothing else lingers.
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{self.port}"
 
-    async def _stop(self) -> None:
-        self._closing = True
+    async def _before_stop(self) -> None:
         self._release_held()  # held requests end unanswered; none is recorded as sent
-        await self._notify()  # release long polls so the server can close at once
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        if self._journal is not None:
-            self._journal.close()
-            self._journal = None
-        self._loop = None
-
-    def start_in_thread(self) -> str:
-        """Serves from a thread of its own, for code without a running loop. Returns the URL."""
-        started = threading.Event()
-        failure: list[BaseException] = []
-        loop = asyncio.new_event_loop()
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self._start())
-            except BaseException as exc:  # reported to the caller below
-                failure.append(exc)
-                started.set()
-                loop.close()
-                return
-            started.set()
-            loop.run_forever()
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="fake-telegram", daemon=True)
-        self._thread.start()
-        started.wait()
-        if failure:
-            self._thread.join()
-            raise failure[0]
-        return self.url
-
-    def stop(self) -> None:
-        """Stops a server started with start_in_thread and frees its port."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        asyncio.run_coroutine_threadsafe(self._stop(), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        self._thread = None
-
-    def submit(self, coro: Coroutine[Any, Any, R], timeout: float = 10.0) -> R:
-        """Runs a helper coroutine on the server's loop from synchronous code (thread mode)."""
-        if self._loop is None:
-            raise RuntimeError("the fake Telegram server is not running")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
     # ----------------------------------------------------------------- test side: users
 
@@ -720,7 +563,7 @@ class FakeTelegram:
 
     # ----------------------------------------------------------------- test side: updates
 
-    @_on_server_loop
+    @on_server_loop
     async def send_text(
         self,
         user: int | FakeUser,
@@ -739,7 +582,7 @@ class FakeTelegram:
             ]
         return await self._user_message(user, chat_id, reply_to_message_id, content)
 
-    @_on_server_loop
+    @on_server_loop
     async def send_photo(
         self,
         user: int | FakeUser,
@@ -760,7 +603,7 @@ class FakeTelegram:
             content["media_group_id"] = media_group_id
         return await self._user_message(user, chat_id, reply_to_message_id, content)
 
-    @_on_server_loop
+    @on_server_loop
     async def send_document(
         self,
         user: int | FakeUser,
@@ -788,7 +631,7 @@ class FakeTelegram:
             content["caption"] = caption
         return await self._user_message(user, chat_id, reply_to_message_id, content)
 
-    @_on_server_loop
+    @on_server_loop
     async def press_button(
         self,
         user: int | FakeUser,
@@ -821,7 +664,7 @@ class FakeTelegram:
         }
         return await self.inject_raw_update({"callback_query": query})
 
-    @_on_server_loop
+    @on_server_loop
     async def inject_raw_update(self, update: dict[str, Any]) -> int:
         """Queues any update; an update_id is assigned unless given. Returns the update_id."""
         update = dict(update)
@@ -836,7 +679,7 @@ class FakeTelegram:
         await self._notify()
         return update_id
 
-    @_on_server_loop
+    @on_server_loop
     async def redeliver(self, update_id: int) -> None:
         """Delivers an update again, with the same update_id, even if it was confirmed: what
         Telegram does after a bot restart or a slow webhook."""
@@ -900,7 +743,7 @@ class FakeTelegram:
             raise ValueError("n must be >= 0")
         self._hold_budget = n
 
-    @_on_server_loop
+    @on_server_loop
     async def release_held(self) -> int:
         """Stop holding; drop every held request's connection without an answer (so it is
         never recorded as sent, whether or not its client is still alive). Returns how many
@@ -963,7 +806,7 @@ class FakeTelegram:
         """A marker: wait_for(..., after=marker) ignores what was sent or edited before it."""
         return self._seq
 
-    @_on_server_loop
+    @on_server_loop
     async def wait_for(
         self,
         predicate: Callable[[SentMessage], bool],
@@ -986,7 +829,7 @@ class FakeTelegram:
             raise TimeoutError(f"no bot message matched within {timeout}s; sent: {sent}")
         return found[0]
 
-    @_on_server_loop
+    @on_server_loop
     async def wait_for_request(
         self,
         method: str,
@@ -1016,7 +859,7 @@ class FakeTelegram:
             raise TimeoutError(f"no {method} request within {timeout}s")
         return found[0]
 
-    @_on_server_loop
+    @on_server_loop
     async def wait_for_held(
         self,
         count: int = 1,
@@ -1028,7 +871,7 @@ class FakeTelegram:
             raise TimeoutError(f"{len(self.held)} requests held after {timeout}s, not {count}")
         return list(self.held)
 
-    @_on_server_loop
+    @on_server_loop
     async def wait_until(
         self,
         condition: Callable[[], bool],
@@ -1041,13 +884,6 @@ class FakeTelegram:
 
     async def _wait(self, condition: Callable[[], bool], seconds: float) -> bool:
         return await wait_for_change(self._changed, condition, seconds)
-
-    async def _notify(self) -> None:
-        await notify_change(self._changed)
-
-    def _bump(self) -> int:
-        self._seq += 1
-        return self._seq
 
     # ----------------------------------------------------------------- HTTP: Bot API
 
@@ -1531,53 +1367,30 @@ class FakeTelegram:
             data["edit_date"] = int(time.time())
         return data
 
-    def _write_journal(self, kind: str, **data: Any) -> None:
-        """One JSON line per event, flushed, so a killed process loses nothing."""
-        if self._journal is None:
-            return
-        line = {"kind": kind, "seq": self._seq, **data}
-        self._journal.write(json.dumps(line, ensure_ascii=False, default=repr) + "\n")
-        self._journal.flush()
-
     # ----------------------------------------------------------------- HTTP: test control
 
-    async def _handle_control(self, request: web.Request) -> web.Response:
-        """The test's side over HTTP, for a server in another process."""
-        try:
-            args: dict[str, Any] = await request.json() if request.can_read_body else {}
-            if "file_b64" in args:
-                args["file_bytes"] = base64.b64decode(args.pop("file_b64"))
-            action = request.match_info["action"]
-            actions: dict[str, Callable[..., Any]] = {
-                "send_text": self.send_text,
-                "send_photo": self.send_photo,
-                "send_document": self.send_document,
-                "press_button": self.press_button,
-                "inject_raw_update": self.inject_raw_update,
-                "redeliver": self.redeliver,
-                "block": self.block,
-                "unblock": self.unblock,
-                "fail_next": self.fail_next,
-                "force_429": self.force_429,
-                "hold_sends_after": self.hold_sends_after,
-                "release_held": self.release_held,
-                "wait_for_held": self._control_wait_for_held,
-            }
-            if action not in actions:
-                return web.json_response({"ok": False, "description": "unknown action"}, status=404)
-            result = actions[action](**args)
-            if asyncio.iscoroutine(result):
-                result = await result
-        except (TypeError, ValueError, KeyError, LookupError, TimeoutError) as exc:
-            return web.json_response({"ok": False, "description": repr(exc)}, status=400)
-        return web.json_response({"ok": True, "result": result})
+    def control_actions(self) -> dict[str, Callable[..., Any]]:
+        return {
+            "send_text": self.send_text,
+            "send_photo": self.send_photo,
+            "send_document": self.send_document,
+            "press_button": self.press_button,
+            "inject_raw_update": self.inject_raw_update,
+            "redeliver": self.redeliver,
+            "block": self.block,
+            "unblock": self.unblock,
+            "fail_next": self.fail_next,
+            "force_429": self.force_429,
+            "hold_sends_after": self.hold_sends_after,
+            "release_held": self.release_held,
+            "wait_for_held": self._control_wait_for_held,
+        }
 
     async def _control_wait_for_held(self, count: int = 1, timeout: float = 5.0) -> int:  # noqa: ASYNC109
         return len(await self.wait_for_held(count, timeout))
 
-    async def _handle_control_sent(self, request: web.Request) -> web.Response:
-        chat_id = _lenient_int(request.query.get("chat_id"))
-        return web.json_response([m.to_json() for m in self.sent(chat_id)])
+    def _sent_json(self, chat_id: str | None) -> list[dict[str, Any]]:
+        return [m.to_json() for m in self.sent(_lenient_int(chat_id))]
 
 
 def _scope_key(scope: dict[str, Any] | None) -> str:
@@ -1600,27 +1413,20 @@ def _suffix(file_name: str) -> str:
 # --------------------------------------------------------------------------- command line
 
 
-async def _serve(args: argparse.Namespace) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError):  # not on Windows
-            loop.add_signal_handler(sig, stop.set)
-    flood = FloodLimits() if args.flood else None
-    async with FakeTelegram(
-        token=args.token, port=args.port, flood=flood, journal=args.state
-    ) as tg:
-        print(tg.url, flush=True)  # the parent reads the port from here when --port 0
-        await stop.wait()
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Fake Telegram Bot API server")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--state", help="journal every event to this JSON-lines file")
     parser.add_argument("--token", default=DEFAULT_TOKEN)
     parser.add_argument("--flood", action="store_true", help="enforce Telegram's flood limits")
-    asyncio.run(_serve(parser.parse_args(argv)))
+    serve_main(
+        lambda args: FakeTelegram(
+            token=args.token,
+            port=args.port,
+            flood=FloodLimits() if args.flood else None,
+            journal=args.state,
+        ),
+        parser,
+        argv,
+    )
 
 
 if __name__ == "__main__":

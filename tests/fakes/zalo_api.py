@@ -26,7 +26,8 @@ docstring of channels/zalo_api.py, which names the same ones):
 Not documented anywhere we found, so chosen here and named as such: the answer to
 getUpdates while a webhook is set (400, "webhook is set"); a photo URL that expired
 (HTTP 403 from the picture's host); a send to a user who blocked the bot or is unknown
-(404 "Not found"); how a 408 travels (HTTP 408 with the JSON body).
+(404 "Not found"); how a 408 travels (HTTP 408 with the JSON body); a long poll whose
+client went away (a killed bot) takes no update, as Telegram's does not.
 
 The test plays the users' side::
 
@@ -38,27 +39,36 @@ The test plays the users' side::
 User's side: user, send_text, send_photo, send_sticker, send_voice, send_unsupported (each
 with ``group=`` for a group chat; each returns the message id), redeliver, expire_photo,
 end_polls (a waiting getUpdates answers 408 now: no sleeping), block, fail_next (5xx storms),
-force_quota (429), hold_sends_after / wait_for_held / release_held. What the bot did: sent,
-texts_to, calls, webhook, wait_for, wait_for_request.
+force_quota (429), hold_sends_after / wait_for_held / release_held. A user is a
+FakeZaloUser or a bare id. What the bot did: sent, texts_to, calls, webhook, checkpoint,
+wait_for, wait_for_request, wait_for_poll_after, wait_until.
+
+For a bot in a subprocess (``python -m bot run``), ``zalo.start_in_thread()`` serves from a
+thread of this process (the helpers hop onto the server's loop), and ``python -m
+tests.fakes.zalo_api --port N --state FILE`` runs the server as its own process, journalled
+and driven through ``/_fake/<helper>``: both as tests/fakes/serving.py describes.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import contextlib
-import itertools
 import json
 import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, NoReturn
 
 from aiohttp import web
 
-from tests.fakes.changes import notify_change, wait_for_change
+from tests.fakes.changes import wait_for_change
+from tests.fakes.flood import FloodControl, FloodLimits
+from tests.fakes.serving import FakeServer, on_server_loop, on_server_thread, serve_main
 
 DEFAULT_TOKEN = "1459232241454765289:fakeZaloSecretForTestsOnly0123456789abcdefXYZ"
 MAX_TEXT = 2000  # sendMessage's text and sendPhoto's caption [D]
@@ -133,19 +143,30 @@ class _Photo:
     expired: bool = False
 
 
-@dataclass
-class FakeZalo:
+class FakeZalo(FakeServer):
     """The fake server and its state; see the module docstring."""
 
-    token: str = DEFAULT_TOKEN
-    clock: Callable[[], float] = time.time
-    requests: list[ApiRequest] = field(default_factory=list)
-    stats: Stats = field(default_factory=Stats)
-    webhook: dict[str, Any] | None = None
-    held: list[ApiRequest] = field(default_factory=list)
-    url: str = ""
+    thread_name = "fake-zalo"
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        token: str = DEFAULT_TOKEN,
+        clock: Callable[[], float] = time.time,
+        port: int = 0,
+        journal: str | Path | None = None,
+        quota: FloodLimits | None = None,
+    ) -> None:
+        """``quota``: sends beyond these limits answer Zalo's quota error (429): Zalo
+        publishes no figure, so a test or a bench sets the one it measures against."""
+        super().__init__(port=port, journal=journal)
+        self.token = token
+        self.clock = clock
+        self.flood = FloodControl(quota, clock) if quota is not None else None
+        self.requests: list[ApiRequest] = []
+        self.stats = Stats()
+        self.webhook: dict[str, Any] | None = None
+        self.held: list[ApiRequest] = []
         self._sent: list[SentMessage] = []
         self._updates: dict[str, dict[str, Any]] = {}
         self._pending: deque[dict[str, Any]] = deque()
@@ -157,10 +178,7 @@ class FakeZalo:
         self._hold_budget: int | None = None
         self._release = asyncio.Event()
         self._poll_round = 0
-        self._seq = itertools.count(1)
-        self._changed = asyncio.Condition()
-        self._closing = False
-        self._runner: web.AppRunner | None = None
+        self._handed_over: dict[str, int] = {}  # message id: seq when a poll took it
         self._wakers: set[asyncio.Task[None]] = set()
         self._methods: dict[str, Callable[[dict[str, Any]], Awaitable[Any]]] = {
             "getMe": self._get_me,
@@ -185,46 +203,68 @@ class FakeZalo:
     def bot_id(self) -> str:
         return self.token.split(":", 1)[0]
 
-    async def __aenter__(self) -> FakeZalo:
-        self._changed = asyncio.Condition()
+    def _bind_loop(self) -> None:
+        super()._bind_loop()
         self._release = asyncio.Event()
-        app = web.Application()
+
+    def _add_routes(self, app: web.Application) -> None:
         app.router.add_post("/bot{token}/{method}", self._handle_api)
         app.router.add_get("/photos/{key}.jpg", self._handle_photo)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-        return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._closing = True
-        self._release.set()
-        await self._notify()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+    async def _before_stop(self) -> None:
+        self._release.set()  # held sends end unanswered; none is recorded as sent
+
+    def control_actions(self) -> dict[str, Callable[..., Any]]:
+        return {
+            "send_text": self.send_text,
+            "send_photo": self.send_photo,
+            "send_sticker": self.send_sticker,
+            "send_voice": self.send_voice,
+            "send_unsupported": self.send_unsupported,
+            "redeliver": self.redeliver,
+            "expire_photo": self.expire_photo,
+            "end_polls": self.end_polls,
+            "block": self.block,
+            "fail_next": self.fail_next,
+            "force_quota": self.force_quota,
+            "hold_sends_after": self.hold_sends_after,
+            "release_held": self.release_held,
+            "wait_for_held": self._control_wait_for_held,
+        }
+
+    async def _control_wait_for_held(self, count: int = 1, timeout: float = 5.0) -> int:  # noqa: ASYNC109
+        return len(await self.wait_for_held(count, timeout))
+
+    def _sent_json(self, chat_id: str | None) -> list[dict[str, Any]]:
+        return [asdict(m) for m in self.sent(chat_id)]
 
     # --- the users' side ------------------------------------------------------------------------
 
     def user(self, id: str | None = None, display_name: str = "Người dùng Zalo") -> FakeZaloUser:
         return FakeZaloUser(id or zalo_id(), display_name)
 
-    def send_text(self, user: FakeZaloUser, text: str, *, group: str | None = None) -> str:
+    def _resolve_user(self, user: FakeZaloUser | str) -> FakeZaloUser:
+        """A user, or a bare id (over HTTP control) for a user of that id."""
+        return user if isinstance(user, FakeZaloUser) else self.user(user, f"Người dùng {user}")
+
+    @on_server_thread
+    def send_text(self, user: FakeZaloUser | str, text: str, *, group: str | None = None) -> str:
         return self._incoming(user, "message.text.received", {"text": text}, group)
 
+    @on_server_thread
     def send_photo(
         self,
-        user: FakeZaloUser,
+        user: FakeZaloUser | str,
         caption: str | None = None,
         *,
         content: bytes = TINY_PNG,
         group: str | None = None,
+        expired: bool = False,
     ) -> str:
-        """An image message: its ``photo_url`` serves ``content`` until expire_photo [O]."""
+        """An image message: its ``photo_url`` serves ``content`` until expire_photo [O]
+        (``expired``: never, as if it expired before the bot came to download it)."""
         key = zalo_id()
-        self._photos[key] = _Photo(content)
+        self._photos[key] = _Photo(content, expired)
         fields: dict[str, Any] = {"photo_url": f"{self.url}/photos/{key}.jpg"}
         if caption is not None:
             fields["caption"] = caption
@@ -232,50 +272,62 @@ class FakeZalo:
         self._photo_of_message[message_id] = key
         return message_id
 
-    def send_sticker(self, user: FakeZaloUser, *, group: str | None = None) -> str:
+    @on_server_thread
+    def send_sticker(self, user: FakeZaloUser | str, *, group: str | None = None) -> str:
         fields = {"sticker": zalo_id(), "url": f"{self.url}/stickers/{zalo_id()}.webp"}  # [V]
         return self._incoming(user, "message.sticker.received", fields, group)
 
-    def send_voice(self, user: FakeZaloUser, *, group: str | None = None) -> str:
+    @on_server_thread
+    def send_voice(self, user: FakeZaloUser | str, *, group: str | None = None) -> str:
         fields = {"voice_url": f"{self.url}/voice/{zalo_id()}.aac"}  # [V]
         return self._incoming(user, "message.voice.received", fields, group)
 
-    def send_unsupported(self, user: FakeZaloUser, *, group: str | None = None) -> str:
+    @on_server_thread
+    def send_unsupported(self, user: FakeZaloUser | str, *, group: str | None = None) -> str:
         return self._incoming(user, "message.unsupported.received", {}, group)
 
+    @on_server_thread
     def redeliver(self, message_id: str) -> None:
         """The same update again, as a second delivery would bring it."""
         self._pending.append(self._updates[message_id])
+        self._write_journal("redeliver", message_id=message_id)
         self._kick()
 
+    @on_server_thread
     def expire_photo(self, message_id: str | None = None) -> None:
         """The photo of that message (default: every photo) stops being served."""
         keys = [self._photo_of_message[message_id]] if message_id else list(self._photos)
         for key in keys:
             self._photos[key].expired = True
 
+    @on_server_thread
     def end_polls(self) -> None:
         """Every getUpdates waiting now answers 408 at once (its long poll timed out)."""
         self._poll_round += 1
         self._kick()
 
+    @on_server_thread
     def block(self, chat_id: str) -> None:
         self._blocked.add(chat_id)
 
+    @on_server_thread
     def fail_next(
         self, n: int = 1, *, status: int = 502, methods: frozenset[str] = SEND_METHODS
     ) -> None:
         """The next n calls of ``methods`` (default: the sends) answer a 5xx (n large: a storm)."""
         self._failures.extend([(status, methods)] * n)
 
+    @on_server_thread
     def force_quota(self, n: int = 1) -> None:
         """The next n sends answer Zalo's quota error (429) [G]."""
         self._quota += n
 
+    @on_server_thread
     def hold_sends_after(self, n: int = 0) -> None:
         """Accept n more sends, then hold every later one unanswered and unrecorded."""
         self._hold_budget = n
 
+    @on_server_loop
     async def release_held(self) -> int:
         count = len(self.held)
         self._hold_budget = None
@@ -286,13 +338,14 @@ class FakeZalo:
         return count
 
     def _incoming(
-        self, user: FakeZaloUser, event: str, fields: dict[str, Any], group: str | None
+        self, user: FakeZaloUser | str, event: str, fields: dict[str, Any], group: str | None
     ) -> str:
+        sender = self._resolve_user(user)
         message_id = zalo_id()
-        chat = {"id": group, "chat_type": "GROUP"} if group else {"id": user.id}
+        chat = {"id": group, "chat_type": "GROUP"} if group else {"id": sender.id}
         chat.setdefault("chat_type", "PRIVATE")
         message = {
-            "from": user.to_json(),
+            "from": sender.to_json(),
             "chat": chat,
             "message_id": message_id,
             "date": int(self.clock() * 1000),
@@ -301,6 +354,7 @@ class FakeZalo:
         update = {"event_name": event, "message": message}
         self._updates[message_id] = update
         self._pending.append(update)
+        self._write_journal("update", update=update)
         self._kick()
         return message_id
 
@@ -318,6 +372,7 @@ class FakeZalo:
     def checkpoint(self) -> int:
         return len(self._sent)
 
+    @on_server_loop
     async def wait_for(
         self,
         predicate: Callable[[SentMessage], bool],
@@ -337,6 +392,7 @@ class FakeZalo:
             raise TimeoutError(f"no message matched; sent: {[m.content for m in self._sent]}")
         return found[0]
 
+    @on_server_loop
     async def wait_for_request(
         self,
         method: str,
@@ -354,6 +410,7 @@ class FakeZalo:
             raise TimeoutError(f"{len(calls())} {method} requests, not {count}")
         return calls()[count - 1]
 
+    @on_server_loop
     async def wait_for_held(
         self,
         count: int = 1,
@@ -363,11 +420,36 @@ class FakeZalo:
             raise TimeoutError(f"{len(self.held)} sends held, not {count}")
         return list(self.held)
 
+    @on_server_loop
+    async def wait_for_poll_after(
+        self,
+        message_id: str,
+        timeout: float = 5.0,  # noqa: ASYNC109 - the familiar spelling for a test helper
+    ) -> None:
+        """Waits until a getUpdates began after the one that took ``message_id``: a bot that
+        keeps each update before polling again (its inbox) has then kept that one."""
+
+        def polled_again() -> bool:
+            taken = self._handed_over.get(message_id)
+            return taken is not None and any(
+                r.method == "getUpdates" and r.seq > taken for r in self.requests
+            )
+
+        if not await self._wait(polled_again, timeout):
+            raise TimeoutError(f"no getUpdates after message {message_id} was taken")
+
+    @on_server_loop
+    async def wait_until(
+        self,
+        condition: Callable[[], bool],
+        timeout: float = 5.0,  # noqa: ASYNC109 - the familiar spelling for a test helper
+    ) -> None:
+        """Waits until condition() holds, checked on the server's loop after every change."""
+        if not await self._wait(condition, timeout):
+            raise TimeoutError(f"condition not met within {timeout}s")
+
     async def _wait(self, condition: Callable[[], bool], seconds: float) -> bool:
         return await wait_for_change(self._changed, condition, seconds)
-
-    async def _notify(self) -> None:
-        await notify_change(self._changed)
 
     def _kick(self) -> None:
         """Wake waiters from synchronous test code (the helpers above are not coroutines)."""
@@ -387,7 +469,7 @@ class FakeZalo:
             params = json.loads(await request.read() or b"{}")
         except ValueError:
             params = None
-        record = ApiRequest(method, params if isinstance(params, dict) else {}, seq=next(self._seq))
+        record = ApiRequest(method, params if isinstance(params, dict) else {}, seq=self._bump())
         self.requests.append(record)
         self.stats.requests += 1
         await self._notify()  # a test may wait for a call in progress (a long poll)
@@ -402,7 +484,10 @@ class FakeZalo:
             if handler is None:
                 raise ApiError(404, "Not found")  # [G]: "invalid path or API name" is 400/404
             self._injected_failure(method, params)
-            result = await handler(params)
+            if method == "getUpdates":  # a long poll also watches its client
+                result = await self._get_updates(params, request)
+            else:
+                result = await handler(params)
         except ApiError as err:
             record.status = err.status
             response = web.json_response(err.payload(), status=err.status)
@@ -412,6 +497,7 @@ class FakeZalo:
             if result is not None:
                 body["result"] = result
             response = web.json_response(body)
+        self._write_journal("request", **asdict(record))
         await self._notify()
         return response
 
@@ -422,8 +508,10 @@ class FakeZalo:
             raise ApiError(status, "Internal server error")
         if method not in SEND_METHODS:
             return
-        if self._quota > 0:
-            self._quota -= 1
+        forced = self._quota > 0  # force_quota
+        self._quota -= forced
+        limited = self.flood is not None and self.flood.retry_after(str(params.get("chat_id")))
+        if forced or limited:
             self.stats.quota_errors += 1
             raise ApiError(429, "Quota exceeded")  # [G]
         if str(params.get("chat_id")) in self._blocked:
@@ -435,7 +523,8 @@ class FakeZalo:
         self.stats.held += 1
         await self._notify()
         await release.wait()
-        record.status = 499
+        record.status = 499  # nginx's "client closed request": there was no answer
+        self._write_journal("request", **asdict(record))
         if request.transport is not None:
             request.transport.abort()  # the client sees a dropped connection, never an answer
         raise asyncio.CancelledError
@@ -456,7 +545,9 @@ class FakeZalo:
             "can_join_groups": False,
         }
 
-    async def _get_updates(self, params: dict[str, Any]) -> dict[str, Any]:
+    async def _get_updates(
+        self, params: dict[str, Any], request: web.Request | None = None
+    ) -> dict[str, Any]:
         if self.webhook is not None:
             raise ApiError(400, "Bad request: webhook is set, call deleteWebhook first")
         try:
@@ -464,12 +555,18 @@ class FakeZalo:
         except (TypeError, ValueError):
             raise ApiError(400, "Bad request: timeout must be a number") from None
         round_ = self._poll_round
+
+        def gone() -> bool:  # a killed bot's poll must not take an update into the void
+            return request is not None and request.transport is None
+
         await self._wait(
             lambda: bool(self._pending) or self._closing or self._poll_round != round_, timeout
         )
-        if not self._pending:
+        if not self._pending or gone():
             raise ApiError(408, "Request timeout")  # [O][G]
-        return self._pending.popleft()  # one update per call, no offset [D][O]
+        update = self._pending.popleft()  # one update per call, no offset [D][O]
+        self._handed_over[update["message"]["message_id"]] = self._bump()
+        return update
 
     async def _set_webhook(self, params: dict[str, Any]) -> dict[str, Any]:
         url, secret = params.get("url"), params.get("secret_token")
@@ -516,11 +613,14 @@ class FakeZalo:
             message_id=zalo_id(),
             method=method,
             date=int(self.clock() * 1000),
-            seq=next(self._seq),
+            seq=self._bump(),
             **fields,
         )
         self._sent.append(message)
         self.stats.sent += 1
+        if self.flood is not None:
+            self.flood.record(message.chat_id)
+        self._write_journal("message", **asdict(message))
         return {"message_id": message.message_id, "date": message.date}
 
     def _chat_id(self, params: dict[str, Any]) -> str:
@@ -528,3 +628,17 @@ class FakeZalo:
         if not isinstance(chat_id, str) or not chat_id:
             raise ApiError(400, "Bad request: chat_id must be a string")
         return chat_id
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Fake Zalo Bot API server")
+    parser.add_argument("--token", default=DEFAULT_TOKEN)
+    serve_main(
+        lambda args: FakeZalo(token=args.token, port=args.port, journal=args.state),
+        parser,
+        argv,
+    )
+
+
+if __name__ == "__main__":
+    main()
