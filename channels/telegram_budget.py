@@ -9,8 +9,9 @@ too (20 a minute); everything else (answering a button, getFile, setMyCommands,
 getUpdates) goes at once, as Telegram does not count it against the message
 limits. A private chat's one-a-second is not applied here: a reply waiting on
 it would hold one of PTB's update slots meanwhile, so that one person's flood
-could stall everyone's answers. The sender paces its own messages per chat
-(scheduler.sender), as it always has; replies were never paced per private chat.
+could stall everyone's answers. The scheduler's bot (``each_chat``) does
+take the chat's turn too, so that two processes' digests and escalations to one person keep
+one a second; replies were never paced per private chat.
 
 A 429 answer pauses the whole bot in every process (SendBudget.pause) and the
 request is tried again, up to ``max_retries`` times, as AIORateLimiter did;
@@ -47,9 +48,13 @@ def is_group(chat_id: object) -> bool:
 class SharedRateLimiter(BaseRateLimiter[None]):
     """Waits for the shared budget before each message; pauses everyone on a 429."""
 
-    def __init__(self, budget: SendBudget, *, max_retries: int = 3) -> None:
+    def __init__(
+        self, budget: SendBudget, *, max_retries: int = 3, each_chat: bool = False
+    ) -> None:
         self.budget = budget
         self.max_retries = max_retries
+        # The scheduler's bot: a private chat's one a second holds across processes too.
+        self.each_chat = each_chat
 
     async def initialize(self) -> None:
         """Nothing to open: the budget lives in the database."""
@@ -71,7 +76,8 @@ class SharedRateLimiter(BaseRateLimiter[None]):
         group = is_group(chat_id)
         for attempt in range(self.max_retries + 1):
             if paced:
-                await self.budget.wait_turn(str(chat_id) if group else None, group=group)
+                per_chat = group or self.each_chat
+                await self.budget.wait_turn(str(chat_id) if per_chat else None, group=group)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:

@@ -218,8 +218,10 @@ def send_error(error: ZaloError) -> SendError:
 class ZaloSink:
     """Zalo's sending calls for the text rendering (channels.text_rendering.TextSink).
 
-    Each message first takes its turn from the bot's shared ``budget`` (the whole bot's
-    rate; the sender paces each chat itself). Zalo's quota error pauses the budget, for
+    Each message first takes its turn from the bot's shared ``budget``: the whole bot's
+    rate, and with ``each_chat`` (the scheduler's sends) the chat's one a second too, which
+    holds across processes (replies leave it out: a reply waiting on it would hold up the
+    user's next message). Zalo's quota error pauses the budget, for
     every process, and the message is tried again after the pause, up to ``quota_retries``
     times; a 5xx or a dropped connection is tried again ``transient_retries`` times after a
     back-off (replies: the scheduler's sender retries its own messages). Then the error
@@ -231,13 +233,14 @@ class ZaloSink:
     files_on_web: bool = False  # the web server runs: the features send files as links
     quota_retries: int = 3
     transient_retries: int = 0
+    each_chat: bool = False
 
     async def send_text(self, chat_id: str, text: str) -> int | None:
         """One message; Zalo's ids are strings, so none is returned."""
         quota = failures = 0
         while True:
             if self.budget is not None:
-                await self.budget.wait_turn(None)
+                await self.budget.wait_turn(str(chat_id) if self.each_chat else None)
             try:
                 await self.api.send_message(str(chat_id), text)
                 return None

@@ -78,7 +78,8 @@ async def zalo_sending(state: AppState) -> AsyncIterator[ZaloOutbound]:
     assert token is not None
     api = ZaloApi(token.get_secret_value(), base_url=state.settings.zalo_api_base_url)
     try:
-        sink = ZaloSink(api, zalo_budget(state), files_on_web=state.settings.web_enabled)
+        web = state.settings.web_enabled
+        sink = ZaloSink(api, zalo_budget(state), files_on_web=web, each_chat=True)
         yield zalo_outbound(state, sink)
     finally:
         await api.aclose()
@@ -117,7 +118,7 @@ class ZaloRunner:
             app=state, api=self.api, sink=reply_sink, poll_seconds=poll_seconds
         )
         self.outbound: ZaloOutbound = zalo_outbound(
-            state, ZaloSink(self.api, self.budget, files_on_web=web)
+            state, ZaloSink(self.api, self.budget, files_on_web=web, each_chat=True)
         )
 
     def webhook(self) -> Webhook:

@@ -40,13 +40,20 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, delete
+from sqlalchemy import case, delete, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.db import insert_ignoring_conflicts
 from storage.models import SendBudgetRow
 
 _TABLE = SendBudgetRow.metadata.tables[SendBudgetRow.__tablename__]
+# The budget paces this much under the platform's limit: a message that leaves a few
+# milliseconds late (a busy loop, a loaded machine) next to one that leaves on time must not
+# make one too many in a second, since a flood answer pauses every process.
+HEADROOM = 0.05
+# A slot reached later than this is given up for a fresh one (see SendBudget.wait_turn).
+LATE_SECONDS = 0.015
+LATE_RETRIES = 3
 # A chat's row unused this long is deleted by the minute tick (forget_idle_budgets).
 IDLE_AFTER_SECONDS = 600.0
 
@@ -55,7 +62,7 @@ IDLE_AFTER_SECONDS = 600.0
 class Rates:
     """How fast one bot may send."""
 
-    per_second: float  # the whole bot
+    per_second: float  # the platform's limit for the whole bot (paced HEADROOM under it)
     per_chat_interval: float  # seconds between two messages to one private chat
     group_interval: float  # seconds between two messages to one group
     chat_burst: int = 1  # messages a chat may get at once before the interval applies
@@ -93,12 +100,29 @@ class SendBudget:
         self.sleep = sleep
 
     async def wait_turn(self, chat: str | None = None, *, group: bool = False) -> float:
-        """Reserve this message's slot and wait for it; returns the seconds waited."""
-        slot = await self.reserve(chat, group=group)
-        delay = slot - self._clock()
-        if delay > 0:
-            await self.sleep(delay)
-        return max(delay, 0.0)
+        """Reserve this message's slot and wait for it; returns the seconds waited.
+
+        A slot this process reaches late (its loop was busy, the machine loaded) is given
+        up for a fresh one: sent late, the message would leave close behind the next slot's,
+        from another process, and a second would hold one too many (a flood answer pauses
+        every process). After LATE_RETRIES fresh slots it goes anyway.
+        """
+        waited = 0.0
+        for attempt in range(LATE_RETRIES + 1):
+            # The chat's turn is taken once: a fresh slot is only the bot's, later than it.
+            slot = await self.reserve(chat if attempt == 0 else None, group=group)
+            delay = slot - self._clock()
+            if delay > 0:
+                await self.sleep(delay)
+                waited += delay
+            if self._clock() - slot <= LATE_SECONDS:
+                break
+        return waited
+
+    @property
+    def interval(self) -> float:
+        """Seconds between two of the bot's messages: the limit, less HEADROOM."""
+        return 1.0 / (self.rates.per_second * (1.0 - HEADROOM))
 
     async def reserve(self, chat: str | None = None, *, group: bool = False) -> float:
         """The moment (clock seconds) this message may leave, taken from the shared rows.
@@ -107,10 +131,14 @@ class SendBudget:
         """
         rates = self.rates
         chat_interval = rates.group_interval if group else rates.per_chat_interval
-        now = self._clock()
         async with self._turn(), self._sessions() as session:
+            await _hold_bot_row(session, key=self.key)
+            # "Now" is read once this process holds the bot's row: read before a wait for
+            # another process's turn, it would hand out a slot already past, and the message
+            # would leave later than its slot, close to the next one's (too many in a second).
+            now = self._clock()
             slot = await _advance(
-                session, key=self.key, now=now, interval=1.0 / rates.per_second, tolerance=0.0
+                session, key=self.key, now=now, interval=self.interval, tolerance=0.0
             )
             if chat is not None:
                 chat_slot = await _advance(
@@ -139,6 +167,19 @@ class SendBudget:
                 )
             )
             await session.commit()
+
+
+async def _hold_bot_row(session: AsyncSession, *, key: str) -> None:
+    """Take the bot's row for this transaction (PostgreSQL's row lock, SQLite's write lock).
+
+    The rows are pacing, not records: on PostgreSQL the commit need not wait for the disk
+    (a crash forgets a few milliseconds of pacing), which keeps the turn short.
+    """
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    await session.execute(
+        update(_TABLE).where(_TABLE.c.key == key).values(next_at=_TABLE.c.next_at)
+    )
 
 
 async def _advance(

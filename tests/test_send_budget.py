@@ -14,7 +14,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.send_budget import IDLE_AFTER_SECONDS, Rates, SendBudget, bot_key, forget_idle_budgets
+from core.send_budget import (
+    HEADROOM,
+    IDLE_AFTER_SECONDS,
+    Rates,
+    SendBudget,
+    bot_key,
+    forget_idle_budgets,
+)
 from storage.db import make_engine, make_session_factory
 from storage.models import SendBudgetRow
 
@@ -64,9 +71,11 @@ async def test_two_processes_share_one_overall_rate(two_processes: tuple) -> Non
     ordered = sorted(slots)
     gaps = [later - earlier for earlier, later in itertools.pairwise(ordered)]
     assert ordered[0] == pytest.approx(NOW)
-    assert min(gaps) >= 1 / 30 - 1e-6
+    step = first.interval
+    assert step == pytest.approx(1 / (30 * (1 - HEADROOM)))  # a little under the limit
+    assert min(gaps) >= step - 1e-6
     # 60 messages at 30/s: the last leaves two seconds later (each process alone would say one).
-    assert ordered[-1] == pytest.approx(NOW + 59 / 30)
+    assert ordered[-1] == pytest.approx(NOW + 59 * step)
 
 
 async def test_one_chat_gets_one_message_a_second_across_processes(two_processes: tuple) -> None:
@@ -122,3 +131,30 @@ async def test_idle_rows_are_forgotten_and_the_key_hides_the_token(
     assert keys == {first.key, f"{first.key}:new"}
     assert await session.scalar(select(func.count()).select_from(SendBudgetRow)) == 2
     assert "SECRET" not in first.key and first.key.startswith("telegram:")
+
+
+async def test_a_slot_reached_late_is_given_up_for_a_fresh_one(two_processes: tuple) -> None:
+    """The loop woke 50 ms after its slot, while the other process had taken the next three:
+    sent then, it would leave right among theirs, so it takes a fresh slot after them."""
+    clock = Clock()
+    first, second = budgets(two_processes, clock)
+    await first.reserve("other")  # the slot at NOW is taken: ours is one step later
+    late = [0.05]
+
+    async def oversleeping(seconds: float) -> None:
+        clock.slept.append(seconds)
+        if late:
+            for n in range(3):  # meanwhile the other process takes the next three slots
+                await second.reserve(f"x{n}")
+            clock.now += seconds + late.pop()
+        else:
+            clock.now += seconds
+
+    first.sleep = oversleeping
+    waited = await first.wait_turn("9")
+    step = first.interval
+    # Slept to its slot (NOW + step), woke at NOW + step + 50 ms, then slept to NOW + 5 steps.
+    # (Seconds since 1970 in a float: microseconds is the precision to expect.)
+    assert clock.slept == pytest.approx([step, 5 * step - (step + 0.05)], abs=1e-5)
+    assert waited == pytest.approx(sum(clock.slept))
+    assert clock.now == pytest.approx(NOW + 5 * step, abs=1e-5)

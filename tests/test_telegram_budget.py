@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.ext import ExtBot
 
 from channels.telegram_budget import SharedRateLimiter, is_paced
-from core.send_budget import Rates, SendBudget, bot_key
+from core.send_budget import HEADROOM, Rates, SendBudget, bot_key
 from storage.db import make_engine, make_session_factory
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -89,8 +89,10 @@ async def test_private_replies_share_the_bot_rate_but_never_wait_per_chat(
             for n in range(4):
                 await bots[n % 2].send_message(chat_id=42, text=f"tin {n}")
         assert tg.messages_to(42) == ["tin 0", "tin 1", "tin 2", "tin 3"]
-        # Only the bot's 1/30 s spacing, shared by both processes: no one-second waits.
-        assert clock.slept == pytest.approx([1 / 30] * 3, abs=0.002)
+        # Only the bot's spacing (30/s less the headroom), shared by both processes: no
+        # one-second waits.
+        step = 1 / (30 * (1 - HEADROOM))
+        assert clock.slept == pytest.approx([step] * 3, abs=0.002)
 
 
 async def test_a_429_pauses_the_other_process_too(
