@@ -50,20 +50,25 @@ async def seed(
     *,
     coordinator: bool = False,
     channels: Callable[[int], Sequence[str]] = lambda number: ("telegram",),
+    unit_name: str = "Phường Thử",
+    first: int = 0,
 ) -> int:
     """The plan and ``officers`` VPTK officers with chats FIRST_CHAT… on the ``channels`` of
-    each officer's number (the coordinator's on Telegram); returns the unit's id."""
+    each officer's number (the coordinator's on Telegram); returns the unit's id.
+
+    ``unit_name`` and ``first`` (the first officer's number) seed one more unit beside
+    another: a bench's officers spread over units of a commune's size."""
     async with sessions() as session, session.begin():
         await import_plan(
             session,
-            unit_name="Phường Thử",
+            unit_name=unit_name,
             plan=load_yaml_plan(PLAN),
             source_name="kh.yaml",
             source_sha256=None,
             actor="test",
         )
-        unit = (await session.scalars(select(Unit))).one()
-        for number in range(officers):
+        unit = (await session.scalars(select(Unit).where(Unit.name == unit_name))).one()
+        for number in range(first, first + officers):
             officer, _ = await add_officer(
                 session, unit=unit, name=f"Cán bộ {number:03d}", positions=["VPTK"], actor="test"
             )
