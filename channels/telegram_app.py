@@ -36,7 +36,7 @@ from channels.telegram import (
 from channels.telegram_budget import SharedRateLimiter
 from channels.telegram_outbound import TelegramOutbound
 from core.send_budget import Rates, SendBudget, bot_key
-from handlers.base import TELEGRAM, AppState, writer_turn
+from handlers.base import TELEGRAM, AppState
 from storage.models import ChannelAccount, Officer
 from web.server import Webhook
 
@@ -83,7 +83,6 @@ def telegram_budget(state: AppState) -> SendBudget:
         sessions=state.sessions,
         key=bot_key(TELEGRAM, token.get_secret_value()),
         rates=TELEGRAM_RATES,
-        turn=lambda: writer_turn(state),
     )
 
 

@@ -35,7 +35,7 @@ from bot.settings import ZALO_WEBHOOK_PATH, Settings
 from channels.zalo import CHANNEL, ZaloChannel, ZaloOutbound, ZaloSink, zalo_outbound
 from channels.zalo_api import ZaloApi, ZaloError, ZaloNetworkError, outcome
 from core.send_budget import Rates, SendBudget, bot_key, wall_clock
-from handlers.base import AppState, writer_turn
+from handlers.base import AppState
 from web.server import Webhook
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,6 @@ def zalo_budget(
         sessions=state.sessions,
         key=bot_key(CHANNEL, token.get_secret_value()),
         rates=zalo_rates(state.settings),
-        turn=lambda: writer_turn(state),
         clock=clock,
         sleep=sleep,
     )

@@ -16,8 +16,8 @@ most ``1 + tau / T`` messages leave at once and then one per ``T``. The bot's
 row has no tolerance (a smooth 1/T: no sliding second ever holds more); a
 chat's may allow a short burst. A message waits for the later of its two slots.
 PostgreSQL serialises the updates of one row with its row lock, SQLite with
-its single writer (plus, in one process, the writer's turn that the caller
-passes in as ``turn``).
+its single writer (and, in one process, storage.sqlite_driver's writer's turn,
+where the tick's messages let the replies go first).
 
 A flood-control answer (Telegram's 429 ``retry_after``, Zalo's quota error)
 pauses the whole bot: ``pause`` pushes the bot's row past the wait, and every
@@ -33,7 +33,6 @@ The key names the channel and a hash of the token, never the token.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
@@ -88,14 +87,12 @@ class SendBudget:
         sessions: async_sessionmaker[AsyncSession],
         key: str,
         rates: Rates,
-        turn: Callable[[], contextlib.AbstractAsyncContextManager[object]] | None = None,
         clock: Callable[[], float] = wall_clock,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
         self._sessions = sessions
         self.key = key
         self.rates = rates
-        self._turn = turn or contextlib.nullcontext
         self._clock = clock
         self.sleep = sleep
 
@@ -131,7 +128,7 @@ class SendBudget:
         """
         rates = self.rates
         chat_interval = rates.group_interval if group else rates.per_chat_interval
-        async with self._turn(), self._sessions() as session:
+        async with self._sessions() as session:
             await _hold_bot_row(session, key=self.key)
             # "Now" is read once this process holds the bot's row: read before a wait for
             # another process's turn, it would hand out a slot already past, and the message
@@ -155,7 +152,7 @@ class SendBudget:
     async def pause(self, seconds: float) -> None:
         """The platform asked the bot to wait: no process sends before ``now + seconds``."""
         until = self._clock() + seconds
-        async with self._turn(), self._sessions() as session:
+        async with self._sessions() as session:
             statement = insert_ignoring_conflicts(session, _TABLE).values(
                 key=self.key, next_at=until
             )

@@ -425,10 +425,11 @@ def writer_turn(app: AppState) -> contextlib.AbstractAsyncContextManager[object]
 def _one_writer(app: AppState) -> contextlib.AbstractAsyncContextManager[object]:
     """On SQLite, one feature transaction at a time in this process.
 
-    Every feature writes (its claim), and SQLite has one writer: without this,
-    concurrent features wait for the lock inside SQLite's busy handler, which
-    sleeps in steps of up to 100 ms. An asyncio lock hands over at once.
-    PostgreSQL needs nothing of the kind.
+    Every feature writes (its claim), and SQLite has one writer. The driver makes
+    writers take turns from their first write (storage.sqlite_driver.WriterTurn,
+    which lets the features go before the tick); this turn, taken before the
+    feature's first read, also keeps its reads and its writes together: no other
+    feature of this process commits in between. PostgreSQL needs nothing of the kind.
     """
     return app.writer if app.settings.is_sqlite else contextlib.nullcontext()
 

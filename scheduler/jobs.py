@@ -42,6 +42,7 @@ from scheduler.reminders import ReminderSender
 from scheduler.sender import Sender
 from scheduler.summaries import SummarySender
 from storage.models import Unit
+from storage.priority import background_work
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,9 @@ class Ticker:
     async def tick(self) -> None:
         self.in_flight = asyncio.current_task()  # type: ignore[assignment]
         try:
-            await self._tick_units()
+            # Nobody waits on the tick: the replies to people who do go first.
+            with background_work():
+                await self._tick_units()
         finally:
             self.in_flight = None
 

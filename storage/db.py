@@ -24,14 +24,17 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from storage.sqlite_driver import sqlite_creator
+from storage.sqlite_driver import BUSY_TIMEOUT_SECONDS, sqlite_creator
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
-    "PRAGMA busy_timeout=5000",
+    f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}",
     "PRAGMA foreign_keys=ON",
     "PRAGMA synchronous=NORMAL",
 )
+
+
+SQLITE_POOL_SIZE = 24  # scheduler.sender.FANOUT_CONCURRENCY, and room for the conversation
 
 
 def is_sqlite(url: str | URL) -> bool:
@@ -64,6 +67,11 @@ def make_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
     path = sqlite_file(sa_url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
+    if path is not None and "poolclass" not in kwargs:
+        # Connections kept open rather than made and closed again: beyond the pool's size a
+        # returned connection is closed, and a fan-out's 16 deliveries beside the chat's
+        # updates would open a new one (a thread, a file, the pragmas) for most sessions.
+        kwargs.setdefault("pool_size", SQLITE_POOL_SIZE)
     if "async_creator" not in kwargs:  # see storage.sqlite_driver
         kwargs["async_creator"] = sqlite_creator(sa_url, kwargs.pop("connect_args", None))
     engine = create_async_engine(sa_url, **kwargs)

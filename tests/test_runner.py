@@ -29,6 +29,7 @@ from core.accounts import link_account
 from core.conversation import Action, Capabilities, Inbound, IncomingFile
 from handlers.base import AppState
 from storage.models import ChannelAccount, Delivery, Officer
+from storage.priority import in_background
 from tests.e2e import SettableClock
 from tests.fakes.recording_channel import RecordingChannel
 from tests.fakes.telegram_api import FakeTelegram
@@ -65,8 +66,10 @@ class HeldChannel(RecordingChannel):
         self.hold = False
         self.release = asyncio.Event()
         self.waiting = asyncio.Event()
+        self.sent_in_background: list[bool] = []  # storage.priority's mark, at each send
 
     async def send(self, *args: Any, **kwargs: Any) -> int | None:
+        self.sent_in_background.append(in_background())
         if self.hold:
             self.waiting.set()
             await self.release.wait()
@@ -159,6 +162,7 @@ async def test_the_runner_ticks_and_serves_with_no_telegram(
         deliveries = list(await session.scalars(select(Delivery)))
     assert sorted(d.kind for d in deliveries) == ["digest", "digest", "escalation", "escalation"]
     assert {d.status for d in deliveries} == {"sent"}
+    assert channel.outbound.sent_in_background == [True] * 4  # replies' writes go first
 
 
 async def test_a_stop_waits_for_the_tick_in_flight_before_closing_the_channel(

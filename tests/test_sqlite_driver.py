@@ -1,21 +1,28 @@
-"""storage.sqlite_driver: what runs on the event loop's thread and what on the connection's.
+"""storage.sqlite_driver: what runs on the event loop's thread and what on the connection's,
+and how this process's writers take turns.
 
 Reads, and writes after a transaction's first one, run on the loop's thread; a
 transaction's first write (it may wait for another process's lock) and its
-commit go to the connection's thread.
+commit go to the connection's thread. A transaction's first write waits for the
+engine's writer's turn; background work (the tick) lets the conversation go first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import event, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 
+from storage import sqlite_driver
 from storage.db import make_engine
+from storage.priority import background_work
 
 
 async def test_reads_stay_on_the_loop_thread_and_writes_go_to_the_connections(
@@ -95,3 +102,139 @@ async def test_a_first_write_after_a_savepoint_waits_off_the_loop(tmp_path: Path
     finally:
         await engine.dispose()
     assert writer is not None and writer != threading.get_ident()
+
+
+# --- the writer's turn -------------------------------------------------------------------------
+
+
+def no_busy_wait(engine: Any) -> None:
+    """busy_timeout 0: a write that met another connection's lock would fail at once, so a
+    write that succeeds here waited for its turn in the driver, not in SQLite."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def no_busy_timeout(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA busy_timeout=0")
+
+
+async def made_table(tmp_path: Path) -> Any:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'turns.db'}")
+    no_busy_wait(engine)
+    async with engine.begin() as connection:
+        await connection.execute(text("CREATE TABLE t (who TEXT UNIQUE)"))
+    return engine
+
+
+async def turn_of(connection: Any) -> sqlite_driver.WriterTurn:
+    raw = await connection.get_raw_connection()
+    turn = raw.driver_connection.writer_turn
+    assert turn is not None
+    return turn
+
+
+async def until_waiting(turn: sqlite_driver.WriterTurn, writers: int) -> None:
+    """Until that many writers wait for the turn (a condition, not a time; at most 5 s)."""
+    for _ in range(5000):
+        if turn.waiting >= writers:
+            return
+        await asyncio.sleep(0.001)  # the writers open their connections on their threads
+    raise AssertionError(f"{turn.waiting} writers waiting, not {writers}")
+
+
+async def write(engine: Any, who: str, done: list[str]) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(text("INSERT INTO t VALUES (:who)"), {"who": who})
+    done.append(who)
+
+
+async def test_writers_of_one_engine_take_turns_instead_of_meeting_sqlites_lock(
+    tmp_path: Path,
+) -> None:
+    engine = await made_table(tmp_path)
+    done: list[str] = []
+    try:
+        async with engine.connect() as holder:
+            await holder.execute(text("INSERT INTO t VALUES ('holder')"))
+            others = [asyncio.create_task(write(engine, f"w{n}", done)) for n in range(3)]
+            await until_waiting(await turn_of(holder), 3)
+            waiting = list(done)
+            await holder.commit()
+        await asyncio.gather(*others)
+        async with engine.connect() as connection:
+            rows = set(await connection.scalars(text("SELECT who FROM t")))
+    finally:
+        await engine.dispose()
+    assert waiting == []  # none wrote while the holder's transaction was open
+    assert sorted(done) == ["w0", "w1", "w2"]
+    assert rows == {"holder", "w0", "w1", "w2"}
+
+
+async def test_a_reply_writes_before_the_ticks_queued_writes(tmp_path: Path) -> None:
+    """Background writers (the tick) wait one at a time: a foreground write that comes
+    after five of them goes second, behind the one already waiting, not sixth."""
+    engine = await made_table(tmp_path)
+    done: list[str] = []
+
+    async def background(who: str) -> None:
+        with background_work():
+            await write(engine, who, done)
+
+    try:
+        async with engine.connect() as holder:
+            await holder.execute(text("INSERT INTO t VALUES ('holder')"))
+            turn = await turn_of(holder)
+            tick = [asyncio.create_task(background(f"tick{n}")) for n in range(5)]
+            await until_waiting(turn, 5)
+            reply = asyncio.create_task(write(engine, "reply", done))
+            await until_waiting(turn, 6)
+            await holder.commit()
+        await asyncio.gather(reply, *tick)
+    finally:
+        await engine.dispose()
+    assert sorted(done) == ["reply", "tick0", "tick1", "tick2", "tick3", "tick4"]
+    assert done.index("reply") == 1
+
+
+async def test_the_turn_passes_on_after_a_failed_write_and_its_rollback(tmp_path: Path) -> None:
+    engine = await made_table(tmp_path)
+    done: list[str] = []
+    try:
+        await write(engine, "first", done)
+        with pytest.raises(IntegrityError):
+            await write(engine, "first", done)  # UNIQUE: fails inside its transaction
+        await asyncio.wait_for(write(engine, "second", done), timeout=2)
+    finally:
+        await engine.dispose()
+    assert done == ["first", "second"]
+
+
+async def test_a_writer_kept_waiting_too_long_hears_the_database_is_locked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_driver, "BUSY_TIMEOUT_SECONDS", 0.1)
+    engine = await made_table(tmp_path)
+    try:
+        async with engine.connect() as holder:
+            await holder.execute(text("INSERT INTO t VALUES ('holder')"))
+            with pytest.raises(OperationalError, match="database is locked"):
+                await write(engine, "late", [])
+            await holder.commit()
+        await write(engine, "after", [])  # the failed wait left nothing behind
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("background", [False, True])
+async def test_background_reads_give_the_event_loop_back(tmp_path: Path, background: bool) -> None:
+    """A read runs on the loop's thread without a pause; in background work it then lets
+    whatever is ready run (a reply's next step) before going on."""
+    engine = await made_table(tmp_path)
+    ran: list[str] = []
+    try:
+        async with engine.connect() as connection:
+            with background_work() if background else contextlib.nullcontext():
+                asyncio.get_running_loop().call_soon(ran.append, "ready")
+                await connection.execute(text("SELECT count(*) FROM t"))
+                seen = list(ran)
+    finally:
+        await engine.dispose()
+    assert seen == (["ready"] if background else [])
