@@ -34,7 +34,7 @@ from channels.telegram import (
     set_default_menu,
 )
 from channels.telegram_budget import SharedRateLimiter
-from channels.telegram_outbound import TelegramOutbound
+from channels.telegram_outbound import TELEGRAM_MESSAGES_PER_SECOND, TelegramOutbound
 from core.send_budget import Rates, SendBudget, bot_key
 from handlers.base import TELEGRAM, AppState
 from storage.models import ChannelAccount, Officer
@@ -72,7 +72,9 @@ def build_application(state: AppState) -> Application:  # type: ignore[type-arg]
 
 # Telegram: about 30 messages a second per bot (core.send_budget paces a little under it) and
 # 20 a minute per group. (One a second per private chat: see channels.telegram_budget.)
-TELEGRAM_RATES = Rates(per_second=30, per_chat_interval=1.0, group_interval=3.0)
+TELEGRAM_RATES = Rates(
+    per_second=TELEGRAM_MESSAGES_PER_SECOND, per_chat_interval=1.0, group_interval=3.0
+)
 
 
 def telegram_budget(state: AppState) -> SendBudget:

@@ -48,10 +48,15 @@ def retry_after_seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+# About 30 messages a second per bot (channels.telegram_app.TELEGRAM_RATES).
+TELEGRAM_MESSAGES_PER_SECOND = 30.0
+
+
 class TelegramOutbound:
     """Sends through a ``telegram.Bot`` (or anything with its send methods)."""
 
     name = CHANNEL
+    per_second = TELEGRAM_MESSAGES_PER_SECOND
 
     def __init__(self, bot: Any) -> None:
         self.bot = bot

@@ -204,6 +204,7 @@ class TextOutbound:
     capabilities: Capabilities
     sessions: async_sessionmaker[AsyncSession]
     clock: Callable[[], datetime]
+    per_second: float  # the sink's pace (core.outbound.Outbound)
 
     async def send(
         self,

@@ -290,7 +290,8 @@ class ZaloOutbound(TextOutbound):
 
 
 def zalo_outbound(app: AppState, sink: ZaloSink) -> ZaloOutbound:
-    return ZaloOutbound(CHANNEL, sink, CAPABILITIES, app.sessions, app.clock)
+    pace = app.settings.zalo_messages_per_second  # ZaloSink's budget (channels.zalo_app)
+    return ZaloOutbound(CHANNEL, sink, CAPABILITIES, app.sessions, app.clock, pace)
 
 
 # --- the channel -------------------------------------------------------------------------------

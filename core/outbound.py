@@ -57,6 +57,9 @@ class Outbound(Protocol):
     """One channel's sending side: a single attempt, no pacing, no retries."""
 
     name: str  # "telegram", …: recorded with each claimed delivery
+    # The most messages a second the channel takes from the bot (its send budget's rate):
+    # a reminder fan-out runs as many deliveries side by side as this needs, and no more.
+    per_second: float
 
     async def send(
         self,

@@ -10,6 +10,7 @@ from the database each time; nothing but the claim is stored.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,6 @@ from handlers.tasks import CARD_PREFIX
 from scheduler.delivery import CLAIM_TIMEOUT, reclaim_stale
 from scheduler.people import SendOne, deliver_to_person, send_claimed_to_person
 from scheduler.sender import (
-    FANOUT_CONCURRENCY,
     Buttons,
     Outcome,
     Sender,
@@ -112,11 +112,29 @@ class ReminderSender:
         return report
 
     async def _deliver_all(self, digests: Sequence[Digest], kind: str, day: date) -> list[Outcome]:
+        """Each channel's digests side by side, as many at once as its pace needs."""
         # A person with linked accounts is claimed even when none is reachable today, so
         # that a second tick finds the claim (a duplicate) and the day's report stays the same.
-        linked = [d for d in digests if d.accounts]
-        jobs = [lambda d=d: self._deliver(d, kind, day) for d in linked]  # type: ignore[misc]
-        return await gather_bounded(jobs, FANOUT_CONCURRENCY)
+        by_channel: dict[str, list[Digest]] = {}
+        for digest in digests:
+            if digest.accounts:
+                by_channel.setdefault(self._channel_of(digest), []).append(digest)
+        groups = await asyncio.gather(
+            *(
+                gather_bounded(
+                    [lambda d=d: self._deliver(d, kind, day) for d in mine],  # type: ignore[misc]
+                    self.sender.fanout_concurrency(channel),
+                )
+                for channel, mine in by_channel.items()
+            )
+        )
+        return [outcome for group in groups for outcome in group]
+
+    def _channel_of(self, digest: Digest) -> str:
+        """The channel the digest will most likely go out on: the first running one among the
+        person's accounts (in delivery order), else the sender's first."""
+        channels = (account.partition(":")[0] for account in digest.accounts)
+        return next((c for c in channels if c in self.sender.channels), self.sender.channel.name)
 
     async def _deliver(self, digest: Digest, kind: str, day: date) -> Outcome:
         text, buttons = digest_message(digest, day)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -65,10 +66,22 @@ Outcome = Literal["sent", "blocked", "failed", "duplicate", "unreachable"]
 OnBlocked = Callable[[int], Awaitable[None]]
 ChatKey = tuple[str, str]  # (channel, chat id as text)
 
-# How many deliveries a fan-out runs side by side. Each holds a claim before it is sent, so
-# after a crash at most this many wait for the stale-claim timeout; 16 keeps 30/s flowing with
-# ~0.5 s of latency per message (claim + send + mark).
+# How many deliveries a fan-out runs side by side, at most. Each holds a claim before it is
+# sent, so after a crash at most this many wait for the stale-claim timeout; 16 keeps 30/s
+# flowing with ~0.5 s of latency per message (claim + send + mark).
 FANOUT_CONCURRENCY = 16
+SECONDS_PER_DELIVERY = 0.5
+
+
+def fanout_concurrency(per_second: float) -> int:
+    """Deliveries side by side for a channel that takes ``per_second`` messages: enough to
+    keep it busy, one spare, never more than FANOUT_CONCURRENCY (Telegram's 30/s: 16;
+    Zalo's 5/s: 4). More would only wait for the budget, each holding a claim; and a unit's
+    deliveries start together, a burst of claims the conversation's writes would wait
+    behind (bench/mixed_channels.py: 16 of them at Zalo's pace put a unit's start into
+    Telegram replies' p99)."""
+    needed = math.ceil(per_second * SECONDS_PER_DELIVERY) + 1
+    return max(2, min(FANOUT_CONCURRENCY, needed))
 
 
 @dataclass(frozen=True)
@@ -162,6 +175,10 @@ class Sender:
     def channel(self) -> Outbound:
         """The first channel's adapter: where a message naming no channel goes."""
         return next(iter(self.channels.values()))
+
+    def fanout_concurrency(self, channel: str) -> int:
+        """How many deliveries to run side by side on the channel (:func:`fanout_concurrency`)."""
+        return fanout_concurrency(self.channels[channel].per_second)
 
     def _key(self, chat_id: int | str, channel: str | None) -> ChatKey:
         name = channel or self.channel.name

@@ -215,7 +215,7 @@ async def test_a_digest_list_is_kept_24_hours(
     world, lan = await lan_in(settings, session_factory, now=morning, name="zalo")
     binh = await world.officer("Trần Văn Bình", ["VPTK"])
     outbound = TextOutbound(
-        world.channel.name, world.sink, CAPABILITIES, session_factory, world.clock
+        world.channel.name, world.sink, CAPABILITIES, session_factory, world.clock, per_second=5
     )
     time = FakeTime()
     sender = Sender(outbound, clock=time.clock, sleep=time.sleep)

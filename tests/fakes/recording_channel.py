@@ -28,6 +28,7 @@ class Sent:
 @dataclass
 class RecordingChannel:
     name: str = "test"
+    per_second: float = 30.0
     blocked: set[int | str] = field(default_factory=set)
     sent: list[Sent] = field(default_factory=list)
     _ids: count[int] = field(default_factory=lambda: count(1))
