@@ -34,6 +34,13 @@ event loop, the shared send budgets in the database. The bot is killed at the en
 run: a clean stop would wait for the rest of the fan-out. Unlike bench/chat_throughput.py,
 Telegram's budget keeps its real limits (30 messages/s): 20 updates/s stays under them.
 
+What the tail was, and what took it away (issue 14): SQLite's busy handler, which sleeps in
+steps of up to 100 ms, when a reply's write met a fan-out claim of the same process (now
+the writers of one process take turns, and the tick's let the replies go first:
+storage.sqlite_driver, storage.priority); each unit's burst of 16 claims ahead of the
+replies' writes; a unit's reading in one block on the event loop; pool connections closed
+and opened again (storage.db.SQLITE_POOL_SIZE); and garbage collections (bot.runner).
+
 Why the Zalo officers are in units of their own: in the Telegram officers' unit they would
 co-own its item, and with a thousand co-owners each reply took ~1.5 s with or without the
 fan-out (measured while writing this bench): that would measure a unit fifty times a
