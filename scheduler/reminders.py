@@ -119,16 +119,18 @@ class ReminderSender:
         for digest in digests:
             if digest.accounts:
                 by_channel.setdefault(self._channel_of(digest), []).append(digest)
-        groups = await asyncio.gather(
-            *(
-                gather_bounded(
-                    [lambda d=d: self._deliver(d, kind, day) for d in mine],  # type: ignore[misc]
-                    self.sender.fanout_concurrency(channel),
+        # One task group: a group that fails stops the others, as one gather_bounded would.
+        async with asyncio.TaskGroup() as fan_out:
+            groups = [
+                fan_out.create_task(
+                    gather_bounded(
+                        [lambda d=d: self._deliver(d, kind, day) for d in mine],  # type: ignore[misc]
+                        self.sender.fanout_concurrency(channel),
+                    )
                 )
                 for channel, mine in by_channel.items()
-            )
-        )
-        return [outcome for group in groups for outcome in group]
+            ]
+        return [outcome for group in groups for outcome in group.result()]
 
     def _channel_of(self, digest: Digest) -> str:
         """The channel the digest will most likely go out on: the first running one among the

@@ -171,8 +171,14 @@ class PrefetchingCursor:
                 await connection.take_writer_turn()
             try:
                 outcome = await connection._execute(in_one_call)
-            finally:
+            except asyncio.CancelledError:
+                # The statement may still run on the thread: the turn is kept until the
+                # connection is rolled back or closed (SQLAlchemy closes it after this).
+                raise
+            except BaseException:
                 connection.end_writer_turn_unless_writing()
+                raise
+            connection.end_writer_turn_unless_writing()
         self._rows, self.description, self.rowcount, self.lastrowid = outcome
         if self._writes:
             connection._wrote = True  # it succeeded, so this transaction has the write lock
@@ -241,6 +247,14 @@ class PrefetchingConnection(aiosqlite.Connection):
         finally:
             self._end_writer_turn()
 
+    def stop(self) -> asyncio.Future[None] | None:
+        # SQLAlchemy's forced close (a connection garbage-collected while checked out, or a
+        # failed close) stops the thread without close(): the turn must not stay taken.
+        try:
+            return super().stop()  # type: ignore[no-any-return]
+        finally:
+            self._end_writer_turn()
+
     @property
     def holds_writer_turn(self) -> bool:
         return self._turn_held is not None
@@ -252,7 +266,8 @@ class PrefetchingConnection(aiosqlite.Connection):
     def end_writer_turn_unless_writing(self) -> None:
         """Give the turn back once no transaction is open: after a commit or a rollback, a
         first write that failed, a RELEASE that ended the transaction a SAVEPOINT began."""
-        if self._turn_held is not None and not self._open_transaction():
+        connection = self._connection  # None once stopped: nothing is open any more
+        if self._turn_held is not None and (connection is None or not connection.in_transaction):
             self._end_writer_turn()
 
     def _end_writer_turn(self) -> None:

@@ -238,3 +238,20 @@ async def test_background_reads_give_the_event_loop_back(tmp_path: Path, backgro
     finally:
         await engine.dispose()
     assert seen == (["ready"] if background else [])
+
+
+async def test_a_connection_stopped_without_closing_gives_the_turn_back(tmp_path: Path) -> None:
+    """SQLAlchemy stops a connection it lost track of (garbage-collected while checked out)
+    without closing it: a transaction it had begun must not keep the turn."""
+    engine = await made_table(tmp_path)
+    done: list[str] = []
+    try:
+        lost = await engine.connect()
+        await lost.execute(text("INSERT INTO t VALUES ('lost')"))
+        raw = await lost.get_raw_connection()
+        raw.driver_connection.stop()
+        await asyncio.wait_for(write(engine, "next", done), timeout=2)
+        await lost.invalidate()
+    finally:
+        await engine.dispose()
+    assert done == ["next"]
