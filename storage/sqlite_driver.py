@@ -226,18 +226,16 @@ class PrefetchingConnection(aiosqlite.Connection):
     # saves one per session that only read, and one per session after commit.
 
     async def commit(self) -> None:
-        self._wrote = False
-        try:
-            if self._open_transaction():
-                await super().commit()
-        finally:
-            self.end_writer_turn_unless_writing()
+        await self._end_transaction(super().commit)
 
     async def rollback(self) -> None:
+        await self._end_transaction(super().rollback)
+
+    async def _end_transaction(self, end: Callable[[], Coroutine[Any, Any, None]]) -> None:
         self._wrote = False
         try:
             if self._open_transaction():
-                await super().rollback()
+                await end()
         finally:
             self.end_writer_turn_unless_writing()
 
